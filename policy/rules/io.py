@@ -1,0 +1,210 @@
+"""JSON <-> rule values for the quote (INTERFACES.md section 2); pure.
+
+``parse_request`` turns one decoded JSON object into a QuoteRequest or raises
+QuoteError("invalid_input") naming the field; ``result_to_dict`` renders a
+result with money as two-decimal strings and dates as ISO strings.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+from .errors import QuoteError
+from .types import (
+    HISTORY_VALUES,
+    IDENTITIES,
+    IDENTITY_ALIASES,
+    STUDENT_STATUSES,
+    Identity,
+    Person,
+    QuoteRequest,
+    QuoteResult,
+)
+
+REQUEST_FIELDS = {"region", "year", "paid_on", "person", "identities", "history",
+                  "repaired_years", "left_other_scheme_on"}
+PERSON_FIELDS = {"birth_date", "hukou", "residence_permit", "student", "employee_insured",
+                 "parent_insured_locally"}
+REGION_RE = re.compile(r"^\d{6}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_STUDENT_ALIASES = {"中小学生": "primary_secondary", "大学生": "college"}
+_HUKOU = {"local": "local", "nonlocal": "nonlocal", "本地": "local", "外地": "nonlocal"}
+
+
+def _bad(field: str, reason: str) -> QuoteError:
+    return QuoteError("invalid_input", f"{field}: {reason}")
+
+
+def parse_date(value, field: str, *, required: bool = True) -> date | None:
+    if value is None:
+        if required:
+            raise _bad(field, "必填 (required)")
+        return None
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise _bad(field, f"应为 YYYY-MM-DD 格式的日期 (expected an ISO date), 收到 {value!r}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _bad(field, f"不存在的日期 (no such date) {value!r}") from None
+
+
+def _parse_bool(value, field: str, default: bool = False) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    raise _bad(field, f"应为 true 或 false (expected a boolean), 收到 {value!r}")
+
+
+def _parse_year(value, field: str) -> int:
+    if isinstance(value, bool) or value is None:
+        raise _bad(field, "必填，应为年份整数 (required integer year)")
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or not 1900 <= value <= 2200:
+        raise _bad(field, f"应为四位年份 (expected a year), 收到 {value!r}")
+    return value
+
+
+def identity_code(value) -> str | None:
+    """An identity code from a code or a Chinese name; None when unknown."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text in IDENTITIES:
+        return text
+    for code, name in IDENTITIES.items():
+        if text == name:
+            return code
+    return IDENTITY_ALIASES.get(text)
+
+
+def _parse_person(raw) -> Person:
+    if not isinstance(raw, dict):
+        raise _bad("person", "必填，应为对象 (required object)")
+    unknown = set(raw) - PERSON_FIELDS
+    if unknown:
+        raise _bad("person." + sorted(unknown)[0], "未知字段 (unknown field)")
+    hukou_raw = raw.get("hukou", "local")
+    hukou = _HUKOU.get(hukou_raw) if isinstance(hukou_raw, str) else None
+    if hukou is None:
+        raise _bad("person.hukou", f"应为 local 或 nonlocal, 收到 {hukou_raw!r}")
+    student = raw.get("student")
+    if student is not None:
+        student = _STUDENT_ALIASES.get(student, student)
+        if student not in STUDENT_STATUSES:
+            raise _bad("person.student",
+                       f"应为 null、primary_secondary 或 college, 收到 {raw.get('student')!r}")
+    return Person(
+        birth_date=parse_date(raw.get("birth_date"), "person.birth_date"),
+        hukou=hukou,
+        residence_permit=_parse_bool(raw.get("residence_permit"), "person.residence_permit"),
+        student=student,
+        employee_insured=_parse_bool(raw.get("employee_insured"), "person.employee_insured"),
+        parent_insured_locally=_parse_bool(raw.get("parent_insured_locally"),
+                                           "person.parent_insured_locally"),
+    )
+
+
+def _parse_identities(raw) -> tuple[Identity, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _bad("identities", "应为数组 (expected an array)")
+    out = []
+    for i, item in enumerate(raw):
+        field = f"identities[{i}]"
+        if isinstance(item, str):
+            item = {"code": item}
+        if not isinstance(item, dict):
+            raise _bad(field, "应为 {\"code\": ..., \"certified_on\": ...} 对象")
+        unknown = set(item) - {"code", "certified_on"}
+        if unknown:
+            raise _bad(f"{field}.{sorted(unknown)[0]}", "未知字段 (unknown field)")
+        code = identity_code(item.get("code"))
+        if code is None:
+            raise _bad(f"{field}.code", f"未知的困难身份 (unknown identity) {item.get('code')!r}")
+        certified_on = parse_date(item.get("certified_on"), f"{field}.certified_on", required=False)
+        if code == "disabled_certified" and certified_on is None:
+            raise _bad(f"{field}.certified_on",
+                       "持第二代残疾人证人员须提供认定日期 (disabled_certified needs certified_on)")
+        out.append(Identity(code=code, certified_on=certified_on))
+    return tuple(out)
+
+
+def _parse_history(raw) -> dict[int, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _bad("history", "应为 {\"年度\": \"resident|resident_zero_claim|employee|none\"} 对象")
+    out = {}
+    for key, value in raw.items():
+        if not (isinstance(key, str) and key.isdigit() and len(key) == 4):
+            raise _bad("history", f"年度应为四位数字 (year keys), 收到 {key!r}")
+        if value not in HISTORY_VALUES:
+            raise _bad(f"history.{key}", f"应为 {'、'.join(HISTORY_VALUES)} 之一, 收到 {value!r}")
+        out[int(key)] = value
+    return out
+
+
+def _parse_repaired(raw) -> frozenset[int]:
+    if raw is None:
+        return frozenset()
+    if not isinstance(raw, list):
+        raise _bad("repaired_years", "应为年度数组 (expected an array of years)")
+    return frozenset(_parse_year(v, f"repaired_years[{i}]") for i, v in enumerate(raw))
+
+
+def parse_request(raw) -> QuoteRequest:
+    """One request object -> QuoteRequest (QuoteError invalid_input on any fault)."""
+    if not isinstance(raw, dict):
+        raise QuoteError("invalid_input", "请求应为 JSON 对象 (expected a JSON object)")
+    unknown = set(raw) - REQUEST_FIELDS
+    if unknown:
+        raise _bad(sorted(unknown)[0], "未知字段 (unknown field)")
+    region = raw.get("region")
+    if isinstance(region, int) and not isinstance(region, bool):
+        region = str(region)
+    if not isinstance(region, str) or not REGION_RE.match(region.strip()):
+        raise _bad("region", f"必填，应为六位行政区划代码 (GB/T 2260), 收到 {region!r}")
+    return QuoteRequest(
+        region=region.strip(),
+        year=_parse_year(raw.get("year"), "year"),
+        paid_on=parse_date(raw.get("paid_on"), "paid_on"),
+        person=_parse_person(raw.get("person")),
+        identities=_parse_identities(raw.get("identities")),
+        history=_parse_history(raw.get("history")),
+        repaired_years=_parse_repaired(raw.get("repaired_years")),
+        left_other_scheme_on=parse_date(raw.get("left_other_scheme_on"), "left_other_scheme_on",
+                                        required=False),
+    )
+
+
+def money_str(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def result_to_dict(result: QuoteResult, *, with_steps: bool = False) -> dict:
+    out = {
+        "region": result.region,
+        "year": result.year,
+        "category": result.category,
+        "personal_standard": money_str(result.personal_standard),
+        "fiscal_subsidy": money_str(result.fiscal_subsidy),
+        "assistance": None if result.assistance is None else {
+            "identity": result.assistance.identity,
+            "amount": money_str(result.assistance.amount),
+        },
+        "amount_due": money_str(result.amount_due),
+        "timing": result.timing,
+        "benefit_start": result.benefit_start.isoformat(),
+        "benefit_end": result.benefit_end.isoformat(),
+        "waiting_months": result.waiting_months,
+        "waiting_days": result.waiting_days,
+        "cap_adjustment": result.cap_adjustment,
+    }
+    if with_steps and result.steps is not None:
+        out["explanation"] = list(result.steps)
+    return out

@@ -1,0 +1,262 @@
+"""Plain values the rules work on: the policy (specs), a request and a result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+# --- codes of INTERFACES.md section 1 --------------------------------------------------
+
+CATEGORIES = {
+    "adult": "成年居民",
+    "infant": "婴幼儿",
+    "minor": "其他未成年人",
+    "student": "中小学生",
+    "college": "大学生",
+    "resident": "城乡居民",
+}
+
+STUDENT_STATUSES = {"primary_secondary": "中小学生", "college": "大学生"}
+
+IDENTITIES = {
+    "tekun": "特困人员",
+    "orphan": "孤儿",
+    "de_facto_orphan": "事实无人抚养儿童",
+    "hiv_child": "艾滋病病毒感染儿童",
+    "dibao": "低保对象",
+    "dibao_edge": "低保边缘家庭成员",
+    "low_income_member": "低收入家庭成员",
+    "low_income_severe_disabled": "低收入家庭中重度残疾人",
+    "monitored": "防止返贫监测对象",
+    "returned_poverty": "返贫致贫人口",
+    "poverty_alleviated": "脱贫人口",
+    "medical_assistance": "医疗救助对象",
+    "disabled_severe": "一、二级重度残疾人",
+    "disabled_certified": "持第二代残疾人证人员",
+    "entitled": "优抚对象",
+    "restructured_soe": "市属改制企业职工",
+}
+
+# Other Chinese names seen in the sources and rosters, mapped to a code.
+IDENTITY_ALIASES = {
+    "特困供养人员": "tekun",
+    "特困供养对象": "tekun",
+    "城乡特困供养对象": "tekun",
+    "最低生活保障家庭成员": "dibao",
+    "最低生活保障对象": "dibao",
+    "低保": "dibao",
+    "困境儿童": "dibao",
+    "低保边缘": "dibao_edge",
+    "最低生活保障边缘家庭成员": "dibao_edge",
+    "监测对象": "monitored",
+    "返贫致贫": "returned_poverty",
+    "重度残疾人": "disabled_severe",
+    "残疾人": "disabled_certified",
+    "二代残疾证": "disabled_certified",
+    "重点优抚对象": "entitled",
+    "享受国家定期抚恤补助的优抚对象": "entitled",
+    "改制企业职工": "restructured_soe",
+}
+
+# Special groups that are not assistance identities.
+SPECIAL_GROUP_CODES = {
+    "newborn": "新生儿",
+    "left_other_scheme": "退出其他制度保障人员（职工医保中断、退役、刑满释放）",
+}
+
+HISTORY_VALUES = {
+    "resident": "居民医保",
+    "resident_zero_claim": "居民医保（当年零报销）",
+    "employee": "职工医保",
+    "none": "未参保",
+}
+COVERED = frozenset({"resident", "resident_zero_claim", "employee"})
+
+RELATIONS = {
+    "spouse": "配偶",
+    "parent": "父母",
+    "child": "子女",
+    "sibling": "兄弟姐妹",
+    "grandparent": "祖父母",
+    "maternal_grandparent": "外祖父母",
+    "grandchild": "孙子女",
+    "maternal_grandchild": "外孙子女",
+}
+
+TIMINGS = ("window", "supplementary", "late", "exempt", "newborn")
+PERIOD_KINDS = {"window": "集中缴费期", "supplementary": "补缴期", "late": "集中缴费期外"}
+BENEFIT_START_RULES = {
+    "year_start": "待遇年度首日",
+    "payment_date": "缴费之日",
+    "payment_plus_days": "缴费之日起 N 天后",
+    "payment_plus_months": "缴费之日起 N 个月后",
+}
+CHARGES = {"personal": "个人缴费", "personal_plus_fiscal": "个人缴费 + 财政补助"}
+TIER_KINDS = {"full": "全额资助", "percentage": "按比例资助", "fixed": "定额资助"}
+GROUP_BENEFIT_STARTS = {
+    "payment_date": "缴费之日（不早于待遇年度首日）",
+    "next_day": "缴费次日（不早于待遇年度首日）",
+    "birth_date": "出生之日",
+}
+
+
+# --- the policy -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CategorySpec:
+    code: str
+    name: str
+    student: str | None  # None: chosen by birth date; else the student status it needs
+    born_from: date | None  # inclusive; None = open
+    born_to: date | None  # inclusive; None = open
+    birth_range_in_source: bool  # False: the source gives no birth-date range
+    personal_standard: Decimal | None  # None = not in source
+    fiscal_subsidy: Decimal | None  # None = not in source
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodSpec:
+    kind: str  # window / supplementary / late
+    starts_on: date | None  # None: the source gives no opening date (no lower bound)
+    ends_on: date | None  # None: open until the end of the benefit year
+    benefit_start: str  # year_start / payment_date / payment_plus_days / payment_plus_months
+    offset: int  # N of the +N rules
+    charge: str  # personal / personal_plus_fiscal
+
+    def contains(self, d: date, year_end: date) -> bool:
+        if self.starts_on is not None and d < self.starts_on:
+            return False
+        end = self.ends_on if self.ends_on is not None else year_end
+        return d <= end
+
+
+@dataclass(frozen=True, slots=True)
+class AssistanceTierSpec:
+    identity: str
+    kind: str  # full / percentage / fixed
+    percentage: Decimal | None  # for percentage; None = not in source
+    amount: Decimal | None  # for fixed; None = not in source
+    age_ranges: tuple[tuple[int | None, int | None], ...]  # any of (min, max), inclusive
+    certified_by: date | None  # certificate must be dated on or before
+    local_hukou_only: bool
+    funding_source: str = ""
+    certifying_department: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialGroupSpec:
+    code: str  # an identity code, "newborn" or "left_other_scheme"
+    exempt_from_periods: bool
+    exempt_from_waiting: bool
+    benefit_start: str  # payment_date / next_day / birth_date
+    free_in_birth_year: bool = False  # newborns not charged in the birth year
+    within_months: int | None = None  # left_other_scheme: months after leaving
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySpec:
+    region_code: str
+    region_name: str
+    year: int
+    age_reference_date: date
+    categories: tuple[CategorySpec, ...]
+    periods: tuple[PeriodSpec, ...]
+    assistance: tuple[AssistanceTierSpec, ...] = ()
+    special_groups: tuple[SpecialGroupSpec, ...] = ()
+    payment_day_from: int | None = None
+    payment_day_to: int | None = None
+    nonlocal_requires_permit: bool = True
+    nonlocal_infant_parent_months: int | None = None
+    continuity_from_year: int = 2025
+    fixed_waiting_months: int = 3
+    variable_waiting: bool = False
+    variable_floor_gap_years: int | None = None
+    variable_floor_months: int | None = None
+    cap_after_years: int | None = None
+    cap_increase_per_year: Decimal | None = None
+    cap_break_decrease: Decimal | None = None
+    # derived, filled in __post_init__
+    year_start: date = field(init=False)
+    year_end: date = field(init=False)
+    first_opening: date | None = field(init=False)
+    groups_by_code: dict = field(init=False)
+    tiers_by_identity: dict = field(init=False)
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "year_start", date(self.year, 1, 1))
+        set_(self, "year_end", date(self.year, 12, 31))
+        starts = [p.starts_on for p in self.periods]
+        set_(self, "first_opening", None if (not starts or None in starts) else min(starts))
+        set_(self, "groups_by_code", {g.code: g for g in self.special_groups})
+        set_(self, "tiers_by_identity", {t.identity: t for t in self.assistance})
+
+
+# --- a request and its answer -----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Person:
+    birth_date: date
+    hukou: str = "local"  # local / nonlocal
+    residence_permit: bool = False
+    student: str | None = None
+    employee_insured: bool = False
+    parent_insured_locally: bool = False
+
+
+@dataclass(slots=True)
+class Identity:
+    code: str
+    certified_on: date | None = None
+
+
+@dataclass(slots=True)
+class QuoteRequest:
+    region: str
+    year: int
+    paid_on: date
+    person: Person
+    identities: tuple[Identity, ...] = ()
+    history: dict[int, str] = field(default_factory=dict)
+    repaired_years: frozenset[int] = frozenset()
+    left_other_scheme_on: date | None = None
+
+
+@dataclass(slots=True)
+class Assistance:
+    identity: str
+    amount: Decimal
+
+
+@dataclass(slots=True)
+class Continuity:
+    """What the coverage history means for benefit year Y."""
+
+    gap_years: tuple[int, ...]  # the break years immediately before Y
+    covered_run: int  # covered years in a row immediately before Y (from 2025)
+    unrepaired: int  # gap years not made up by back-payment
+
+    @property
+    def continuous(self) -> bool:
+        return not self.gap_years
+
+
+@dataclass(slots=True)
+class QuoteResult:
+    region: str
+    year: int
+    category: str
+    personal_standard: Decimal | None
+    fiscal_subsidy: Decimal | None
+    assistance: Assistance | None
+    amount_due: Decimal
+    timing: str
+    benefit_start: date
+    benefit_end: date
+    waiting_months: int
+    waiting_days: int
+    cap_adjustment: int | None
+    steps: list[str] | None = None  # the explanation in Chinese, when asked for
