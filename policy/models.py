@@ -6,12 +6,15 @@ django-pghistory (database triggers), so each edit and each publication is in
 the audit trail with who made it.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-import pghistory
+from accounts.audit import tracked
 
 from .rules.types import (
     BENEFIT_START_RULES,
@@ -26,14 +29,15 @@ from .rules.types import (
     TIER_KINDS,
 )
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+MONEY = {"max_digits": 14, "decimal_places": 2,
+         "validators": [MinValueValidator(Decimal("0"), message="金额不能为负数")]}
 
 
 def _choices(mapping):
     return list(mapping.items())
 
 
-@pghistory.track()
+@tracked()
 class Region(models.Model):
     code = models.CharField("行政区划代码", max_length=6, primary_key=True,
                             help_text="GB/T 2260 六位代码")
@@ -67,7 +71,7 @@ class PolicyYearStatus(models.TextChoices):
     PUBLISHED = "published", "已发布"
 
 
-@pghistory.track()
+@tracked()
 class PolicyYear(models.Model):
     region = models.ForeignKey(Region, verbose_name="地区", on_delete=models.PROTECT,
                                related_name="policy_years")
@@ -139,6 +143,7 @@ class PolicyYear(models.Model):
         verbose_name = "政策年度"
         verbose_name_plural = "政策年度"
         ordering = ["region_id", "-year"]
+        permissions = [("publish_policyyear", "可以发布或撤回政策年度")]
         constraints = [
             models.UniqueConstraint(fields=["region", "year"], name="policy_year_unique_region_year"),
             models.CheckConstraint(condition=Q(payment_day_from__isnull=True) | Q(payment_day_from__gte=1, payment_day_from__lte=31),
@@ -173,7 +178,7 @@ class _Child(models.Model):
         ordering = ["sort_order", "id"]
 
 
-@pghistory.track()
+@tracked()
 class Category(_Child):
     code = models.CharField("类别", max_length=20, choices=_choices(CATEGORIES))
     name = models.CharField("名称", max_length=30)
@@ -207,7 +212,7 @@ class Category(_Child):
         return self.name
 
 
-@pghistory.track()
+@tracked()
 class PaymentPeriod(_Child):
     kind = models.CharField("缴费期类型", max_length=20, choices=_choices(PERIOD_KINDS))
     starts_on = models.DateField("开始日期", null=True, blank=True, help_text="来源未给出则留空")
@@ -232,12 +237,13 @@ class PaymentPeriod(_Child):
         return f"{self.get_kind_display()} {self.starts_on or '—'} 至 {self.ends_on or '年度末'}"
 
 
-@pghistory.track()
+@tracked()
 class AssistanceTier(_Child):
     identity = models.CharField("困难身份", max_length=40, choices=_choices(IDENTITIES))
     kind = models.CharField("资助方式", max_length=20, choices=_choices(TIER_KINDS))
     percentage = models.DecimalField("资助比例（%）", max_digits=5, decimal_places=2, null=True,
-                                     blank=True)
+                                     blank=True, validators=[MinValueValidator(Decimal("0")),
+                                                             MaxValueValidator(Decimal("100"))])
     amount = models.DecimalField("定额资助（元）", null=True, blank=True,
                                  help_text="来源未给出则留空", **MONEY)
     age_ranges = models.JSONField(
@@ -264,7 +270,7 @@ class AssistanceTier(_Child):
         return self.get_identity_display()
 
 
-@pghistory.track()
+@tracked()
 class SpecialGroup(_Child):
     code = models.CharField("特殊群体", max_length=40,
                             choices=_choices({**SPECIAL_GROUP_CODES, **IDENTITIES}))
@@ -286,7 +292,7 @@ class SpecialGroup(_Child):
         return self.get_code_display()
 
 
-@pghistory.track()
+@tracked()
 class FlexibleEmploymentRate(_Child):
     """Flexible-employment medical insurance, a separate scheme (Xianyang 2025)."""
 

@@ -1,0 +1,50 @@
+"""Integration tokens for the HTTP API (INTERFACES.md section 5)."""
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.audit import tracked
+
+
+class TokenScope(models.TextChoices):
+    CHANNEL = "channel", "缴费渠道"
+    POOL = "pool", "家庭共济（市民应用）"
+    STAFF = "staff", "经办系统"
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@tracked()
+class ApiToken(models.Model):
+    """Only a SHA-256 of the token is stored; the token is shown once, at creation."""
+
+    name = models.CharField("名称", max_length=100)
+    scope = models.CharField("范围", max_length=10, choices=TokenScope.choices)
+    token_hash = models.CharField("令牌摘要", max_length=64, unique=True, editable=False)
+    prefix = models.CharField("令牌前缀", max_length=8, editable=False)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="创建人", null=True,
+                                   blank=True, on_delete=models.PROTECT, related_name="+")
+    last_used_at = models.DateTimeField("最近使用", null=True, blank=True)
+    revoked_at = models.DateTimeField("吊销时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "接口令牌"
+        verbose_name_plural = "接口令牌"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["name"], condition=Q(revoked_at__isnull=True),
+                                    name="api_token_unique_active_name"),
+        ]
+
+    def __str__(self):
+        return f"{self.name}（{self.get_scope_display()}）"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,37 @@
+"""The bureau's admin site: Chinese titles and the extra pages (缴费测算)."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import path, reverse
+
+
+class BureauAdminSite(admin.AdminSite):
+    site_header = settings.SITE_TITLE
+    site_title = settings.SITE_TITLE
+    index_title = "经办工作台"
+
+    def get_urls(self):
+        from policy.admin_views import QuoteView
+
+        extra = [
+            path("quote/", self.admin_view(QuoteView.as_view(admin_site=self)), name="quote"),
+        ]
+        return extra + super().get_urls()
+
+    def get_app_list(self, request, app_label=None):
+        app_list = super().get_app_list(request, app_label)
+        if app_label is None and request.user.has_perm("policy.view_policyyear"):
+            app_list.insert(0, {
+                "name": "业务工具",
+                "app_label": "tools",
+                "app_url": reverse("admin:quote"),
+                "has_module_perms": True,
+                "models": [{
+                    "name": "缴费测算",
+                    "object_name": "Quote",
+                    "admin_url": reverse("admin:quote"),
+                    "view_only": True,
+                    "perms": {"view": True, "add": False, "change": False, "delete": False},
+                }],
+            })
+        return app_list

@@ -1,0 +1,109 @@
+"""The OpenAPI 3.1 document served at /api/v1/openapi.json."""
+
+MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["780.00"]}
+DATE = {"type": "string", "format": "date"}
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"}}}},
+}
+
+QUOTE_REQUEST = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["region", "year", "paid_on", "person"],
+    "properties": {
+        "region": {"type": "string", "pattern": r"^\d{6}$", "description": "GB/T 2260 code"},
+        "year": {"type": "integer", "description": "benefit year"},
+        "paid_on": DATE,
+        "person": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["birth_date"],
+            "properties": {
+                "birth_date": DATE,
+                "hukou": {"type": "string", "enum": ["local", "nonlocal"], "default": "local"},
+                "residence_permit": {"type": "boolean", "default": False},
+                "student": {"type": ["string", "null"], "enum": ["primary_secondary", "college", None]},
+                "employee_insured": {"type": "boolean", "default": False},
+                "parent_insured_locally": {"type": "boolean", "default": False},
+            },
+        },
+        "identities": {"type": "array", "items": {
+            "type": "object", "required": ["code"], "additionalProperties": False,
+            "properties": {"code": {"type": "string"}, "certified_on": {"type": ["string", "null"], "format": "date"}}}},
+        "history": {"type": "object", "additionalProperties": {
+            "type": "string", "enum": ["resident", "resident_zero_claim", "employee", "none"]}},
+        "repaired_years": {"type": "array", "items": {"type": "integer"}},
+        "left_other_scheme_on": {"type": ["string", "null"], "format": "date"},
+    },
+}
+QUOTE_RESULT = {
+    "type": "object",
+    "required": ["region", "year", "category", "personal_standard", "fiscal_subsidy", "assistance",
+                 "amount_due", "timing", "benefit_start", "benefit_end", "waiting_months",
+                 "waiting_days", "cap_adjustment"],
+    "properties": {
+        "region": {"type": "string"},
+        "year": {"type": "integer"},
+        "category": {"type": "string", "enum": ["adult", "infant", "minor", "student", "college", "resident"]},
+        "personal_standard": {**MONEY, "type": ["string", "null"]},
+        "fiscal_subsidy": {**MONEY, "type": ["string", "null"]},
+        "assistance": {"type": ["object", "null"], "properties": {
+            "identity": {"type": "string"}, "amount": MONEY}},
+        "amount_due": MONEY,
+        "timing": {"type": "string", "enum": ["window", "supplementary", "late", "exempt", "newborn"]},
+        "benefit_start": DATE,
+        "benefit_end": DATE,
+        "waiting_months": {"type": "integer"},
+        "waiting_days": {"type": "integer"},
+        "cap_adjustment": {"type": ["integer", "null"]},
+        "explanation": {"type": "array", "items": {"type": "string"},
+                        "description": "only with ?explain=1"},
+    },
+}
+
+
+def _json(schema):
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def schema() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "城乡居民医保经办系统 API", "version": "1",
+                 "description": "Resident medical insurance back office. Money is a string with two "
+                                "decimals; dates are ISO YYYY-MM-DD. Errors: {\"error\": {\"code\", \"message\"}}."},
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "manage.py create_api_token NAME --scope channel|pool|staff"}},
+            "schemas": {"Error": ERROR, "QuoteRequest": QUOTE_REQUEST, "QuoteResult": QUOTE_RESULT},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/quote": {"post": {
+                "summary": "Contribution quote (one request or an array)",
+                "operationId": "quote",
+                "parameters": [{"name": "explain", "in": "query", "required": False,
+                                "schema": {"type": "string", "enum": ["0", "1"]},
+                                "description": "1 adds the steps of the calculation in Chinese"}],
+                "requestBody": {"required": True, **_json({"oneOf": [
+                    {"$ref": "#/components/schemas/QuoteRequest"},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/QuoteRequest"}}]})},
+                "responses": {
+                    "200": {"description": "result, or an array of results and errors", **_json({"oneOf": [
+                        {"$ref": "#/components/schemas/QuoteResult"},
+                        {"type": "array", "items": {"oneOf": [
+                            {"$ref": "#/components/schemas/QuoteResult"},
+                            {"$ref": "#/components/schemas/Error"}]}}]})},
+                    "401": {"description": "no or bad token", **_json({"$ref": "#/components/schemas/Error"})},
+                    "404": {"description": "policy_missing", **_json({"$ref": "#/components/schemas/Error"})},
+                    "422": {"description": "invalid_input, not_eligible, payment_day_not_allowed, "
+                                           "window_not_open, window_closed, value_not_in_source",
+                            **_json({"$ref": "#/components/schemas/Error"})},
+                },
+            }},
+        },
+    }

@@ -1,0 +1,74 @@
+"""Resident identity card numbers (居民身份证号码, GB 11643); pure.
+
+Validated with python-stdnum's ``cn.ric`` pieces: 18 characters, the check
+digit, a real birth date.  The six-digit address code is *not* a reason to
+reject: a real number carries the code of where the card was first issued,
+which may be newer than the birth year (a Xiaoyi resident born in 1990 holds
+141181..., a code from 2003) or since abolished; that is only a warning.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+
+from stdnum.cn import ric
+from stdnum.exceptions import InvalidComponent
+
+
+class IdNumberError(ValueError):
+    """The number is not a valid identity card number; the message says why (Chinese)."""
+
+
+@dataclass(frozen=True)
+class IdNumber:
+    number: str
+    birth_date: date
+    sex: str  # "M" / "F" (odd / even 17th digit)
+    warnings: tuple[str, ...] = field(default=())
+
+
+def normalise(text) -> str:
+    """Full-width digits to ASCII, spaces and dashes removed, x upper-cased."""
+    if text is None:
+        return ""
+    s = unicodedata.normalize("NFKC", str(text))
+    return "".join(ch for ch in s if not ch.isspace() and ch != "-").upper()
+
+
+def parse(text, *, today: date | None = None) -> IdNumber:
+    number = normalise(text)
+    if not number:
+        raise IdNumberError("身份证号码为空")
+    if len(number) != 18:
+        raise IdNumberError(f"身份证号码应为 18 位，实为 {len(number)} 位")
+    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+        raise IdNumberError("身份证号码前 17 位应为数字，末位为数字或 X")
+    if ric.calc_check_digit(number) != number[17]:
+        raise IdNumberError("身份证号码校验位不正确")
+    try:
+        birth = ric.get_birth_date(number)
+    except InvalidComponent:
+        raise IdNumberError(f"身份证号码中的出生日期 {number[6:14]} 不存在") from None
+    if birth.year < 1880 or (today is not None and birth > today):
+        raise IdNumberError(f"身份证号码中的出生日期 {birth.isoformat()} 不合理")
+    warnings = []
+    try:
+        ric.get_birth_place(number)
+    except (InvalidComponent, KeyError, ValueError):
+        warnings.append(f"地址码 {number[:6]} 在出生年份无记录（可能为后设或已撤销的区划，仅提示）")
+    sex = "M" if int(number[16]) % 2 else "F"
+    return IdNumber(number=number, birth_date=birth, sex=sex, warnings=tuple(warnings))
+
+
+def mask(number: str) -> str:
+    """110105********002X: area code and last four only."""
+    if not number or len(number) < 10:
+        return number or ""
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
+def make_number(prefix17: str) -> str:
+    """The full number for 17 leading digits (demo data and tests)."""
+    return prefix17 + ric.calc_check_digit(prefix17 + "0")

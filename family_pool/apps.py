@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class FamilyPoolConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "family_pool"
+    verbose_name = "家庭共济"

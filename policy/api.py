@@ -1,0 +1,17 @@
+"""POST /api/v1/quote: the quote of INTERFACES.md section 2 over HTTP."""
+
+from config.api import endpoint, read_json
+
+from .quoting import quote_payload
+
+ERROR_STATUS = {"policy_missing": 404}
+
+
+@endpoint(methods=("POST",), scopes=("channel", "pool", "staff"))
+def quote_view(request):
+    payload = read_json(request)
+    explain = request.GET.get("explain") in ("1", "true")
+    answer, ok = quote_payload(payload, explain=explain)
+    if isinstance(payload, list) or ok:
+        return answer, 200
+    return answer, ERROR_STATUS.get(answer["error"]["code"], 422)
