@@ -1,0 +1,36 @@
+# 居民医保 Back Office — the commands a newcomer needs.
+#   make run    install, migrate, load policies + demo data, start web + worker + beat
+#   make test   the whole test suite (embedded PostgreSQL/Redis unless DATABASE_URL/CELERY_BROKER_URL)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: install run test bench stop check clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python -m config.devstack
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+check: install
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: install
+	$(BIN)/python bench/quote.py
+
+stop:
+	$(BIN)/python -m config.embedded stop
+
+clean: stop
+	rm -rf var

@@ -1,0 +1,42 @@
+"""Roles as Django groups, kept in step with the code after every migrate.
+
+- 经办人员 (caseworker): daily work on residents, enrollments, payments,
+  assistance and family pools of their own regions; reads policy years.
+- 政策管理员 (policy administrator): edits draft policy years and publishes them.
+- 审计人员 (auditor): reads everything, including the audit trail; changes nothing.
+Superusers are for operators, not for daily work.
+"""
+
+from django.contrib.auth.models import Group, Permission
+
+CASEWORKER = "经办人员"
+POLICY_ADMIN = "政策管理员"
+AUDITOR = "审计人员"
+
+WORK_APPS = ("enrollment", "payments", "subsidies", "family_pool")
+
+
+def _perms(app_labels, actions, exclude_models=()):
+    qs = Permission.objects.filter(content_type__app_label__in=app_labels)
+    wanted = []
+    for p in qs.select_related("content_type"):
+        action = p.codename.split("_", 1)[0]
+        if action in actions and p.content_type.model not in exclude_models \
+                and not p.content_type.model.endswith("event"):
+            wanted.append(p)
+    return wanted
+
+
+def sync_roles(**kwargs) -> None:
+    caseworker, _ = Group.objects.get_or_create(name=CASEWORKER)
+    caseworker.permissions.set(
+        _perms(WORK_APPS, {"view", "add", "change", "delete"})
+        + _perms(["policy"], {"view"})
+        + list(Permission.objects.filter(codename__in=["view_region"])))
+    policy_admin, _ = Group.objects.get_or_create(name=POLICY_ADMIN)
+    policy_admin.permissions.set(
+        _perms(["policy"], {"view", "add", "change", "delete", "publish"}))
+    auditor, _ = Group.objects.get_or_create(name=AUDITOR)
+    auditor.permissions.set(
+        _perms(["policy", "accounts", "auth", *WORK_APPS], {"view"})
+        + list(Permission.objects.filter(content_type__app_label="pghistory", codename__startswith="view_")))

@@ -1,0 +1,97 @@
+"""Demo users and residents for a newcomer's machine (idempotent)."""
+
+import os
+import random
+from datetime import date
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.audit import audit_context
+from accounts.roles import AUDITOR, CASEWORKER, POLICY_ADMIN
+from enrollment.idnumbers import make_number
+from enrollment.models import Resident
+
+# (username, role, regions, description)
+USERS = [
+    ("admin", None, [], "运维超级用户（日常经办不需要）"),
+    ("nb_caseworker", CASEWORKER, ["330200"], "宁波市经办人员"),
+    ("xn_caseworker", CASEWORKER, ["630100"], "西宁市经办人员"),
+    ("xy_caseworker", CASEWORKER, ["610400"], "咸阳市经办人员"),
+    ("ll_caseworker", CASEWORKER, ["141100", "141181"], "吕梁市、孝义市经办人员"),
+    ("sh_caseworker", CASEWORKER, ["310000"], "上海市经办人员"),
+    ("policy_admin", POLICY_ADMIN, [], "政策管理员：编辑并发布政策年度"),
+    ("auditor", AUDITOR, [], "审计人员：只读，含审计记录"),
+]
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛",
+         "明", "超", "秀英", "华", "慧", "建国", "子涵", "梓萱", "浩然", "一诺"]
+# (area code used in ID numbers, region)
+AREAS = [("330203", "330200"), ("630102", "630100"), ("610402", "610400"),
+         ("141102", "141100"), ("141181", "141181"), ("310104", "310000")]
+BIRTHS = [date(1952, 3, 8), date(1961, 11, 2), date(1975, 6, 30), date(1980, 5, 1),
+          date(1990, 1, 15), date(2004, 7, 1), date(2008, 9, 9), date(2012, 1, 1),
+          date(2015, 9, 1), date(2020, 3, 1), date(2023, 8, 18), date(2025, 2, 14)]
+
+
+class Command(BaseCommand):
+    help = "Create demo users (one per role and region) and demo residents; safe to run again."
+
+    def handle(self, *args, **options):
+        password = os.environ.get("DEMO_PASSWORD", "demo-2026")
+        with transaction.atomic(), audit_context("manage.py load_demo"):
+            self._users(password)
+            created = self._residents()
+        self.stdout.write(self.style.SUCCESS(f"demo residents created: {created}"))
+        self.stdout.write("\n演示账号（密码均为 %s）：" % password)
+        for username, _, regions, text in USERS:
+            where = "、".join(regions) if regions else "—"
+            self.stdout.write(f"  {username:<15} {text}  地区：{where}")
+
+    def _users(self, password):
+        User = get_user_model()
+        for username, role, regions, text in USERS:
+            user, made = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+            if made:
+                user.set_password(password)
+                user.first_name = text[:150]
+                user.is_superuser = role is None
+                user.save()
+            if role:
+                user.groups.add(Group.objects.get(name=role))
+            self._grant_regions(user, regions)
+
+    def _grant_regions(self, user, regions):
+        """Region scoping of caseworkers (accounts.StaffRegion) when the model exists."""
+        try:
+            from accounts.models import StaffRegion
+        except ImportError:
+            return
+        for code in regions:
+            StaffRegion.objects.get_or_create(user=user, region_id=code)
+
+    def _residents(self) -> int:
+        rng = random.Random(2026)
+        created = 0
+        for area, region in AREAS:
+            for i, birth in enumerate(BIRTHS):
+                seq = f"{(i * 7 + 11) % 1000:03d}"
+                number = make_number(f"{area}{birth:%Y%m%d}{seq}")
+                if Resident.objects.filter(id_number=number).exists():
+                    continue
+                student = ""
+                if 2006 <= birth.year <= 2018:
+                    student = "primary_secondary"
+                elif 2003 <= birth.year <= 2005:
+                    student = "college"
+                nonlocal_ = i == 4
+                Resident.objects.create(
+                    id_number=number, name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+                    birth_date=birth, sex="M" if int(seq[-1]) % 2 else "F", region_id=region,
+                    hukou="nonlocal" if nonlocal_ else "local", residence_permit=nonlocal_,
+                    student=student, phone=f"139{rng.randrange(10**8):08d}")
+                created += 1
+        return created
