@@ -8,6 +8,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "账户与权限"
 
     def ready(self):
+        from . import signals  # noqa: F401  (login lockout counters)
+
         # Roles are code: rebuilt after every migrate, once every app's permissions exist.
         post_migrate.connect(_sync_roles, dispatch_uid="accounts.sync_roles")
 

@@ -48,3 +48,35 @@ class ApiToken(models.Model):
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+@tracked()
+class StaffRegion(models.Model):
+    """A caseworker works on the residents of these regions only."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="用户", on_delete=models.CASCADE,
+                             related_name="staff_regions")
+    region = models.ForeignKey("policy.Region", verbose_name="地区", on_delete=models.PROTECT,
+                               related_name="+")
+
+    class Meta:
+        verbose_name = "经办地区"
+        verbose_name_plural = "经办地区"
+        permissions = [("all_regions", "可以查看所有地区（审计）")]
+        constraints = [models.UniqueConstraint(fields=["user", "region"], name="staff_region_unique")]
+
+    def __str__(self):
+        return f"{self.user} · {self.region}"
+
+
+class LoginFailure(models.Model):
+    """Failed logins, for the lockout (accounts.backends.LockoutBackend)."""
+
+    username = models.CharField("用户名", max_length=150, db_index=True)
+    ip = models.GenericIPAddressField("来源地址", null=True, blank=True)
+    at = models.DateTimeField("时间", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "登录失败记录"
+        verbose_name_plural = "登录失败记录"
+        ordering = ["-at"]

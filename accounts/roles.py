@@ -39,4 +39,5 @@ def sync_roles(**kwargs) -> None:
     auditor, _ = Group.objects.get_or_create(name=AUDITOR)
     auditor.permissions.set(
         _perms(["policy", "accounts", "auth", *WORK_APPS], {"view"})
-        + list(Permission.objects.filter(content_type__app_label="pghistory", codename__startswith="view_")))
+        + list(Permission.objects.filter(content_type__app_label="pghistory", codename__startswith="view_"))
+        + list(Permission.objects.filter(codename__in=["all_regions", "view_full_id_number"])))

@@ -1,11 +1,15 @@
 """Residents (参保人) and their enrollment year by year."""
 
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
+from django.utils import timezone
 
 from accounts.audit import tracked
-from policy.models import Region
-from policy.rules.types import STUDENT_STATUSES
+from policy.models import MONEY, Region
+from policy.rules.types import CATEGORIES, STUDENT_STATUSES, TIMINGS
 
 
 class Hukou(models.TextChoices):
@@ -41,7 +45,11 @@ class Resident(models.Model):
         verbose_name = "参保人"
         verbose_name_plural = "参保人"
         ordering = ["id"]
-        indexes = [models.Index(fields=["region", "id"], name="resident_region_id")]
+        permissions = [("view_full_id_number", "可以查看完整身份证号码")]
+        indexes = [
+            models.Index(fields=["region", "id"], name="resident_region_id"),
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="resident_name_trgm"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(id_number__regex=r"^\d{17}[\dX]$"),
                                    name="resident_id_number_format"),
@@ -53,3 +61,206 @@ class Resident(models.Model):
         from .idnumbers import mask
 
         return f"{self.name}（{mask(self.id_number)}）"
+
+
+class EnrollmentStatus(models.TextChoices):
+    REGISTERED = "registered", "已登记（待缴费）"
+    PAID = "paid", "已缴费"
+    CANCELLED = "cancelled", "已注销"
+
+
+class RegisteredVia(models.TextChoices):
+    SCHOOL = "school", "学校集中登记"
+    COMMUNITY = "community", "社区/经办窗口"
+    ONLINE = "online", "网上办理"
+    DEFAULT_RENEWAL = "default_renewal", "默认续保"
+    NEWBORN = "newborn", "新生儿登记"
+
+
+class PaidVia(models.TextChoices):
+    CHANNEL = "channel", "缴费渠道"
+    FAMILY_POOL = "family_pool", "家庭共济"
+    ASSISTANCE = "assistance", "资助代缴"
+    COLLECTIVE = "collective", "集中代收"
+
+
+@tracked()
+class Enrollment(models.Model):
+    """One person's enrollment for one benefit year (never two at once: a constraint)."""
+
+    resident = models.ForeignKey(Resident, verbose_name="参保人", on_delete=models.PROTECT,
+                                 related_name="enrollments")
+    year = models.PositiveSmallIntegerField("待遇年度")
+    region = models.ForeignKey(Region, verbose_name="参保地", on_delete=models.PROTECT,
+                               related_name="+")
+    category = models.CharField("参保类别", max_length=20, choices=list(CATEGORIES.items()))
+    status = models.CharField("状态", max_length=12, choices=EnrollmentStatus.choices,
+                              default=EnrollmentStatus.REGISTERED)
+    registered_via = models.CharField("登记方式", max_length=20, choices=RegisteredVia.choices)
+    registered_at = models.DateTimeField("登记时间", default=timezone.now)
+    registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登记人", null=True,
+                                      blank=True, on_delete=models.PROTECT, related_name="+")
+    nonlocal_via_parent_permit = models.BooleanField("凭父母居住证参保（外地婴幼儿）", default=False)
+
+    personal_standard = models.DecimalField("个人缴费标准", null=True, blank=True, **MONEY)
+    fiscal_subsidy = models.DecimalField("财政补助", null=True, blank=True, **MONEY)
+    assistance_identity = models.CharField("资助身份", max_length=40, blank=True)
+    assistance_amount = models.DecimalField("资助金额", null=True, blank=True, **MONEY)
+    amount_due = models.DecimalField("应缴金额", **MONEY)
+    timing = models.CharField("缴费时段", max_length=20, blank=True,
+                              choices=[(t, t) for t in TIMINGS])
+
+    paid_amount = models.DecimalField("实缴金额", null=True, blank=True, **MONEY)
+    paid_on = models.DateField("缴费日期", null=True, blank=True)
+    paid_at = models.DateTimeField("到账时间", null=True, blank=True)
+    paid_via = models.CharField("缴费方式", max_length=20, blank=True, choices=PaidVia.choices)
+    benefit_start = models.DateField("待遇开始", null=True, blank=True)
+    benefit_end = models.DateField("待遇结束", null=True, blank=True)
+    waiting_months = models.PositiveSmallIntegerField("等待期（月）", default=0)
+    waiting_days = models.PositiveSmallIntegerField("等待期（天）", default=0)
+    cap_adjustment = models.IntegerField("大病限额调整（元）", null=True, blank=True)
+
+    cancelled_at = models.DateTimeField("注销时间", null=True, blank=True)
+    cancelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="注销人", null=True,
+                                     blank=True, on_delete=models.PROTECT, related_name="+")
+    cancel_reason = models.CharField("注销原因", max_length=200, blank=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "参保登记"
+        verbose_name_plural = "参保登记"
+        ordering = ["-year", "id"]
+        indexes = [
+            models.Index(fields=["year", "region", "status"], name="enrollment_year_region_status"),
+            models.Index(fields=["region", "year", "id"], name="enrollment_region_year_id"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["resident", "year"],
+                                    condition=~Q(status="cancelled"),
+                                    name="enrollment_one_per_person_year"),
+            models.CheckConstraint(condition=Q(amount_due__gte=0), name="enrollment_amount_due_nonneg"),
+            models.CheckConstraint(condition=Q(paid_amount__isnull=True) | Q(paid_amount__gte=0),
+                                   name="enrollment_paid_amount_nonneg"),
+            models.CheckConstraint(condition=Q(assistance_amount__isnull=True) | Q(assistance_amount__gte=0),
+                                   name="enrollment_assistance_nonneg"),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | Q(paid_on__isnull=False, paid_amount__isnull=False,
+                                                benefit_start__isnull=False),
+                name="enrollment_paid_has_payment"),
+            models.CheckConstraint(
+                condition=~Q(status="cancelled") | (Q(cancelled_at__isnull=False) & ~Q(cancel_reason="")),
+                name="enrollment_cancelled_has_reason"),
+        ]
+
+    def __str__(self):
+        return f"{self.year} 年度 {self.get_category_display()}（{self.get_status_display()}）"
+
+
+@tracked()
+class EmployeeCoverage(models.Model):
+    """A year of employee insurance (职工医保), imported from the employee scheme.
+
+    Kept by ID number (an employee need not be a resident here).  While
+    ``ended_on`` is empty the person is employee-insured and may not enroll;
+    a year of employee insurance counts as covered for continuity.
+    """
+
+    id_number = models.CharField("身份证号码", max_length=18, db_index=True)
+    name = models.CharField("姓名", max_length=50)
+    region_code = models.CharField("参保地", max_length=6)
+    year = models.PositiveSmallIntegerField("年度")
+    ended_on = models.DateField("中断（退出）日期", null=True, blank=True)
+    imported_at = models.DateTimeField("导入时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "职工医保参保记录"
+        verbose_name_plural = "职工医保参保记录"
+        ordering = ["id_number", "year"]
+        constraints = [
+            models.UniqueConstraint(fields=["id_number", "year"], name="employee_coverage_unique"),
+            models.CheckConstraint(condition=Q(id_number__regex=r"^\d{17}[\dX]$"),
+                                   name="employee_coverage_id_format"),
+        ]
+
+    def __str__(self):
+        return f"{self.id_number[:6]}… {self.year}"
+
+
+@tracked()
+class GapRepair(models.Model):
+    """A break year made up by back-payment (补缴), which shortens variable waiting."""
+
+    resident = models.ForeignKey(Resident, verbose_name="参保人", on_delete=models.PROTECT,
+                                 related_name="gap_repairs")
+    year = models.PositiveSmallIntegerField("补缴年度")
+    recorded_at = models.DateTimeField("记录时间", default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="记录人", null=True,
+                                    blank=True, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField("说明", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "断保补缴记录"
+        verbose_name_plural = "断保补缴记录"
+        constraints = [models.UniqueConstraint(fields=["resident", "year"], name="gap_repair_unique")]
+
+
+class BatchRun(models.Model):
+    """Long work (imports, renewals) with its progress, shown in the admin."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "排队中"
+        RUNNING = "running", "进行中"
+        DONE = "done", "已完成"
+        FAILED = "failed", "失败"
+
+    kind = models.CharField("任务", max_length=40)
+    params = models.JSONField("参数", default=dict)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField("总数", default=0)
+    processed = models.PositiveIntegerField("已处理", default=0)
+    succeeded = models.PositiveIntegerField("成功", default=0)
+    failed = models.PositiveIntegerField("失败/跳过", default=0)
+    summary = models.JSONField("结果", default=dict, blank=True)
+    report = models.TextField("错误报告", blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="发起人", null=True,
+                                   blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    started_at = models.DateTimeField("开始时间", null=True, blank=True)
+    finished_at = models.DateTimeField("结束时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "批处理任务"
+        verbose_name_plural = "批处理任务"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.kind} #{self.pk}"
+
+
+class ReregisterReason(models.TextChoices):
+    HUKOU_MOVED = "hukou_moved", "户籍注销或迁出"
+    PERMIT_EXPIRED = "permit_expired", "外地户籍居住证失效"
+    CATEGORY_CHANGED = "category_changed", "参保类别变化"
+    GRADUATED = "graduated", "大学生毕业"
+    PARENT_PERMIT = "parent_permit", "外地婴幼儿凭父母居住证参保"
+    NOT_ELIGIBLE = "not_eligible", "不再符合参保条件"
+    VALUE_NOT_IN_SOURCE = "value_not_in_source", "新年度所需标准未设定"
+
+
+class ReregistrationNotice(models.Model):
+    """Someone default renewal did not renew, and why: they must register again."""
+
+    resident = models.ForeignKey(Resident, verbose_name="参保人", on_delete=models.CASCADE,
+                                 related_name="reregistration_notices")
+    region = models.ForeignKey(Region, verbose_name="参保地", on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField("待遇年度")
+    reason = models.CharField("原因", max_length=30, choices=ReregisterReason.choices)
+    detail = models.CharField("说明", max_length=200, blank=True)
+    created_at = models.DateTimeField("生成时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = "须重新登记人员"
+        verbose_name_plural = "须重新登记人员"
+        ordering = ["region_id", "year", "id"]
+        constraints = [models.UniqueConstraint(fields=["resident", "year"], name="reregister_unique")]
+        indexes = [models.Index(fields=["region", "year", "reason"], name="reregister_region_year")]

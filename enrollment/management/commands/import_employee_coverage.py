@@ -1,0 +1,35 @@
+import json
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from enrollment.imports import import_employee_coverage
+from enrollment.spreadsheet import SpreadsheetError
+
+
+class Command(BaseCommand):
+    help = ("Import employee-insurance coverage years from .xlsx/.csv. Columns: 姓名, 身份证号码, "
+            "参保地, 参保年度; optional 中断日期 (the day the person left employee insurance). "
+            "Any bad row rejects the file (exit 1) unless --skip-invalid; a second import changes nothing.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--skip-invalid", action="store_true")
+
+    def handle(self, *args, file, skip_invalid, **options):
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"cannot read {file}: {exc}") from None
+        try:
+            result = import_employee_coverage(data, file.name, skip_invalid=skip_invalid,
+                                              actor=f"manage.py import_employee_coverage {file.name}")
+        except SpreadsheetError as exc:
+            self.stderr.write(f"{file.name}: {exc}")
+            sys.exit(1)
+        for error in result.errors:
+            self.stderr.write(str(error))
+        self.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False))
+        if result.rejected:
+            sys.exit(1)

@@ -1,0 +1,198 @@
+"""Default renewal (默认续保): register for year Y everyone paid for Y-1 who still
+qualifies in the same category; list everyone else with the reason.
+
+Set-based and resumable: candidates are read in chunks ordered by primary key,
+priced by the pure rule functions, and written with one
+``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`` per chunk, so a
+second run (or two at once) never registers anybody twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from typing import Callable
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.audit import audit_context
+from policy.models import Region
+from policy.rules import QuoteError, quote
+from policy.rules.category import find_category
+from policy.rules.types import Identity, Person, QuoteRequest
+
+from .models import ReregisterReason
+from .services import EnrollmentError, registration_date, spec_for
+
+REASONS = [r.value for r in ReregisterReason]
+CHUNK = 5000
+
+_CANDIDATES = """
+SELECT e.id, e.category, e.nonlocal_via_parent_permit,
+       r.id, r.id_number, r.birth_date, r.hukou, r.residence_permit,
+       r.residence_permit_expires_on, r.student, r.region_id,
+       EXISTS (SELECT 1 FROM enrollment_enrollment n
+               WHERE n.resident_id = r.id AND n.year = %(year)s AND n.status <> 'cancelled'),
+       EXISTS (SELECT 1 FROM enrollment_employeecoverage c
+               WHERE c.id_number = r.id_number AND c.year = %(year)s AND c.ended_on IS NULL)
+FROM enrollment_enrollment e JOIN enrollment_resident r ON r.id = e.resident_id
+WHERE e.year = %(prev)s AND e.status = 'paid' AND e.region_id = ANY(%(regions)s) AND e.id > %(after)s
+ORDER BY e.id LIMIT %(limit)s
+"""
+
+_INSERT = """
+INSERT INTO enrollment_enrollment
+  (resident_id, year, region_id, category, status, registered_via, registered_at, registered_by_id,
+   nonlocal_via_parent_permit, personal_standard, fiscal_subsidy, assistance_identity,
+   assistance_amount, amount_due, timing, paid_via, waiting_months, waiting_days, cancel_reason,
+   updated_at)
+SELECT t.resident_id, %(year)s, t.region_id, t.category, 'registered', 'default_renewal', %(now)s,
+       %(user)s, t.via_parent, t.personal, t.fiscal, t.assist_identity, t.assist_amount, t.due,
+       t.timing, '', 0, 0, '', %(now)s
+FROM unnest(%(resident_ids)s::bigint[], %(region_ids)s::varchar[], %(categories)s::varchar[],
+            %(via_parent)s::boolean[], %(personal)s::numeric[], %(fiscal)s::numeric[],
+            %(assist_identity)s::varchar[], %(assist_amount)s::numeric[], %(due)s::numeric[],
+            %(timing)s::varchar[])
+     AS t(resident_id, region_id, category, via_parent, personal, fiscal, assist_identity,
+          assist_amount, due, timing)
+ON CONFLICT DO NOTHING
+RETURNING resident_id
+"""
+
+_NOTICE = """
+INSERT INTO enrollment_reregistrationnotice (resident_id, region_id, year, reason, detail, created_at)
+SELECT t.resident_id, t.region_id, %(year)s, t.reason, t.detail, %(now)s
+FROM unnest(%(resident_ids)s::bigint[], %(region_ids)s::varchar[], %(reasons)s::varchar[],
+            %(details)s::varchar[]) AS t(resident_id, region_id, reason, detail)
+ON CONFLICT (resident_id, year) DO UPDATE SET reason = EXCLUDED.reason, detail = EXCLUDED.detail,
+  region_id = EXCLUDED.region_id
+"""
+
+
+def renewal_regions(region_code: str) -> list[str]:
+    """The region and the counties that run its policy (Lüliang: also Xiaoyi)."""
+    codes = [region_code]
+    codes += list(Region.objects.filter(policy_region_id=region_code).values_list("code", flat=True))
+    return codes
+
+
+def _identities(id_numbers: list[str], year: int) -> dict[str, list[Identity]]:
+    out: dict[str, list[Identity]] = {}
+    with connection.cursor() as cur:
+        cur.execute("SELECT id_number, identity, certified_on FROM subsidies_assistanceidentity "
+                    "WHERE year = %s AND id_number = ANY(%s)", [year, id_numbers])
+        for number, code, on in cur.fetchall():
+            out.setdefault(number, []).append(Identity(code=code, certified_on=on))
+    return out
+
+
+def _decide(spec, row, paid_on: date, identities, regions) -> tuple[str | None, str, object]:
+    """(reason, detail, quote result) for one candidate; reason None = renew."""
+    (_, prev_category, via_parent, _, number, birth, hukou, permit, expires, student,
+     region_id, _, employee) = row
+    start = spec.year_start
+    if region_id not in regions:
+        return ReregisterReason.HUKOU_MOVED, f"现参保地 {region_id}", None
+    if employee:
+        return ReregisterReason.NOT_ELIGIBLE, "已参加职工医保", None
+    own_permit = permit and (expires is None or expires >= start)
+    if hukou != "local" and via_parent and not own_permit:
+        return ReregisterReason.PARENT_PERMIT, "", None
+    if hukou != "local" and not own_permit:
+        return ReregisterReason.PERMIT_EXPIRED, f"居住证有效期至 {expires}" if expires else "", None
+    person = Person(birth_date=birth, hukou=hukou, residence_permit=own_permit,
+                    student=student or None)
+    try:
+        category = find_category(spec, person)
+    except QuoteError as exc:
+        return (ReregisterReason.VALUE_NOT_IN_SOURCE if exc.code == "value_not_in_source"
+                else ReregisterReason.NOT_ELIGIBLE), exc.message[:200], None
+    if category.code != prev_category:
+        reason = (ReregisterReason.GRADUATED if prev_category == "college"
+                  else ReregisterReason.CATEGORY_CHANGED)
+        return reason, f"{prev_category} → {category.code}", None
+    req = QuoteRequest(region=region_id, year=spec.year, paid_on=paid_on, person=person,
+                       identities=tuple(identities))
+    try:
+        result = quote(spec, req)
+    except QuoteError as exc:
+        return (ReregisterReason.VALUE_NOT_IN_SOURCE if exc.code == "value_not_in_source"
+                else ReregisterReason.NOT_ELIGIBLE), exc.message[:200], None
+    return None, "", result
+
+
+def renew_enrollments(*, region: str, to_year: int, actor=None, today: date | None = None,
+                      progress: Callable[[int, int], None] | None = None,
+                      chunk_size: int = CHUNK) -> dict:
+    """Default renewal of one region (and its counties) into ``to_year``.
+
+    Returns ``{"renewed": n, "unchanged": n, "reregister": {reason: n}}``;
+    ``unchanged`` counts people already registered for ``to_year``.
+    """
+    spec = spec_for(region, to_year)
+    if spec.region_code != region:
+        raise EnrollmentError("invalid_input",
+                              f"{region} 执行 {spec.region_code} 的政策，请对 {spec.region_code} 运行默认续保")
+    today = today or timezone.localdate()
+    paid_on = registration_date(spec, today)
+    regions = renewal_regions(region)
+    user_id = getattr(actor, "pk", None)
+    counts: Counter = Counter()
+    renewed = unchanged = 0
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM enrollment_enrollment WHERE year = %s AND status = 'paid' "
+                    "AND region_id = ANY(%s)", [to_year - 1, regions])
+        total = cur.fetchone()[0]
+    done = 0
+    after = 0
+    while True:
+        with transaction.atomic(), audit_context(actor, action="renew_enrollments",
+                                                 region=region, year=to_year):
+            with connection.cursor() as cur:
+                cur.execute(_CANDIDATES, {"year": to_year, "prev": to_year - 1, "regions": regions,
+                                          "after": after, "limit": chunk_size})
+                rows = cur.fetchall()
+            if not rows:
+                break
+            after = rows[-1][0]
+            idents = _identities([r[4] for r in rows], to_year)
+            new = {k: [] for k in ("resident_ids", "region_ids", "categories", "via_parent", "personal",
+                                   "fiscal", "assist_identity", "assist_amount", "due", "timing")}
+            notes = {k: [] for k in ("resident_ids", "region_ids", "reasons", "details")}
+            for row in rows:
+                if row[11]:
+                    unchanged += 1
+                    continue
+                reason, detail, result = _decide(spec, row, paid_on, idents.get(row[4], ()), regions)
+                if reason is not None:
+                    counts[reason] += 1
+                    notes["resident_ids"].append(row[3])
+                    notes["region_ids"].append(row[10])
+                    notes["reasons"].append(reason)
+                    notes["details"].append(detail)
+                    continue
+                new["resident_ids"].append(row[3])
+                new["region_ids"].append(row[10])
+                new["categories"].append(result.category)
+                new["via_parent"].append(bool(row[2]))
+                new["personal"].append(result.personal_standard)
+                new["fiscal"].append(result.fiscal_subsidy)
+                new["assist_identity"].append(result.assistance.identity if result.assistance else "")
+                new["assist_amount"].append(result.assistance.amount if result.assistance else None)
+                new["due"].append(result.amount_due)
+                new["timing"].append(result.timing)
+            now = timezone.now()
+            with connection.cursor() as cur:
+                if new["resident_ids"]:
+                    cur.execute(_INSERT, {**new, "year": to_year, "now": now, "user": user_id})
+                    inserted = len(cur.fetchall())
+                    renewed += inserted
+                    unchanged += len(new["resident_ids"]) - inserted  # registered meanwhile
+                if notes["resident_ids"]:
+                    cur.execute(_NOTICE, {**notes, "year": to_year, "now": now})
+        done += len(rows)
+        if progress:
+            progress(done, total)
+    return {"renewed": renewed, "unchanged": unchanged,
+            "reregister": {reason: counts.get(reason, 0) for reason in REASONS}}
