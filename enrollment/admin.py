@@ -9,6 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from import_export.admin import ExportMixin, ImportMixin
+from import_export.formats.base_formats import CSV, XLSX
+
 from accounts.admin_mixins import RegionScopedAdmin, UserRegionFilter
 from accounts.scoping import region_codes
 from policy.rules.types import CATEGORIES, HISTORY_VALUES, IDENTITIES
@@ -24,6 +27,12 @@ from .models import (
     RegisteredVia,
     ReregistrationNotice,
     Resident,
+)
+from .resources import (
+    EmployeeCoverageImportResource,
+    ResidentExportResource,
+    ResidentImportResource,
+    SpreadsheetFormat,
 )
 from .selectors import coverage_summary
 from .services import (
@@ -144,8 +153,47 @@ class EnrollmentInline(admin.TabularInline):
         return False
 
 
+class ServiceImportMixin(ImportMixin):
+    """The admin import (upload → preview → confirm) over the import services."""
+
+    import_formats = [SpreadsheetFormat]
+    skip_admin_log = True  # the audit trail (pghistory) records every row written
+
+    def get_import_resource_classes(self, request):
+        return [self.import_resource]
+
+    def get_import_data_kwargs(self, request, *args, **kwargs):
+        return {}
+
+    def process_result(self, result, request):
+        from django.http import HttpResponseRedirect
+
+        outcome = getattr(result, "outcome", None)
+        if outcome is not None:
+            self.message_user(request, self.import_summary(outcome), messages.SUCCESS)
+        return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+
+    def process_dataset(self, dataset, form, request, **kwargs):
+        resource = self.import_resource()
+        result = resource.import_data(dataset, dry_run=False, user=request.user)
+        result.outcome = getattr(resource, "outcome", None)
+        return result
+
+    def import_summary(self, outcome) -> str:
+        return (f"导入完成：新增 {outcome.created}，更新 {outcome.updated}，无变化 {outcome.unchanged}"
+                + (f"，登记参保 {outcome.registered}，已登记 {outcome.already_registered}"
+                   if outcome.registered or outcome.already_registered else ""))
+
+
 @admin.register(Resident)
-class ResidentAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
+class ResidentAdmin(ServiceImportMixin, ExportMixin, MaskedIdColumnMixin, RegionScopedAdmin):
+    import_resource = ResidentImportResource
+    resource_classes = [ResidentExportResource]
+    export_formats = [XLSX, CSV]
+
+    def get_export_resource_kwargs(self, request, **kwargs):
+        return {"request": request}
+
     form = ResidentForm
     list_display = ["id_display", "name", "sex", "birth_date", "region", "hukou", "student"]
     list_filter = [UserRegionFilter, "hukou", "student", "sex"]
@@ -384,7 +432,9 @@ class EnrollmentAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
 
 
 @admin.register(EmployeeCoverage)
-class EmployeeCoverageAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
+class EmployeeCoverageAdmin(ServiceImportMixin, MaskedIdColumnMixin, RegionScopedAdmin):
+    import_resource = EmployeeCoverageImportResource
+
     region_field = "region_code"
     list_display = ["id_display", "name", "region_code", "year", "ended_on", "imported_at"]
     list_filter = ["year"]

@@ -382,11 +382,15 @@ def write_residents(parsed: list[ParsedResident], *, actor, registered_via: str 
     return created, updated, registered, already
 
 
-def import_residents(data: bytes, filename: str, *, skip_invalid: bool = False, dry_run: bool = False,
-                     actor=None, user=None, today: date | None = None,
-                     progress: Callable[[str, int, int], None] | None = None) -> ImportResult:
+def import_residents(data: bytes, filename: str, **kwargs) -> ImportResult:
     """Read, check and (unless rejected or dry_run) write a residents file."""
     table = read_table(data, filename, required=RESIDENT_REQUIRED, optional=RESIDENT_OPTIONAL)
+    return import_residents_table(table, **kwargs)
+
+
+def import_residents_table(table: Table, *, skip_invalid: bool = False, dry_run: bool = False,
+                           actor=None, user=None, today: date | None = None,
+                           progress: Callable[[str, int, int], None] | None = None) -> ImportResult:
     result = ImportResult(total_rows=len(table.rows), dry_run=dry_run)
     parsed, errors = parse_residents(
         table, user=user, today=today,
@@ -413,12 +417,15 @@ def import_residents(data: bytes, filename: str, *, skip_invalid: bool = False, 
 # --- employee coverage -----------------------------------------------------------------------
 
 
-def import_employee_coverage(data: bytes, filename: str, *, skip_invalid: bool = False,
-                             dry_run: bool = False, actor=None, user=None,
-                             today: date | None = None) -> ImportResult:
+def import_employee_coverage(data: bytes, filename: str, **kwargs) -> ImportResult:
     """Employee-insurance years (姓名, 身份证号码, 参保地, 参保年度[, 中断日期]); key: ID + year."""
-    today = today or timezone.localdate()
     table = read_table(data, filename, required=COVERAGE_REQUIRED, optional=COVERAGE_OPTIONAL)
+    return import_employee_coverage_table(table, **kwargs)
+
+
+def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, dry_run: bool = False,
+                                   actor=None, user=None, today: date | None = None) -> ImportResult:
+    today = today or timezone.localdate()
     result = ImportResult(total_rows=len(table.rows), dry_run=dry_run)
     regions = {r.code: r for r in Region.objects.all()}
     codes = _user_codes(user)

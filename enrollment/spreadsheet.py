@@ -99,15 +99,22 @@ def _read_csv(data: bytes) -> list[list[str]]:
     return [[clean_text(v) for v in row] for row in csv.reader(io.StringIO(text), dialect)]
 
 
-def read_table(data: bytes, filename: str, *, required: list[str],
-               optional: list[str] = ()) -> Table:
+def read_grid(data: bytes, filename: str = "") -> list[list[str]]:
+    """All cells of the first sheet (or the CSV) as text rows."""
     name = filename.lower()
     if name.endswith(".xlsx") or data[:2] == b"PK":
-        grid = _read_xlsx(data)
-    elif name.endswith(".csv") or name.endswith(".txt"):
-        grid = _read_csv(data)
-    else:
-        raise SpreadsheetError(f"不支持的文件类型 {filename}：请使用 .xlsx 或 .csv")
+        return _read_xlsx(data)
+    if name.endswith(".csv") or name.endswith(".txt") or not name:
+        return _read_csv(data)
+    raise SpreadsheetError(f"不支持的文件类型 {filename}：请使用 .xlsx 或 .csv")
+
+
+def read_table(data: bytes, filename: str, *, required: list[str],
+               optional: list[str] = ()) -> Table:
+    return table_from_grid(read_grid(data, filename), required=required, optional=optional)
+
+
+def table_from_grid(grid: list[list[str]], *, required: list[str], optional: list[str] = ()) -> Table:
     if not grid:
         raise SpreadsheetError("文件为空")
     header_row = [clean_header(h.removeprefix(NUMERIC_CELL)) for h in grid[0]]

@@ -45,7 +45,10 @@ class Command(BaseCommand):
         with transaction.atomic(), audit_context("manage.py load_demo"):
             self._users(password)
             created = self._residents()
-        self.stdout.write(self.style.SUCCESS(f"demo residents created: {created}"))
+            self._identities()
+            enrolled = self._enrollments()
+        self.stdout.write(self.style.SUCCESS(
+            f"demo residents created: {created}; enrollments created: {enrolled}"))
         self.stdout.write("\n演示账号（密码均为 %s）：" % password)
         for username, _, regions, text in USERS:
             where = "、".join(regions) if regions else "—"
@@ -72,6 +75,49 @@ class Command(BaseCommand):
             return
         for code in regions:
             StaffRegion.objects.get_or_create(user=user, region_id=code)
+
+    def _identities(self):
+        """Lüliang assistance identities (as if matched from the departments' rosters)."""
+        from subsidies.models import AssistanceIdentity
+
+        people = list(Resident.objects.filter(region__in=["141100", "141181"]).order_by("id")[:4])
+        for resident, code in zip(people, ["dibao", "tekun", "monitored", "disabled_certified"]):
+            AssistanceIdentity.objects.get_or_create(
+                id_number=resident.id_number, region_id="141100", year=2026, identity=code,
+                defaults={"name": resident.name, "resident": resident, "department": "民政局",
+                          "certified_on": date(2025, 6, 1), "source": "演示名单"})
+
+    def _enrollments(self) -> int:
+        """Each region's published year: most registered in the window, two of three paid."""
+        from policy.models import PolicyYear
+        from policy.selectors import published_spec
+
+        from enrollment.models import Enrollment
+        from enrollment.services import EnrollmentError, enrollment_record_payment, enrollment_register
+
+        made = 0
+        for py in PolicyYear.objects.filter(status="published").select_related("region"):
+            spec = published_spec(py.region_id, py.year)
+            window = next((p for p in spec.periods if p.kind == "window"), None)
+            day = (window.starts_on or window.ends_on) if window else None
+            if day is None:
+                continue
+            codes = [py.region_id] + list(py.region.counties.values_list("code", flat=True))
+            for i, resident in enumerate(Resident.objects.filter(region__in=codes).order_by("id")):
+                if i % 5 == 4 or Enrollment.objects.filter(resident=resident, year=py.year).exists():
+                    continue
+                try:
+                    e = enrollment_register(resident=resident, year=py.year, actor="load_demo",
+                                            registered_via="school" if resident.student else "community",
+                                            today=day)
+                    made += 1
+                    if i % 3 != 2 and e.status == "registered":
+                        enrollment_record_payment(enrollment=e, amount=e.amount_due, paid_on=day,
+                                                  paid_via="assistance" if not e.amount_due else "channel",
+                                                  actor="load_demo")
+                except EnrollmentError:
+                    continue  # e.g. a figure the source does not give (Shanghai adults)
+        return made
 
     def _residents(self) -> int:
         rng = random.Random(2026)
