@@ -33,6 +33,12 @@ def find_category(spec: PolicySpec, person: Person) -> CategorySpec:
             continue
         return cat
     if unknown:
+        # A person born in the benefit year is a newborn (POLICY.md §2) and an infant by any
+        # reading of 婴幼儿, even where the source gives no range for that category (Shanghai).
+        if birth.year == spec.year:
+            for cat in unknown:
+                if cat.code == "infant":
+                    return cat
         names = "、".join(f"“{c.name}”" for c in unknown)
         codes = ", ".join(c.code for c in unknown)
         raise not_in_source(spec, f"{names}的出生日期区间（无法确定类别）",
