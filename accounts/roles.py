@@ -17,12 +17,14 @@ WORK_APPS = ("enrollment", "payments", "subsidies", "family_pool")
 
 
 def _perms(app_labels, actions, exclude_models=()):
+    """The model permissions ``<action>_<model>`` of the apps; custom permissions that
+    merely start with an action word (``view_full_id_number``) are granted by name only."""
     qs = Permission.objects.filter(content_type__app_label__in=app_labels)
     wanted = []
     for p in qs.select_related("content_type"):
-        action = p.codename.split("_", 1)[0]
-        if action in actions and p.content_type.model not in exclude_models \
-                and not p.content_type.model.endswith("event"):
+        action, _, model = p.codename.partition("_")
+        if action in actions and model == p.content_type.model and model not in exclude_models \
+                and not model.endswith("event"):
             wanted.append(p)
     return wanted
 

@@ -114,6 +114,11 @@ class ResidentForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if self.instance.pk:
+            # The disabled field shows a masked number; the number itself never changes here
+            # (a masked value would otherwise be written back into the instance and fail validation).
+            data["id_number"] = self.instance.id_number
+            data["birth_date"] = self.instance.birth_date
         if self.errors:
             return data
         try:
@@ -384,7 +389,7 @@ class EnrollmentAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
     search_fields = ["resident__id_number"]
     search_help_text = "输入完整身份证号码（精确查找）或姓名开头"
     ordering = ["-id"]
-    actions = ["cancel_with_reason"]
+    actions = ["cancel_with_reason", "start_default_renewal"]
     readonly_fields = [f.name for f in Enrollment._meta.fields]
 
     @admin.display(description="姓名", ordering="resident__name")
@@ -426,6 +431,42 @@ class EnrollmentAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
             **self.admin_site.each_context(request), "title": "注销登记", "form": form,
             "objects": queryset.select_related("resident")[:50], "count": queryset.count(),
             "action": "cancel_with_reason", "opts": self.model._meta})
+
+    @admin.action(description="默认续保（所选登记的地区续保到下一年度）", permissions=["renew"])
+    def start_default_renewal(self, request, queryset):
+        """Queue default renewal (a BatchRun + the Celery task) of the selection's regions into Y+1."""
+        from policy.models import Region
+
+        from .renewal import renewal_regions
+        from .services import spec_for
+        from .tasks import renew_region
+
+        codes = region_codes(request.user)
+        targets = set()
+        for region_id, year in queryset.values_list("region_id", "year").distinct():
+            targets.add((Region.objects.get(pk=region_id).policy_code, year + 1))
+        for city, year in sorted(targets):
+            try:
+                spec_for(city, year)
+            except EnrollmentError as exc:
+                self.message_user(request, f"{city} {year} 年度不能续保：{exc.message}", messages.ERROR)
+                continue
+            regions = renewal_regions(city)
+            if codes is not None and not set(regions) <= codes:
+                self.message_user(request, f"{city} 的默认续保包括 {'、'.join(regions)}，须由负责全部这些地区的人员发起",
+                                  messages.ERROR)
+                continue
+            if BatchRun.objects.filter(kind="renew_enrollments", params__region=city, params__to_year=year,
+                                       status__in=[BatchRun.Status.QUEUED, BatchRun.Status.RUNNING]).exists():
+                self.message_user(request, f"{city} {year} 年度默认续保已在进行中", messages.WARNING)
+                continue
+            run = BatchRun.objects.create(kind="renew_enrollments", params={"region": city, "to_year": year},
+                                          created_by=request.user)
+            renew_region.delay_on_commit(city, year, run.pk)
+            self.message_user(request, f"已开始 {city} {year} 年度默认续保（批处理任务 #{run.pk}）", messages.SUCCESS)
+
+    def has_renew_permission(self, request):
+        return request.user.has_perm("enrollment.add_enrollment")
 
 
 # --- other lists -------------------------------------------------------------------------
@@ -496,6 +537,9 @@ class BatchRunAdmin(admin.ModelAdmin):
         if codes is None:
             return qs
         return qs.filter(params__region__in=list(codes)) | qs.filter(created_by=request.user)
+
+    # another region's run reached by a guessed id: 404, as for residents
+    _get_obj_does_not_exist_redirect = RegionScopedAdmin._get_obj_does_not_exist_redirect
 
     def has_add_permission(self, request):
         return False

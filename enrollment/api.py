@@ -43,6 +43,12 @@ def _visible(request, resident: Resident | None) -> bool:
     return can_see_region(request.user, resident.region_id)
 
 
+def _require_perm(request, perm: str) -> None:
+    """A staff session acts with the user's own permissions (an auditor reads, never writes)."""
+    if request.api_token is None and not request.user.has_perm(perm):
+        raise ApiError(403, "forbidden", "您没有此操作的权限")
+
+
 def _actor(request):
     return request.user if request.api_token is None else f"api token {request.api_token.name}"
 
@@ -53,6 +59,7 @@ def _fail(exc: EnrollmentError):
 
 @endpoint(methods=("POST",), scopes=("staff",))
 def enrollments_view(request):
+    _require_perm(request, "enrollment.add_enrollment")
     body = read_json(request)
     if not isinstance(body, dict):
         raise ApiError(422, "invalid_input", "请求应为 JSON 对象")
@@ -88,6 +95,7 @@ def enrollments_view(request):
 
 @endpoint(methods=("GET",), scopes=("staff",))
 def enrollment_detail_view(request, id_number: str, year: int):
+    _require_perm(request, "enrollment.view_enrollment")
     number = idnumbers.normalise(id_number)
     e = (Enrollment.objects.select_related("resident").filter(resident__id_number=number, year=year)
          .exclude(status=EnrollmentStatus.CANCELLED).first()

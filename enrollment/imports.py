@@ -64,6 +64,7 @@ class ParsedResident:
     student: str
     year: int | None
     action: str = "new"  # new / update / unchanged
+    existing_region: str = ""  # the region of the person already on file
     register: str = ""  # "" / "new" / "already"
     quote: object = None
 
@@ -175,6 +176,13 @@ def parse_residents(table: Table, *, user=None, today: date | None = None,
                                      birth_date=ident.birth_date, sex=ident.sex, region_id=region,
                                      hukou=hukou, residence_permit=permit, student=student, year=year))
     _compare_with_database(parsed)
+    if codes is not None:  # a caseworker may not take over (or change) another region's resident
+        for p in parsed:
+            if p.action != "new" and p.existing_region not in codes:
+                errors.append(RowError(p.row, "身份证号码",
+                                       f"此人已在 {p.existing_region} 参保登记，不在您的经办地区内"))
+        refused = {e.row for e in errors}
+        parsed = [p for p in parsed if p.row not in refused]
     _price_registrations(parsed, errors, regions, today, progress)
     bad_rows = {e.row for e in errors}
     return [p for p in parsed if p.row not in bad_rows], sorted(errors, key=lambda e: (e.row, e.column))
@@ -192,7 +200,9 @@ def _compare_with_database(parsed: list[ParsedResident]) -> None:
             old = existing.get(p.id_number)
             if old is None:
                 p.action = "new"
-            elif old == (p.name, p.region_id, p.hukou, p.residence_permit, p.student):
+                continue
+            p.existing_region = old[1]
+            if old == (p.name, p.region_id, p.hukou, p.residence_permit, p.student):
                 p.action = "unchanged"
             else:
                 p.action = "update"
@@ -336,6 +346,8 @@ def write_residents(parsed: list[ParsedResident], *, actor, registered_via: str 
     created = updated = registered = 0
     with transaction.atomic(), audit_context(actor, action="import_residents"):
         with connection.cursor() as cur:
+            # A caller's outer transaction (a test, a task) keeps an earlier stage alive.
+            cur.execute("DROP TABLE IF EXISTS pg_temp.import_resident_stage")
             cur.execute(_STAGE)
             with cur.copy("COPY import_resident_stage FROM STDIN") as copy:
                 for i, p in enumerate(parsed, 1):
@@ -417,6 +429,14 @@ def import_residents_table(table: Table, *, skip_invalid: bool = False, dry_run:
 # --- employee coverage -----------------------------------------------------------------------
 
 
+def _parse_date(text: str) -> date:
+    """2025-06-30, and 2025/6/30 as spreadsheets save dates (ValueError otherwise)."""
+    m = re.fullmatch(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})", text)
+    if m is None:
+        raise ValueError(text)
+    return date(*map(int, m.groups()))
+
+
 def import_employee_coverage(data: bytes, filename: str, **kwargs) -> ImportResult:
     """Employee-insurance years (姓名, 身份证号码, 参保地, 参保年度[, 中断日期]); key: ID + year."""
     table = read_table(data, filename, required=COVERAGE_REQUIRED, optional=COVERAGE_OPTIONAL)
@@ -429,7 +449,7 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
     result = ImportResult(total_rows=len(table.rows), dry_run=dry_run)
     regions = {r.code: r for r in Region.objects.all()}
     codes = _user_codes(user)
-    rows, errors, seen = [], [], {}
+    rows, numbers, errors, seen = [], [], [], {}
     for row, values in table.rows:
         row_errors: list[RowError] = []
         name = plain(values.get("姓名", ""))
@@ -448,7 +468,7 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
         text = plain(values.get("中断日期", ""))
         if text:
             try:
-                ended = date.fromisoformat(text.replace("/", "-"))
+                ended = _parse_date(text)
             except ValueError:
                 row_errors.append(RowError(row, "中断日期", f"应为 YYYY-MM-DD 日期，收到 {text!r}"))
         if ident is not None and year is not None:
@@ -460,6 +480,18 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
             errors.extend(row_errors)
             continue
         rows.append((ident.number, name[:50], code, year, ended))
+        numbers.append(row)
+    if codes is not None and rows:  # nor may a caseworker rewrite another region's record
+        with connection.cursor() as cur:
+            cur.execute("SELECT id_number, year, region_code FROM enrollment_employeecoverage "
+                        "WHERE id_number = ANY(%s)", [[r[0] for r in rows]])
+            foreign = {(n, y): c for n, y, c in cur.fetchall() if c not in codes}
+        for row, r in zip(numbers, rows):
+            if (r[0], r[3]) in foreign:
+                errors.append(RowError(row, "身份证号码", f"此人 {r[3]} 年度的记录属 {foreign[r[0], r[3]]}，"
+                                                          "不在您的经办地区内"))
+        rows = [r for r in rows if (r[0], r[3]) not in foreign]
+        errors.sort(key=lambda e: e.row)  # stable: a row keeps its order of checks
     result.errors = errors
     if errors and not skip_invalid:
         result.rejected = True
@@ -469,6 +501,7 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
     now = timezone.now()
     with transaction.atomic(), audit_context(actor, action="import_employee_coverage"):
         with connection.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS pg_temp.import_coverage_stage")
             cur.execute("CREATE TEMP TABLE import_coverage_stage (id_number varchar(18), "
                         "name varchar(50), region_code varchar(6), year int, ended_on date) ON COMMIT DROP")
             with cur.copy("COPY import_coverage_stage FROM STDIN") as copy:

@@ -112,8 +112,10 @@ def _decide(spec, row, paid_on: date, identities, regions) -> tuple[str | None, 
         reason = (ReregisterReason.GRADUATED if prev_category == "college"
                   else ReregisterReason.CATEGORY_CHANGED)
         return reason, f"{prev_category} → {category.code}", None
+    # Every candidate was paid for the year before, so continuous: the registration's timing
+    # then agrees with what enrollment_register would store (the payment reprices anyway).
     req = QuoteRequest(region=region_id, year=spec.year, paid_on=paid_on, person=person,
-                       identities=tuple(identities))
+                       identities=tuple(identities), history={spec.year - 1: "resident"})
     try:
         result = quote(spec, req)
     except QuoteError as exc:
@@ -175,7 +177,8 @@ def renew_enrollments(*, region: str, to_year: int, actor=None, today: date | No
                 new["resident_ids"].append(row[3])
                 new["region_ids"].append(row[10])
                 new["categories"].append(result.category)
-                new["via_parent"].append(bool(row[2]))
+                # renewed people are local or hold their own valid permit: never on a parent's
+                new["via_parent"].append(False)
                 new["personal"].append(result.personal_standard)
                 new["fiscal"].append(result.fiscal_subsidy)
                 new["assist_identity"].append(result.assistance.identity if result.assistance else "")

@@ -25,12 +25,21 @@ from .spreadsheet import SpreadsheetError, plain, read_grid, table_from_grid
 class SpreadsheetFormat(Format):
     """.xlsx or .csv (UTF-8, UTF-8 with BOM, GBK), read by enrollment.spreadsheet."""
 
+    def __init__(self, encoding=None):  # the confirm step passes the admin's from_encoding
+        self.encoding = encoding
+
     def get_title(self):
         return "xlsx / csv（UTF-8 或 GBK）"
 
     def create_dataset(self, in_stream, **kwargs):
         data = in_stream if isinstance(in_stream, bytes) else in_stream.encode()
-        grid = read_grid(data)
+        try:
+            grid = read_grid(data)
+        except SpreadsheetError as exc:
+            # The admin would only name the exception class; import_data reports the reason.
+            ds = tablib.Dataset(["—"], headers=["文件错误"])
+            ds.spreadsheet_error = exc
+            return ds
         width = max((len(r) for r in grid), default=0)
         ds = tablib.Dataset()
         if grid:
@@ -71,9 +80,12 @@ class _ServiceResource(resources.ModelResource):
         result = Result()
         result.diff_headers = [*self.required, *self.optional, "处理"]
         try:
+            if getattr(dataset, "spreadsheet_error", None) is not None:
+                raise dataset.spreadsheet_error
             table = table_from_grid(_grid(dataset), required=self.required, optional=self.optional)
         except SpreadsheetError as exc:
-            result.append_base_error(Error(str(exc)))
+            # An Error holds an exception (its traceback is shown): the message alone.
+            result.append_base_error(Error(exc.with_traceback(None)))
             return result
         outcome = self.run_service(table, dry_run=dry_run, user=user)
         result.total_rows = outcome.total_rows

@@ -7,8 +7,9 @@ take the answer of the pure rule functions (policy.rules).
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -89,10 +90,27 @@ def run_quote(spec: PolicySpec, req) -> QuoteResult:
 
 def registration_date(spec: PolicySpec, today: date) -> date:
     """The payment date a registration is priced at: today, or the day the window
-    opens when registering ahead of it.  The amount is priced again at payment."""
-    if spec.first_opening is not None and today < spec.first_opening:
-        return spec.first_opening
-    return today
+    opens when registering ahead of it.  The amount is priced again at payment.
+
+    Registering is not paying: on a day of the month the region takes no
+    payments (Lüliang: only days 1-25), the registration is priced at the next
+    day payments are taken, as long as that is still in the benefit year."""
+    day = today
+    if spec.first_opening is not None and day < spec.first_opening:
+        day = spec.first_opening
+    return _next_payment_day(spec, day)
+
+
+def _next_payment_day(spec: PolicySpec, day: date) -> date:
+    lo, hi = spec.payment_day_from, spec.payment_day_to
+    if lo is not None and day.day < lo:
+        nxt = day.replace(day=min(lo, calendar.monthrange(day.year, day.month)[1]))
+    elif hi is not None and day.day > hi:
+        first = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        nxt = first.replace(day=min(lo or 1, calendar.monthrange(first.year, first.month)[1]))
+    else:
+        return day
+    return nxt if nxt <= spec.year_end else day
 
 
 def _fill_from_quote(e: Enrollment, result: QuoteResult) -> None:

@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def renew_region(region: str, to_year: int, run_id: int | None = None) -> dict:
     """Default renewal of one region into to_year (idempotent: renews nobody twice)."""
-    run = BatchRun.objects.filter(pk=run_id).first() if run_id else None
-    return run_renewal(region=region, to_year=to_year, actor="celery renew_region", run=run)
+    run = BatchRun.objects.select_related("created_by").filter(pk=run_id).first() if run_id else None
+    actor = run.created_by if run is not None and run.created_by is not None else "celery renew_region"
+    return run_renewal(region=region, to_year=to_year, actor=actor, run=run)
 
 
 @shared_task
@@ -35,8 +36,8 @@ def schedule_renewals(today: str | None = None) -> list[str]:
         if py.region.policy_region_id:
             continue  # counties are renewed with their city
         if BatchRun.objects.filter(kind="renew_enrollments", params__region=py.region_id,
-                                   params__to_year=py.year, status=BatchRun.Status.DONE).exists():
-            continue
+                                   params__to_year=py.year).exclude(status=BatchRun.Status.FAILED).exists():
+            continue  # already queued, running or done (a second beat tick queues nothing)
         run = BatchRun.objects.create(kind="renew_enrollments",
                                       params={"region": py.region_id, "to_year": py.year})
         renew_region.delay_on_commit(py.region_id, py.year, run.pk)
