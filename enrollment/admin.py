@@ -174,6 +174,12 @@ class ServiceImportMixin(ImportMixin):
         from django.http import HttpResponseRedirect
 
         outcome = getattr(result, "outcome", None)
+        if outcome is not None and outcome.rejected:
+            # The file changed between preview and confirmation: nothing was written.
+            self.message_user(request, "导入未执行，没有写入任何数据：确认时文件检查未通过", messages.ERROR)
+            for error in outcome.errors[:20]:
+                self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import"))
         if outcome is not None:
             self.message_user(request, self.import_summary(outcome), messages.SUCCESS)
         return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))

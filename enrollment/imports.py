@@ -318,18 +318,18 @@ INSERT INTO enrollment_enrollment
   (resident_id, year, region_id, category, status, registered_via, registered_at, registered_by_id,
    nonlocal_via_parent_permit, personal_standard, fiscal_subsidy, assistance_identity,
    assistance_amount, amount_due, timing, paid_via, waiting_months, waiting_days, cancel_reason,
-   updated_at, paid_amount, paid_on, paid_at, benefit_start, benefit_end)
+   updated_at, paid_amount, paid_on, paid_at, benefit_start, benefit_end, cap_adjustment)
 SELECT r.id, t.year, r.region_id, t.category, t.status, t.via, %(now)s, %(user)s, false, t.personal,
        t.fiscal, t.assist_identity, t.assist_amount, t.due, t.timing, '', 0, 0, '', %(now)s,
-       t.paid_amount, t.paid_on, t.paid_at, t.benefit_start, t.benefit_end
+       t.paid_amount, t.paid_on, t.paid_at, t.benefit_start, t.benefit_end, t.cap
 FROM unnest(%(numbers)s::varchar[], %(years)s::int[], %(categories)s::varchar[],
             %(statuses)s::varchar[], %(vias)s::varchar[], %(personal)s::numeric[],
             %(fiscal)s::numeric[], %(assist_identity)s::varchar[], %(assist_amount)s::numeric[],
             %(due)s::numeric[], %(timing)s::varchar[], %(paid_amount)s::numeric[],
             %(paid_on)s::date[], %(paid_at)s::timestamptz[], %(benefit_start)s::date[],
-            %(benefit_end)s::date[])
+            %(benefit_end)s::date[], %(cap)s::int[])
      AS t(id_number, year, category, status, via, personal, fiscal, assist_identity, assist_amount,
-          due, timing, paid_amount, paid_on, paid_at, benefit_start, benefit_end)
+          due, timing, paid_amount, paid_on, paid_at, benefit_start, benefit_end, cap)
 JOIN enrollment_resident r ON r.id_number = t.id_number
 ON CONFLICT DO NOTHING
 RETURNING resident_id
@@ -367,7 +367,7 @@ def write_residents(parsed: list[ParsedResident], *, actor, registered_via: str 
                 cols = {k: [] for k in ("numbers", "years", "categories", "statuses", "vias", "personal",
                                         "fiscal", "assist_identity", "assist_amount", "due", "timing",
                                         "paid_amount", "paid_on", "paid_at", "benefit_start",
-                                        "benefit_end")}
+                                        "benefit_end", "cap")}
                 for p in chunk:
                     q = p.quote
                     newborn = q.timing == "newborn"
@@ -387,6 +387,7 @@ def write_residents(parsed: list[ParsedResident], *, actor, registered_via: str 
                     cols["paid_at"].append(now if newborn else None)
                     cols["benefit_start"].append(q.benefit_start if newborn else None)
                     cols["benefit_end"].append(q.benefit_end if newborn else None)
+                    cols["cap"].append(q.cap_adjustment if newborn else None)
                 cur.execute(_REGISTER, {**cols, "now": now, "user": user_id})
                 registered += len(cur.fetchall())
     already = sum(1 for p in parsed if p.register == "already") + (
@@ -455,6 +456,8 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
         name = plain(values.get("姓名", ""))
         if not name:
             row_errors.append(RowError(row, "姓名", "不能为空"))
+        elif len(name) > 50:
+            row_errors.append(RowError(row, "姓名", "超过 50 个字"))
         ident = _check_id(values, row_errors, row, today)
         code = plain(values.get("参保地", ""))
         if not re.fullmatch(r"\d{6}", code):
@@ -479,7 +482,7 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
         if row_errors:
             errors.extend(row_errors)
             continue
-        rows.append((ident.number, name[:50], code, year, ended))
+        rows.append((ident.number, name, code, year, ended))
         numbers.append(row)
     if codes is not None and rows:  # nor may a caseworker rewrite another region's record
         with connection.cursor() as cur:

@@ -267,9 +267,13 @@ def test_confirm_checks_again_and_writes_nothing_when_the_data_went_bad(worker_c
     import_residents(csv_bytes([["赵六", XINING_WOMAN, "外地", "无", "", "630100"]]), "x.csv",
                      actor="xining operator")
     before = counts()
-    confirm(worker_client, PROCESS_URL, response)
+    answer = confirm(worker_client, PROCESS_URL, response)
     assert counts() == before
     assert list(Resident.objects.values_list("id_number", "region_id")) == [(XINING_WOMAN, "630100")]
+    assert answer.redirect_chain[-1][0] == IMPORT_URL
+    shown = messages_of(answer)
+    assert shown[0] == "导入未执行，没有写入任何数据：确认时文件检查未通过"
+    assert shown[1].startswith("row 3: 身份证号码: 此人已在 630100 参保登记")
 
 
 # --- permissions --------------------------------------------------------------------------
