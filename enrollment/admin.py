@@ -281,8 +281,12 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, MaskedIdColumnMixin, Region
             waiting = f"{year} 年度政策未发布，无法计算"
         else:
             waiting = f"{s.waiting_months_in_window} 个月（按集中缴费期内缴费计）"
-        cap = ("来源文件未给出金额（未设定）" if s.cap_adjustment is None
-               else f"{s.cap_adjustment} 元")
+        if spec is None:
+            cap = f"{year} 年度政策未发布，无法计算"
+        elif s.cap_adjustment is None:
+            cap = "来源文件未给出金额（未设定）"
+        else:
+            cap = f"{s.cap_adjustment} 元"
         return format_html(
             "<table><thead><tr><th>年度</th><th>参保情况</th></tr></thead><tbody>{}</tbody></table>"
             "<p>测算年度：{} 年度</p><p>连续性：{}</p><p>等待期：{}</p><p>大病保险最高支付限额调整：{}</p>",

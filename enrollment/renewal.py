@@ -35,7 +35,8 @@ SELECT e.id, e.category, e.nonlocal_via_parent_permit,
        EXISTS (SELECT 1 FROM enrollment_enrollment n
                WHERE n.resident_id = r.id AND n.year = %(year)s AND n.status <> 'cancelled'),
        EXISTS (SELECT 1 FROM enrollment_employeecoverage c
-               WHERE c.id_number = r.id_number AND c.year = %(year)s AND c.ended_on IS NULL)
+               WHERE c.id_number = r.id_number AND c.year = %(year)s AND c.ended_on IS NULL),
+       e.region_id
 FROM enrollment_enrollment e JOIN enrollment_resident r ON r.id = e.resident_id
 WHERE e.year = %(prev)s AND e.status = 'paid' AND e.region_id = ANY(%(regions)s) AND e.id > %(after)s
 ORDER BY e.id LIMIT %(limit)s
@@ -90,7 +91,7 @@ def _identities(id_numbers: list[str], year: int) -> dict[str, list[Identity]]:
 def _decide(spec, row, paid_on: date, identities, regions) -> tuple[str | None, str, object]:
     """(reason, detail, quote result) for one candidate; reason None = renew."""
     (_, prev_category, via_parent, _, number, birth, hukou, permit, expires, student,
-     region_id, _, employee) = row
+     region_id, _, employee, _) = row
     start = spec.year_start
     if region_id not in regions:
         return ReregisterReason.HUKOU_MOVED, f"现参保地 {region_id}", None
@@ -170,7 +171,8 @@ def renew_enrollments(*, region: str, to_year: int, actor=None, today: date | No
                 if reason is not None:
                     counts[reason] += 1
                     notes["resident_ids"].append(row[3])
-                    notes["region_ids"].append(row[10])
+                    # filed under the region that renewed (a mover's old region sees who left)
+                    notes["region_ids"].append(row[13])
                     notes["reasons"].append(reason)
                     notes["details"].append(detail)
                     continue

@@ -326,8 +326,10 @@ def test_resident_page_shows_coverage_continuity_waiting_and_cap(client):
 def test_resident_page_without_a_policy_says_so(client, cw, people):
     with today_is(date(2031, 6, 1)):
         html = client.get(f"{RESIDENTS}{people['zhang1'].pk}/change/").content.decode()
-    assert "测算年度：2031 年度" in html and "2031 年度政策未发布，无法计算" in html
-    assert "来源文件未给出金额（未设定）" in html
+    assert "测算年度：2031 年度" in html
+    assert "等待期：2031 年度政策未发布，无法计算" in html
+    assert "大病保险最高支付限额调整：2031 年度政策未发布，无法计算" in html
+    assert "来源文件未给出金额" not in html
 
 
 def test_audit_trail_shows_who_and_before_after(client, cw, people):

@@ -110,7 +110,7 @@ def test_ningbo_renewal_summary_and_rows(ningbo):
         "infant_to_minor": ("category_changed", "infant → minor", "330200", 2026),
         "pupil_to_college": ("category_changed", "student → college", "330200", 2026),
         "graduate": ("graduated", "college → adult", "330200", 2026),
-        "moved": ("hukou_moved", "现参保地 630100", "630100", 2026),
+        "moved": ("hukou_moved", "现参保地 630100", "330200", 2026),  # filed where they left
         "permit_expired": ("permit_expired", "居住证有效期至 2025-06-30", "330200", 2026),
         "parent_permit": ("parent_permit", "", "330200", 2026),
         "employee": ("not_eligible", "已参加职工医保", "330200", 2026),

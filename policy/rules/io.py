@@ -28,6 +28,7 @@ REQUEST_FIELDS = {"region", "year", "paid_on", "person", "identities", "history"
 PERSON_FIELDS = {"birth_date", "hukou", "residence_permit", "student", "employee_insured",
                  "parent_insured_locally"}
 REGION_RE = re.compile(r"^\d{6}$")
+EARLIEST, LATEST = date(1900, 1, 1), date(2200, 12, 31)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _STUDENT_ALIASES = {"中小学生": "primary_secondary", "大学生": "college"}
 _HUKOU = {"local": "local", "nonlocal": "nonlocal", "本地": "local", "外地": "nonlocal"}
@@ -45,9 +46,14 @@ def parse_date(value, field: str, *, required: bool = True) -> date | None:
     if not isinstance(value, str) or not _ISO_DATE.match(value):
         raise _bad(field, f"应为 YYYY-MM-DD 格式的日期 (expected an ISO date), 收到 {value!r}")
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise _bad(field, f"不存在的日期 (no such date) {value!r}") from None
+    # The rules add months and years to dates: keep them where that cannot overflow.
+    if not EARLIEST <= parsed <= LATEST:
+        raise _bad(field, f"日期应在 {EARLIEST.isoformat()} 至 {LATEST.isoformat()} 之间 "
+                          f"(date out of range), 收到 {value!r}")
+    return parsed
 
 
 def _parse_bool(value, field: str, default: bool = False) -> bool:
