@@ -1,6 +1,6 @@
 """POST /api/v1/quote: the quote of INTERFACES.md section 2 over HTTP."""
 
-from config.api import endpoint, read_json
+from config.api import ApiError, endpoint, read_json
 
 from .quoting import quote_payload
 
@@ -9,6 +9,8 @@ ERROR_STATUS = {"policy_missing": 404}
 
 @endpoint(methods=("POST",), scopes=("channel", "pool", "staff"))
 def quote_view(request):
+    if request.api_token is None and not request.user.has_perm("policy.view_policyyear"):
+        raise ApiError(403, "forbidden", "没有查看政策年度的权限，不能测算")
     payload = read_json(request)
     explain = request.GET.get("explain") in ("1", "true")
     answer, ok = quote_payload(payload, explain=explain)

@@ -80,6 +80,8 @@ def check_periods(periods: list[dict], year: int, require_window: bool = False) 
         label = f"{PERIOD_KINDS[p['kind']]}（{_fmt(p.get('starts_on'), '未给出')} 至 {_fmt(p.get('ends_on'), '年度末')}）"
         if p.get("starts_on") and p.get("ends_on") and p["starts_on"] > p["ends_on"]:
             problems.append(f"缴费期{label}开始日期晚于截止日期")
+        if p.get("starts_on") and p["starts_on"] > year_end:
+            problems.append(f"缴费期{label}开始日期晚于待遇年度末")
         if p.get("ends_on") and p["ends_on"] > year_end:
             problems.append(f"缴费期{label}截止日期晚于待遇年度末")
         if p.get("benefit_start") in ("payment_plus_days", "payment_plus_months"):

@@ -85,8 +85,14 @@ def test_bad_token_wins_over_a_staff_session(policies, staff_user):
 
 @pytest.fixture
 def staff_user(db):
-    return get_user_model().objects.create_user(username="caseworker", password="x-Unused-123",
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import CASEWORKER
+
+    user = get_user_model().objects.create_user(username="caseworker", password="x-Unused-123",
                                                 is_staff=True)
+    user.groups.add(Group.objects.get(name=CASEWORKER))
+    return user
 
 
 def _csrf_token(client) -> str:
@@ -109,6 +115,14 @@ def test_staff_session_without_csrf_is_403(policies, staff_user):
     message = assert_error(post(client, DIBAO), 403, "forbidden")
     assert message == "CSRF 校验失败"
     assert_error(post(client, DIBAO, HTTP_X_CSRFTOKEN="x" * 32), 403, "forbidden")
+
+
+def test_staff_session_without_policy_permission_is_403(policies, db):
+    user = get_user_model().objects.create_user(username="clerk", password="x-Unused-123", is_staff=True)
+    client = Client()
+    client.force_login(user)
+    message = assert_error(post(client, DIBAO), 403, "forbidden")
+    assert message == "没有查看政策年度的权限，不能测算"
 
 
 def test_session_of_a_non_staff_user_is_401(policies, db):

@@ -538,6 +538,14 @@ def test_negative_amounts_fail_validation(draft):
     ]
 
 
+def test_an_open_period_starting_after_the_benefit_year_fails_validation(draft):
+    data = policy_year_as_data(draft)
+    last = data["periods"][-1]
+    assert last["ends_on"] is None
+    last["starts_on"] = date(draft.year + 1, 1, 5)
+    assert f"缴费期集中缴费期外（{draft.year + 1}-01-05 至 年度末）开始日期晚于待遇年度末" in validate_policy(data)
+
+
 @pytest.mark.parametrize("model, field", [
     (Category, "personal_standard"), (Category, "fiscal_subsidy"), (AssistanceTier, "amount"),
     (PolicyYear, "cap_increase_per_year")])
