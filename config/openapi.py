@@ -65,6 +65,45 @@ QUOTE_RESULT = {
 }
 
 
+ENROLLMENT_CREATE = {
+    "type": "object",
+    "required": ["id_number", "name", "region", "year", "registered_via"],
+    "properties": {
+        "id_number": {"type": "string", "description": "18-character resident ID number"},
+        "name": {"type": "string"},
+        "region": {"type": "string", "pattern": r"^\d{6}$"},
+        "year": {"type": "integer"},
+        "registered_via": {"type": "string", "enum": ["school", "community", "online"]},
+    },
+}
+ENROLLMENT = {
+    "type": "object",
+    "required": ["status", "amount_due", "paid_amount", "paid_via", "benefit_start", "benefit_end"],
+    "properties": {
+        "id_number": {"type": "string"},
+        "name": {"type": "string"},
+        "region": {"type": "string"},
+        "year": {"type": "integer"},
+        "category": {"type": "string"},
+        "status": {"type": "string", "enum": ["registered", "paid", "cancelled"]},
+        "registered_via": {"type": "string"},
+        "amount_due": MONEY,
+        "paid_amount": {**MONEY, "type": ["string", "null"]},
+        "paid_via": {"type": ["string", "null"],
+                     "enum": [None, "channel", "family_pool", "assistance", "collective"]},
+        "benefit_start": {"type": ["string", "null"], "format": "date"},
+        "benefit_end": {"type": ["string", "null"], "format": "date"},
+        "waiting_months": {"type": "integer"},
+        "waiting_days": {"type": "integer"},
+        "assistance": {"type": ["object", "null"]},
+    },
+}
+
+
+def _error(description):
+    return {"description": description, **_json({"$ref": "#/components/schemas/Error"})}
+
+
 def _json(schema):
     return {"content": {"application/json": {"schema": schema}}}
 
@@ -79,10 +118,38 @@ def schema() -> dict:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "manage.py create_api_token NAME --scope channel|pool|staff"}},
-            "schemas": {"Error": ERROR, "QuoteRequest": QUOTE_REQUEST, "QuoteResult": QUOTE_RESULT},
+            "schemas": {"Error": ERROR, "QuoteRequest": QUOTE_REQUEST, "QuoteResult": QUOTE_RESULT,
+                        "EnrollmentCreate": ENROLLMENT_CREATE, "Enrollment": ENROLLMENT},
         },
         "security": [{"bearer": []}],
         "paths": {
+            "/enrollments": {"post": {
+                "summary": "Register a resident for a benefit year (scope staff)",
+                "operationId": "enrollment_create",
+                "requestBody": {"required": True, **_json({"$ref": "#/components/schemas/EnrollmentCreate"})},
+                "responses": {
+                    "201": {"description": "registered, priced by the rules",
+                            **_json({"$ref": "#/components/schemas/Enrollment"})},
+                    "401": _error("no or bad token"),
+                    "403": _error("token scope or permission"),
+                    "404": _error("resident_not_found, policy_missing"),
+                    "409": _error("already_enrolled"),
+                    "422": _error("invalid_input, name_mismatch, region_mismatch, not_eligible, "
+                                  "window_closed, value_not_in_source, …"),
+                },
+            }},
+            "/enrollments/{id_number}/{year}": {"get": {
+                "summary": "One resident's enrollment for a year (scope staff)",
+                "operationId": "enrollment_detail",
+                "parameters": [
+                    {"name": "id_number", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "year", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {"description": "the enrollment", **_json({"$ref": "#/components/schemas/Enrollment"})},
+                    "401": _error("no or bad token"),
+                    "404": _error("not_registered"),
+                },
+            }},
             "/quote": {"post": {
                 "summary": "Contribution quote (one request or an array)",
                 "operationId": "quote",

@@ -234,3 +234,16 @@ def test_get_not_registered(api, zhang):
     register(zhang, 2025, NINGBO_DAY)
     assert error(api("get", detail_url(zhang, 2026))) == (404, "not_registered")
     assert error(api("get", f"{URL}/{make_number('33020319800101099')}/2025")) == (404, "not_registered")
+
+
+def test_openapi_documents_the_enrollment_endpoints_as_served(api, zhang):
+    from config.openapi import schema
+
+    doc = schema()
+    assert {"/enrollments", "/enrollments/{id_number}/{year}"} <= set(doc["paths"])
+    with today_is(NINGBO_DAY):
+        answer = api("post", body=body(zhang)).json()
+    enrollment = doc["components"]["schemas"]["Enrollment"]
+    assert set(enrollment["required"]) <= set(answer)
+    assert set(answer) == set(enrollment["properties"])
+    assert set(doc["components"]["schemas"]["EnrollmentCreate"]["required"]) == set(body(zhang))
