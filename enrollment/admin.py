@@ -76,6 +76,16 @@ class MaskedIdColumnMixin:
                 for f in super().get_list_display(request)]
 
 
+def report_action(model_admin, request, done: str, failed: list[str]) -> None:
+    """An action's outcome: what was done, then up to 20 refusals with their reasons."""
+    if done:
+        model_admin.message_user(request, done, messages.SUCCESS)
+    for text in failed[:20]:
+        model_admin.message_user(request, text, messages.ERROR)
+    if len(failed) > 20:
+        model_admin.message_user(request, f"另有 {len(failed) - 20} 条未能办理", messages.ERROR)
+
+
 def id_search(queryset, term: str, field: str):
     """Exact ID number (normalised) when the term looks like one, else a name prefix."""
     term = term.strip()
@@ -333,12 +343,7 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, MaskedIdColumnMixin, Region
                         ok += 1
                     except EnrollmentError as exc:
                         failed.append(f"{resident.name}：{exc.message}")
-                if ok:
-                    self.message_user(request, f"已登记 {ok} 人", messages.SUCCESS)
-                for text in failed[:20]:
-                    self.message_user(request, text, messages.ERROR)
-                if len(failed) > 20:
-                    self.message_user(request, f"另有 {len(failed) - 20} 人未能登记", messages.ERROR)
+                report_action(self, request, f"已登记 {ok} 人" if ok else "", failed)
                 return None
         else:
             form = RegisterForm(initial={"_selected_action": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
@@ -430,10 +435,7 @@ class EnrollmentAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
                         ok += 1
                     except EnrollmentError as exc:
                         failed.append(f"{e.resident.name} {e.year} 年度：{exc.message}")
-                if ok:
-                    self.message_user(request, f"已注销 {ok} 条登记", messages.SUCCESS)
-                for text in failed[:20]:
-                    self.message_user(request, text, messages.ERROR)
+                report_action(self, request, f"已注销 {ok} 条登记" if ok else "", failed)
                 return None
         else:
             form = CancelForm(initial={"_selected_action": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)})

@@ -96,6 +96,15 @@ def _user_codes(user):
 # --- checks ------------------------------------------------------------------------------
 
 
+def _check_name(values: dict, errors: list, row: int) -> str:
+    name = plain(values.get("姓名", ""))
+    if not name:
+        errors.append(RowError(row, "姓名", "不能为空"))
+    elif len(name) > 50:
+        errors.append(RowError(row, "姓名", "超过 50 个字"))
+    return name
+
+
 def _check_id(values: dict, errors: list, row: int, today: date):
     raw = values.get("身份证号码", "")
     if is_numeric_cell(raw):
@@ -144,11 +153,7 @@ def parse_residents(table: Table, *, user=None, today: date | None = None,
     seen: dict[str, int] = {}
     for row, values in table.rows:
         row_errors: list[RowError] = []
-        name = plain(values.get("姓名", ""))
-        if not name:
-            row_errors.append(RowError(row, "姓名", "不能为空"))
-        elif len(name) > 50:
-            row_errors.append(RowError(row, "姓名", "超过 50 个字"))
+        name = _check_name(values, row_errors, row)
         ident = _check_id(values, row_errors, row, today)
         hukou = HUKOU.get(plain(values.get("户籍", "")))
         if hukou is None:
@@ -453,11 +458,7 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
     rows, numbers, errors, seen = [], [], [], {}
     for row, values in table.rows:
         row_errors: list[RowError] = []
-        name = plain(values.get("姓名", ""))
-        if not name:
-            row_errors.append(RowError(row, "姓名", "不能为空"))
-        elif len(name) > 50:
-            row_errors.append(RowError(row, "姓名", "超过 50 个字"))
+        name = _check_name(values, row_errors, row)
         ident = _check_id(values, row_errors, row, today)
         code = plain(values.get("参保地", ""))
         if not re.fullmatch(r"\d{6}", code):
