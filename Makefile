@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test bench stop check clean
+.PHONY: install run test bench bench-admin stop check clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ check: install
 
 bench: install
 	$(BIN)/python bench/quote.py
+
+# 1,000,000 residents in a scratch database "bench_admin" (DATABASE_URL to choose the server)
+bench-admin: install
+	$(BIN)/python bench/admin.py --check
 
 stop:
 	$(BIN)/python -m config.embedded stop

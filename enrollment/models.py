@@ -133,6 +133,8 @@ class Enrollment(models.Model):
         indexes = [
             models.Index(fields=["year", "region", "status"], name="enrollment_year_region_status"),
             models.Index(fields=["region", "year", "id"], name="enrollment_region_year_id"),
+            # 是否缴费 / 状态 without a year, newest first (bench/RESULTS.md)
+            models.Index(fields=["region", "status", "id"], name="enrollment_region_status_id"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["resident", "year"],

@@ -109,3 +109,42 @@ def test_check_deploy_passes_without_warnings(results):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == "System check identified no issues (0 silenced)."
     assert "WARNINGS" not in proc.stderr
+
+
+OPTIONS = ("import django; django.setup(); from django.conf import settings; "
+           "print(settings.DATABASES['default'].get('OPTIONS', {}).get('options'))")
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({}, "-c random_page_cost=1.1"),
+    ({"DATABASE_RANDOM_PAGE_COST": "2"}, "-c random_page_cost=2.0"),
+    ({"DATABASE_RANDOM_PAGE_COST": ""}, "None"),
+    ({"DATABASE_URL": _database_url() + "?options=-c%20work_mem%3D64MB"},
+     "-c work_mem=64MB -c random_page_cost=1.1"),
+])
+def test_planner_page_cost_is_set_on_each_connection(overrides, expected):
+    proc = subprocess.run([sys.executable, "-c", OPTIONS], capture_output=True, text=True,
+                          cwd=ROOT, env=production_env(**overrides), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == expected
+
+
+def test_a_bad_page_cost_is_refused():
+    proc = subprocess.run([sys.executable, "-c", OPTIONS], capture_output=True, text=True,
+                          cwd=ROOT, env=production_env(DATABASE_RANDOM_PAGE_COST="fast"), timeout=60)
+    assert proc.returncode != 0
+    assert "DATABASE_RANDOM_PAGE_COST" in proc.stderr
+
+
+@pytest.mark.django_db
+def test_the_test_database_connection_uses_the_page_cost():
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SHOW random_page_cost")
+        assert cur.fetchone()[0] == "1.1"
+        cur.execute("SELECT stxkeys::text, stxkind::text FROM pg_statistic_ext "
+                    "WHERE stxname = 'enrollment_year_region_status_stats'")
+        keys, kinds = cur.fetchone()
+    assert sorted(kinds.strip("{}").split(",")) == ["f", "m"]  # functional dependencies, most common values
+    assert len(keys.split()) == 3
