@@ -360,6 +360,8 @@ def write_residents(parsed: list[ParsedResident], *, actor, registered_via: str 
                                     p.residence_permit, p.student))
                     if progress and i % 10000 == 0:
                         progress(i, len(parsed))
+            if progress:
+                progress(len(parsed), len(parsed))
             cur.execute(_UPSERT, {"now": now})
             for (inserted,) in cur.fetchall():
                 if inserted:
@@ -450,13 +452,17 @@ def import_employee_coverage(data: bytes, filename: str, **kwargs) -> ImportResu
 
 
 def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, dry_run: bool = False,
-                                   actor=None, user=None, today: date | None = None) -> ImportResult:
+                                   actor=None, user=None, today: date | None = None,
+                                   progress: Callable[[str, int, int], None] | None = None
+                                   ) -> ImportResult:
     today = today or timezone.localdate()
     result = ImportResult(total_rows=len(table.rows), dry_run=dry_run)
     regions = {r.code: r for r in Region.objects.all()}
     codes = _user_codes(user)
     rows, numbers, errors, seen = [], [], [], {}
-    for row, values in table.rows:
+    for i, (row, values) in enumerate(table.rows, 1):
+        if progress and i % 10000 == 0:
+            progress("检查", i, len(table.rows))
         row_errors: list[RowError] = []
         name = _check_name(values, row_errors, row)
         ident = _check_id(values, row_errors, row, today)
@@ -496,13 +502,14 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
                                                           "不在您的经办地区内"))
         rows = [r for r in rows if (r[0], r[3]) not in foreign]
         errors.sort(key=lambda e: e.row)  # stable: a row keeps its order of checks
+    if progress:
+        progress("检查", len(table.rows), len(table.rows))
     result.errors = errors
     if errors and not skip_invalid:
         result.rejected = True
         return result
-    if dry_run:
-        return result
     now = timezone.now()
+    # A dry run writes inside a savepoint and rolls it back: its counts are the real ones.
     with transaction.atomic(), audit_context(actor, action="import_employee_coverage"):
         with connection.cursor() as cur:
             cur.execute("DROP TABLE IF EXISTS pg_temp.import_coverage_stage")
@@ -525,5 +532,9 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
                     result.created += 1
                 else:
                     result.updated += 1
+        if dry_run:
+            transaction.set_rollback(True)
+    if progress and not dry_run:
+        progress("写入", len(rows), len(rows))
     result.unchanged = len(rows) - result.created - result.updated
     return result

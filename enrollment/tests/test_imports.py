@@ -673,3 +673,46 @@ def test_coverage_command_missing_column(tmp_path):
     code, _, err = run_command("import_employee_coverage", path)
     assert code == 1
     assert err.strip() == "coverage.csv: 缺少列：参保年度（第 1 行应为表头：姓名、身份证号码、参保地、参保年度）"
+
+
+def test_coverage_service_reports_progress_of_checking_and_writing():
+    data = csv_bytes([COVERAGE_GOOD, ["李四", NINGBO_WOMAN, "330200", "2025", ""]], header=COVERAGE_HEADER)
+    seen = []
+    result = import_employee_coverage(data, "coverage.csv", actor="tester", today=IN_WINDOW,
+                                      progress=lambda label, done, total: seen.append((label, done, total)))
+    assert result.created == 2
+    assert seen == [("检查", 2, 2), ("写入", 2, 2)]
+
+
+def test_coverage_command_dry_run_counts_and_writes_nothing(tmp_path):
+    path = tmp_path / "coverage.csv"
+    path.write_bytes(csv_bytes([COVERAGE_GOOD], header=COVERAGE_HEADER))
+    code, out, err = run_command("import_employee_coverage", path, "--dry-run")
+    assert (code, err) == (0, "")
+    assert json.loads(out) == {"rows": 1, "created": 1, "updated": 0, "unchanged": 0, "registered": 0,
+                               "already_registered": 0, "invalid_rows": 0, "rejected": False}
+    assert EmployeeCoverage.objects.count() == 0
+    assert event_model("EmployeeCoverage").objects.count() == 0
+
+    run_command("import_employee_coverage", path)
+    changed = tmp_path / "changed.csv"
+    changed.write_bytes(csv_bytes([COVERAGE_GOOD[:4] + ["2025-06-30"],
+                                   ["李四", NINGBO_WOMAN, "330200", "2025", ""]], header=COVERAGE_HEADER))
+    before = (coverage(), event_model("EmployeeCoverage").objects.count())
+    code, out, _ = run_command("import_employee_coverage", changed, "--dry-run")
+    assert code == 0
+    assert (json.loads(out)["created"], json.loads(out)["updated"]) == (1, 1)
+    assert (coverage(), event_model("EmployeeCoverage").objects.count()) == before
+
+
+@pytest.mark.parametrize("command, header, row", [
+    ("import_employee_coverage", COVERAGE_HEADER, COVERAGE_GOOD),
+    ("import_residents", RESIDENT_HEADER, GOOD_ROW[:6]),
+])
+def test_commands_draw_a_progress_bar_on_request(tmp_path, capsys, command, header, row):
+    path = tmp_path / "file.csv"
+    path.write_bytes(csv_bytes([row], header=header))
+    code, out, _ = run_command(command, path, "--progress")
+    assert code == 0 and json.loads(out)["created"] == 1
+    bar = capsys.readouterr().err
+    assert "写入: 100%" in bar and "1/1" in bar

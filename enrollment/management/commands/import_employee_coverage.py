@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from enrollment.imports import import_employee_coverage
 from enrollment.spreadsheet import SpreadsheetError
 
+from ._progress import Progress
+
 
 class Command(BaseCommand):
     help = ("Import employee-insurance coverage years from .xlsx/.csv. Columns: 姓名, 身份证号码, "
@@ -15,19 +17,27 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)
-        parser.add_argument("--skip-invalid", action="store_true")
+        parser.add_argument("--skip-invalid", action="store_true",
+                            help="write the good rows, report the bad ones (exit 0)")
+        parser.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+        parser.add_argument("--progress", action="store_true",
+                            help="show a progress bar even when not a terminal")
 
-    def handle(self, *args, file, skip_invalid, **options):
+    def handle(self, *args, file, skip_invalid, dry_run, progress, **options):
         try:
             data = file.read_bytes()
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc}") from None
+        bar = Progress(True if progress else None)
         try:
             result = import_employee_coverage(data, file.name, skip_invalid=skip_invalid,
+                                              dry_run=dry_run, progress=bar,
                                               actor=f"manage.py import_employee_coverage {file.name}")
         except SpreadsheetError as exc:
             self.stderr.write(f"{file.name}: {exc}")
             sys.exit(1)
+        finally:
+            bar.close()
         for error in result.errors:
             self.stderr.write(str(error))
         self.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False))
