@@ -69,6 +69,8 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# Settings each connection starts with (libpq "options"; those already in the URL come first).
+_CONNECTION_OPTIONS = [DATABASES["default"].get("OPTIONS", {}).get("options", "")]
 # The planner's cost of a random page read.  PostgreSQL's default (4) models spinning disks;
 # on SSD or a RAM-cached server it makes the planner walk the primary key backwards past
 # every newer year's rows for a filtered changelist (bench/RESULTS.md: 339 ms -> 65 ms at
@@ -81,9 +83,14 @@ if _RANDOM_PAGE_COST:
     except ValueError:
         raise ImproperlyConfigured(
             f"DATABASE_RANDOM_PAGE_COST: a number is needed, not {_RANDOM_PAGE_COST!r}") from None
-    _options = DATABASES["default"].setdefault("OPTIONS", {})
-    _options["options"] = " ".join(
-        filter(None, [_options.get("options", ""), f"-c random_page_cost={_RANDOM_PAGE_COST}"]))
+    _CONNECTION_OPTIONS.append(f"-c random_page_cost={_RANDOM_PAGE_COST}")
+# The audit triggers (pgtrigger/pghistory) first read this setting inside a PL/pgSQL
+# exception block.  Unset, the read fails and the block's subtransaction is rolled back,
+# and each such rollback scans the statement's whole queue of pending AFTER-trigger events:
+# a bulk INSERT of n rows then costs O(n^2) (100,000 imported residents: 126 s of SQL).
+# An empty list makes the read succeed; pgtrigger.ignore() still overrides it when used.
+_CONNECTION_OPTIONS.append("-c pgtrigger.ignore={}")
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = " ".join(filter(None, _CONNECTION_OPTIONS))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = ["accounts.backends.LockoutBackend"]
