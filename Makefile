@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test bench bench-admin stop check clean
+.PHONY: install run test bench bench-admin bench-imports stop check clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ bench: install
 # 1,000,000 residents in a scratch database "bench_admin" (DATABASE_URL to choose the server)
 bench-admin: install
 	$(BIN)/python bench/admin.py --check
+
+# a 100,000-row roster through import_residents, in a scratch database "bench_imports"
+bench-imports: install
+	$(BIN)/python bench/imports.py
 
 stop:
 	$(BIN)/python -m config.embedded stop
