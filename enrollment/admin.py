@@ -18,6 +18,7 @@ from policy.rules.types import CATEGORIES, HISTORY_VALUES, IDENTITIES
 from policy.selectors import published_spec
 
 from . import idnumbers
+from .batches import record_import
 from .models import (
     BatchRun,
     EmployeeCoverage,
@@ -35,6 +36,7 @@ from .resources import (
     SpreadsheetFormat,
 )
 from .selectors import coverage_summary
+from .spreadsheet import SpreadsheetError
 from .services import (
     EnrollmentError,
     enrollment_cancel,
@@ -190,13 +192,32 @@ class ServiceImportMixin(ImportMixin):
             for error in outcome.errors[:20]:
                 self.message_user(request, str(error), messages.ERROR)
             return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import"))
-        if outcome is not None:
-            self.message_user(request, self.import_summary(outcome), messages.SUCCESS)
+        if outcome is None:
+            self.message_user(request, "导入未执行，没有写入任何数据：" + "；".join(
+                str(e.error) for e in result.base_errors), messages.ERROR)
+            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import"))
+        self.message_user(request, self.import_summary(outcome), messages.SUCCESS)
         return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
 
     def process_dataset(self, dataset, form, request, **kwargs):
+        """The confirmed import, recorded as a BatchRun (批处理任务) with its counts."""
         resource = self.import_resource()
-        result = resource.import_data(dataset, dry_run=False, user=request.user)
+        results = []
+
+        def work():
+            results.append(resource.import_data(dataset, dry_run=False, user=request.user))
+            outcome = getattr(resource, "outcome", None)
+            if outcome is None:  # unreadable at confirmation: nothing was written
+                raise SpreadsheetError("；".join(str(e.error) for e in results[0].base_errors))
+            return outcome
+
+        try:
+            record_import(self.import_resource.batch_kind, work, actor=request.user,
+                          source=form.cleaned_data.get("original_file_name", ""),
+                          options={"via": "admin"})
+        except SpreadsheetError:
+            pass  # process_result shows the reason
+        result = results[0]
         result.outcome = getattr(resource, "outcome", None)
         return result
 
@@ -528,12 +549,18 @@ class ReregistrationNoticeAdmin(RegionScopedAdmin):
 
 @admin.register(BatchRun)
 class BatchRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "params", "status", "progress", "succeeded", "failed", "created_by",
-                    "started_at", "finished_at"]
+    KINDS = {"renew_enrollments": "默认续保", "import_residents": "导入参保人",
+             "import_employee_coverage": "导入职工医保参保记录"}
+    list_display = ["id", "kind_label", "params", "status", "progress", "succeeded", "failed",
+                    "created_by", "started_at", "finished_at"]
     list_filter = ["kind", "status"]
     readonly_fields = ["kind", "params", "status", "total", "processed", "succeeded", "failed",
                        "summary", "report", "created_by", "created_at", "started_at", "finished_at",
                        "progress"]
+
+    @admin.display(description="任务", ordering="kind")
+    def kind_label(self, obj):
+        return self.KINDS.get(obj.kind, obj.kind)
 
     @admin.display(description="进度")
     def progress(self, obj):

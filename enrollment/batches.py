@@ -45,3 +45,34 @@ def run_renewal(*, region: str, to_year: int, actor=None, progress=None, run: Ba
         status=BatchRun.Status.DONE, finished_at=timezone.now(), summary=summary,
         succeeded=summary["renewed"], failed=sum(summary["reregister"].values()))
     return summary
+
+
+REPORT_LINES = 2000  # a rejected file's first error lines kept on its BatchRun
+
+
+def record_import(kind: str, work, *, source: str, actor=None, options: dict | None = None):
+    """Run an import (``work()`` returns an ImportResult) as a BatchRun: who, when, which
+    file, the counts, and the error lines.  Dry runs change nothing and are not recorded:
+    call ``work`` directly for those.  A file that cannot be read is recorded as failed
+    with its reason, and the error is raised again for the caller to report."""
+    run = BatchRun.objects.create(kind=kind, params={"file": source, **(options or {})},
+                                  status=BatchRun.Status.RUNNING, started_at=timezone.now(),
+                                  created_by=_actor_user(actor))
+    try:
+        result = work()
+    except Exception as exc:
+        BatchRun.objects.filter(pk=run.pk).update(
+            status=BatchRun.Status.FAILED, finished_at=timezone.now(),
+            report=str(exc) if getattr(exc, "message", None) or str(exc)
+            else traceback.format_exc()[-4000:])
+        raise
+    summary = result.as_dict()
+    lines = [str(e) for e in result.errors]
+    if len(lines) > REPORT_LINES:
+        lines = lines[:REPORT_LINES] + [f"… 另有 {len(lines) - REPORT_LINES} 条错误未列出"]
+    BatchRun.objects.filter(pk=run.pk).update(
+        status=BatchRun.Status.FAILED if result.rejected else BatchRun.Status.DONE,
+        finished_at=timezone.now(), total=result.total_rows, processed=result.total_rows,
+        succeeded=0 if result.rejected else result.total_rows - summary["invalid_rows"],
+        failed=summary["invalid_rows"], summary=summary, report="\n".join(lines))
+    return result

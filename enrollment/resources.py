@@ -113,6 +113,7 @@ class _ServiceResource(resources.ModelResource):
 
 
 class ResidentImportResource(_ServiceResource):
+    batch_kind = "import_residents"
     required = RESIDENT_REQUIRED
     optional = RESIDENT_OPTIONAL
 
@@ -175,6 +176,7 @@ class ResidentExportResource(resources.ModelResource):
 
 
 class EmployeeCoverageImportResource(_ServiceResource):
+    batch_kind = "import_employee_coverage"
     required = COVERAGE_REQUIRED
     optional = COVERAGE_OPTIONAL
 

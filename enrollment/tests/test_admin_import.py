@@ -379,3 +379,62 @@ def test_employee_coverage_bad_rows_and_other_region_in_admin(worker_client):
     ]
     assert response.context.get("confirm_form") is None
     assert EmployeeCoverage.objects.count() == 0 and Enrollment.objects.count() == 0
+
+
+# --- each confirmed import is a BatchRun (批处理任务) ----------------------------------------
+
+BATCH_URL = "/admin/enrollment/batchrun/"
+
+
+def test_a_confirmed_import_is_recorded_with_who_the_file_and_the_counts(worker_client, caseworker):
+    from enrollment.models import BatchRun
+
+    data = csv_bytes([["张三", NINGBO_MAN, "本地", "无", "", "330200"],
+                      ["李四", NINGBO_WOMAN, "外地", "有", "大学生", "330200"]])
+    response = upload(worker_client, IMPORT_URL, data, name="镇海区名单.csv")
+    assert BatchRun.objects.count() == 0  # the preview changes nothing and is not recorded
+    confirm(worker_client, PROCESS_URL, response)
+    run = BatchRun.objects.get()
+    assert (run.kind, run.params, run.status, run.created_by) == (
+        "import_residents", {"file": "镇海区名单.csv", "via": "admin"}, "done", caseworker)
+    assert (run.total, run.processed, run.succeeded, run.failed, run.report) == (2, 2, 2, 0, "")
+    assert run.summary == {"rows": 2, "created": 2, "updated": 0, "unchanged": 0, "registered": 0,
+                           "already_registered": 0, "invalid_rows": 0, "rejected": False}
+    assert run.started_at <= run.finished_at
+    page = worker_client.get(BATCH_URL).content.decode()
+    assert "镇海区名单.csv" in page and "导入参保人" in page
+
+    other = make_staff("xn_worker", CASEWORKER, ["630100"])
+    worker_client.force_login(other)
+    assert "镇海区名单.csv" not in worker_client.get(BATCH_URL).content.decode()
+    assert worker_client.get(f"{BATCH_URL}{run.pk}/change/").status_code == 404
+
+
+def test_a_confirmation_refused_on_the_second_check_is_recorded_as_failed(worker_client, caseworker):
+    from enrollment.models import BatchRun
+
+    data = csv_bytes([["张三", NINGBO_MAN, "本地", "无", "", "330200"],
+                      ["赵六", XINING_WOMAN, "外地", "有", "", "330200"]])
+    response = upload(worker_client, IMPORT_URL, data)
+    import_residents(csv_bytes([["赵六", XINING_WOMAN, "外地", "无", "", "630100"]]), "x.csv",
+                     actor="xining operator")
+    confirm(worker_client, PROCESS_URL, response)
+    run = BatchRun.objects.get()
+    assert (run.kind, run.status, run.created_by) == ("import_residents", "failed", caseworker)
+    assert (run.total, run.succeeded, run.failed, run.summary["rejected"]) == (2, 0, 1, True)
+    assert run.report.startswith("row 3: 身份证号码: 此人已在 630100 参保登记")
+    assert Resident.objects.filter(id_number=NINGBO_MAN).count() == 0
+
+
+def test_a_confirmed_coverage_import_is_recorded(worker_client, caseworker):
+    from enrollment.models import BatchRun
+
+    data = csv_bytes([["张三", NINGBO_MAN, "330200", "2025", ""]],
+                     header=["姓名", "身份证号码", "参保地", "参保年度"])
+    url = reverse("admin:enrollment_employeecoverage_import")
+    response = upload(worker_client, url, data, name="coverage.csv")
+    confirm(worker_client, reverse("admin:enrollment_employeecoverage_process_import"), response)
+    run = BatchRun.objects.get()
+    assert (run.kind, run.status, run.succeeded, run.params["file"]) == (
+        "import_employee_coverage", "done", 1, "coverage.csv")
+    assert EmployeeCoverage.objects.count() == 1

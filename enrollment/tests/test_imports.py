@@ -716,3 +716,51 @@ def test_commands_draw_a_progress_bar_on_request(tmp_path, capsys, command, head
     assert code == 0 and json.loads(out)["created"] == 1
     bar = capsys.readouterr().err
     assert "写入: 100%" in bar and "1/1" in bar
+
+
+def test_command_imports_are_recorded_as_batch_runs_and_dry_runs_are_not(tmp_path):
+    from enrollment.models import BatchRun
+
+    path = tmp_path / "residents.csv"
+    path.write_bytes(csv_bytes([GOOD_ROW[:6], ["", NINGBO_WOMAN, "本地", "无", "", "330200"]]))
+    run_command("import_residents", path, "--dry-run")
+    assert BatchRun.objects.count() == 0
+
+    assert run_command("import_residents", path)[0] == 1
+    rejected = BatchRun.objects.get()
+    assert (rejected.kind, rejected.params, rejected.status, rejected.created_by) == (
+        "import_residents", {"file": str(path), "skip_invalid": False}, "failed", None)
+    assert (rejected.total, rejected.succeeded, rejected.failed, rejected.report) == (
+        2, 0, 1, "row 3: 姓名: 不能为空")
+    assert Resident.objects.count() == 0
+
+    assert run_command("import_residents", path, "--skip-invalid")[0] == 0
+    done = BatchRun.objects.exclude(pk=rejected.pk).get()
+    assert (done.status, done.params["skip_invalid"], done.total, done.succeeded, done.failed) == (
+        "done", True, 2, 1, 1)
+    assert done.summary["created"] == 1 and done.report == "row 3: 姓名: 不能为空"
+
+
+def test_an_unreadable_file_is_recorded_as_failed_with_its_reason(tmp_path):
+    from enrollment.models import BatchRun
+
+    path = tmp_path / "coverage.csv"
+    path.write_bytes(csv_bytes([["张三", NINGBO_MAN, "330200"]], header=COVERAGE_HEADER[:3]))
+    assert run_command("import_employee_coverage", path)[0] == 1
+    run = BatchRun.objects.get()
+    assert (run.kind, run.status) == ("import_employee_coverage", "failed")
+    assert run.report == "缺少列：参保年度（第 1 行应为表头：姓名、身份证号码、参保地、参保年度）"
+    assert EmployeeCoverage.objects.count() == 0
+
+
+def test_a_long_error_report_is_cut_with_a_count(monkeypatch):
+    from enrollment import batches
+    from enrollment.models import BatchRun
+
+    monkeypatch.setattr(batches, "REPORT_LINES", 2)
+    rows = [["", NINGBO_MAN, "本地", "无", "", "330200"]] * 4  # 4 empty names, 3 repeated numbers
+    batches.record_import("import_residents", lambda: import_residents(csv_bytes(rows), "r.csv"),
+                          source="r.csv")
+    run = BatchRun.objects.get()
+    assert run.report.splitlines() == ["row 2: 姓名: 不能为空", "row 3: 姓名: 不能为空",
+                                       "… 另有 5 条错误未列出"]

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from enrollment.batches import record_import
 from enrollment.imports import import_employee_coverage
 from enrollment.spreadsheet import SpreadsheetError
 
@@ -29,10 +30,16 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc}") from None
         bar = Progress(True if progress else None)
-        try:
-            result = import_employee_coverage(data, file.name, skip_invalid=skip_invalid,
-                                              dry_run=dry_run, progress=bar,
-                                              actor=f"manage.py import_employee_coverage {file.name}")
+
+        def work():
+            return import_employee_coverage(data, file.name, skip_invalid=skip_invalid,
+                                            dry_run=dry_run, progress=bar,
+                                            actor=f"manage.py import_employee_coverage {file.name}")
+
+        try:  # recorded as a BatchRun (批处理任务) unless a dry run
+            result = work() if dry_run else record_import(
+                "import_employee_coverage", work, source=str(file),
+                options={"skip_invalid": skip_invalid})
         except SpreadsheetError as exc:
             self.stderr.write(f"{file.name}: {exc}")
             sys.exit(1)

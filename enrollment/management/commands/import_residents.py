@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from enrollment.batches import record_import
 from enrollment.imports import import_residents
 from enrollment.spreadsheet import SpreadsheetError
 
@@ -29,9 +30,14 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc}") from None
         bar = Progress(True if progress else None)
-        try:
-            result = import_residents(data, file.name, skip_invalid=skip_invalid, dry_run=dry_run,
-                                      actor=f"manage.py import_residents {file.name}", progress=bar)
+
+        def work():
+            return import_residents(data, file.name, skip_invalid=skip_invalid, dry_run=dry_run,
+                                    actor=f"manage.py import_residents {file.name}", progress=bar)
+
+        try:  # recorded as a BatchRun (批处理任务) unless a dry run
+            result = work() if dry_run else record_import(
+                "import_residents", work, source=str(file), options={"skip_invalid": skip_invalid})
         except SpreadsheetError as exc:
             bar.close()
             self.stderr.write(f"{file.name}: {exc}")
