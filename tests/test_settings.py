@@ -121,6 +121,9 @@ OPTIONS = ("import django; django.setup(); from django.conf import settings; "
     ({"DATABASE_RANDOM_PAGE_COST": ""}, "-c pgtrigger.ignore={}"),
     ({"DATABASE_URL": _database_url() + "?options=-c%20work_mem%3D64MB"},
      "-c work_mem=64MB -c random_page_cost=1.1 -c pgtrigger.ignore={}"),
+    ({"DATABASE_STARTUP_OPTIONS": "false"}, "None"),
+    ({"DATABASE_STARTUP_OPTIONS": "false",
+      "DATABASE_URL": _database_url() + "?options=-c%20work_mem%3D64MB"}, "-c work_mem=64MB"),
 ])
 def test_connection_options(overrides, expected):
     proc = subprocess.run([sys.executable, "-c", OPTIONS], capture_output=True, text=True,

@@ -90,7 +90,12 @@ if _RANDOM_PAGE_COST:
 # a bulk INSERT of n rows then costs O(n^2) (100,000 imported residents: 126 s of SQL).
 # An empty list makes the read succeed; pgtrigger.ignore() still overrides it when used.
 _CONNECTION_OPTIONS.append("-c pgtrigger.ignore={}")
-DATABASES["default"].setdefault("OPTIONS", {})["options"] = " ".join(filter(None, _CONNECTION_OPTIONS))
+# A pooler that refuses startup options (PgBouncer without ignore_startup_parameters):
+# DATABASE_STARTUP_OPTIONS=false sends none, and the DBA sets both per database instead
+# (README, "Production").
+if env.bool("DATABASE_STARTUP_OPTIONS", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = " ".join(
+        filter(None, _CONNECTION_OPTIONS))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = ["accounts.backends.LockoutBackend"]
