@@ -47,6 +47,20 @@ from .services import (
 )
 
 
+# One by one, each with the rules and an audit event: more belongs in an import or a command.
+ACTION_LIMIT = 1000
+
+
+def too_many_for_an_action(modeladmin, request, queryset) -> bool:
+    """Refuse (with a message, nothing done) a selection larger than ACTION_LIMIT."""
+    if queryset.order_by()[:ACTION_LIMIT + 1].count() <= ACTION_LIMIT:
+        return False
+    modeladmin.message_user(
+        request, f"所选超过 {ACTION_LIMIT} 条，未办理：请用筛选缩小范围，或用导入（参保年度列）"
+                 "或命令行批量办理", messages.ERROR)
+    return True
+
+
 def can_view_full_id(request) -> bool:
     return request.user.has_perm("enrollment.view_full_id_number")
 
@@ -352,6 +366,8 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, MaskedIdColumnMixin, Region
 
     @admin.action(description="登记参保（选择年度）", permissions=["add_enrollment"])
     def register_for_year(self, request, queryset):
+        if too_many_for_an_action(self, request, queryset):
+            return None
         if "apply" in request.POST:
             form = RegisterForm(request.POST)
             if form.is_valid():
@@ -446,6 +462,8 @@ class EnrollmentAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
 
     @admin.action(description="注销登记（填写原因）", permissions=["change"])
     def cancel_with_reason(self, request, queryset):
+        if too_many_for_an_action(self, request, queryset):
+            return None
         if "apply" in request.POST:
             form = CancelForm(request.POST)
             if form.is_valid():

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from .models import BatchRun
 from .renewal import renew_enrollments
+from .spreadsheet import SpreadsheetError
 
 
 def _actor_user(actor):
@@ -63,8 +64,7 @@ def record_import(kind: str, work, *, source: str, actor=None, options: dict | N
     except Exception as exc:
         BatchRun.objects.filter(pk=run.pk).update(
             status=BatchRun.Status.FAILED, finished_at=timezone.now(),
-            report=str(exc) if getattr(exc, "message", None) or str(exc)
-            else traceback.format_exc()[-4000:])
+            report=str(exc) if isinstance(exc, SpreadsheetError) else traceback.format_exc()[-4000:])
         raise
     summary = result.as_dict()
     lines = [str(e) for e in result.errors]

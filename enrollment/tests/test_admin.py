@@ -372,3 +372,28 @@ def test_bulk_delete_is_audited(people):
     assert sorted(int(e.pgh_obj_id) for e in events) == sorted(ids)
     assert {e.pgh_data["name"] for e in events} == {"张一", "张二"}
     assert {e.pgh_context["actor"] for e in events} == {"cleanup"}
+
+
+def test_actions_refuse_a_selection_over_the_limit_and_do_nothing(client, cw, people, monkeypatch):
+    from enrollment import admin as enrollment_admin
+
+    monkeypatch.setattr(enrollment_admin, "ACTION_LIMIT", 2)
+    selected = [people["zhang1"].pk, people["zhang2"].pk, people["baby"].pk]
+    with today_is(NINGBO_DAY):
+        resp = client.post(RESIDENTS, {"action": "register_for_year", "_selected_action": selected,
+                                       "apply": "1", "year": "2025", "registered_via": "community"})
+    assert resp.status_code == 302
+    assert msgs(resp) == ["所选超过 2 条，未办理：请用筛选缩小范围，或用导入（参保年度列）或命令行批量办理"]
+    assert not Enrollment.objects.exists()
+
+    opened = [register(people[name], 2025, NINGBO_DAY).pk for name in ("zhang1", "zhang2", "baby")]
+    resp = client.post(ENROLLMENTS, {"action": "cancel_with_reason", "_selected_action": opened,
+                                     "apply": "1", "reason": "户籍迁出"})
+    assert resp.status_code == 302
+    assert msgs(resp)[0].startswith("所选超过 2 条，未办理")
+    assert set(Enrollment.objects.values_list("status", flat=True)) == {"registered"}
+
+    # at the limit the action goes ahead
+    resp = client.post(ENROLLMENTS, {"action": "cancel_with_reason", "_selected_action": opened[:2],
+                                     "apply": "1", "reason": "户籍迁出"})
+    assert "已注销 2 条登记" in msgs(resp)
