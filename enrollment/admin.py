@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core import clock
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import render
@@ -304,7 +305,7 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, MaskedIdColumnMixin, Region
     def coverage(self, obj):
         if obj is None or obj.pk is None:
             return "—"
-        year = timezone.localdate().year + 1
+        year = clock.today().year + 1
         try:
             spec = published_spec(obj.region_id, year)
         except Exception:
@@ -384,7 +385,7 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, MaskedIdColumnMixin, Region
                 return None
         else:
             form = RegisterForm(initial={"_selected_action": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
-                                         "year": timezone.localdate().year + 1})
+                                         "year": clock.today().year + 1})
         return render(request, "admin/enrollment/action_form.html", {
             **self.admin_site.each_context(request), "title": "登记参保", "form": form,
             "objects": queryset[:50], "count": queryset.count(), "action": "register_for_year",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
+from core import clock
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -145,7 +146,7 @@ def _check_year(values: dict, errors: list, row: int) -> int | None:
 def parse_residents(table: Table, *, user=None, today: date | None = None,
                     progress: Callable[[int, int], None] | None = None) -> tuple[list, list]:
     """(parsed rows, errors): every row checked; nothing written."""
-    today = today or timezone.localdate()
+    today = today or clock.today()
     regions = {r.code: r for r in Region.objects.all()}
     codes = _user_codes(user)
     parsed: list[ParsedResident] = []
@@ -345,7 +346,7 @@ def write_residents(parsed: list[ParsedResident], *, actor, registered_via: str 
                     today: date | None = None,
                     progress: Callable[[int, int], None] | None = None) -> tuple[int, int, int, int]:
     """(created, updated, registered, already) — one transaction, set-based."""
-    today = today or timezone.localdate()
+    today = today or clock.today()
     now = timezone.now()
     user_id = getattr(actor, "pk", None)
     created = updated = registered = 0
@@ -455,7 +456,7 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
                                    actor=None, user=None, today: date | None = None,
                                    progress: Callable[[str, int, int], None] | None = None
                                    ) -> ImportResult:
-    today = today or timezone.localdate()
+    today = today or clock.today()
     result = ImportResult(total_rows=len(table.rows), dry_run=dry_run)
     regions = {r.code: r for r in Region.objects.all()}
     codes = _user_codes(user)

@@ -13,6 +13,7 @@ from collections import Counter
 from datetime import date
 from typing import Callable
 
+from core import clock
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -137,7 +138,7 @@ def renew_enrollments(*, region: str, to_year: int, actor=None, today: date | No
     if spec.region_code != region:
         raise EnrollmentError("invalid_input",
                               f"{region} 执行 {spec.region_code} 的政策，请对 {spec.region_code} 运行默认续保")
-    today = today or timezone.localdate()
+    today = today or clock.today()
     paid_on = registration_date(spec, today)
     regions = renewal_regions(region)
     user_id = getattr(actor, "pk", None)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from core import clock
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -71,7 +72,7 @@ def _user(actor):
 
 
 def _today(today: date | None) -> date:
-    return today or timezone.localdate()
+    return today or clock.today()
 
 
 def spec_for(region_code: str, year: int) -> PolicySpec:
@@ -281,7 +282,7 @@ def enrollment_register(*, resident: Resident, year: int, registered_via: str, a
             e.status = EnrollmentStatus.PAID
             e.paid_amount = Decimal("0.00")
             e.paid_on = today
-            e.paid_at = timezone.now()
+            e.paid_at = clock.now()
             _fill_benefits(e, result)
         try:
             with transaction.atomic():
@@ -317,7 +318,7 @@ def enrollment_record_payment(*, enrollment: Enrollment, amount: Decimal, paid_o
         e.status = EnrollmentStatus.PAID
         e.paid_amount = amount
         e.paid_on = paid_on
-        e.paid_at = paid_at or timezone.now()
+        e.paid_at = paid_at or clock.now()
         e.paid_via = paid_via
         e.save()
         enrollment.__dict__.update(e.__dict__)
@@ -335,7 +336,7 @@ def enrollment_cancel(*, enrollment: Enrollment, reason: str, actor) -> Enrollme
         if e.status == EnrollmentStatus.PAID:
             raise EnrollmentError("already_paid", f"{e.year} 年度已缴费，不能直接注销，须办理退费")
         e.status = EnrollmentStatus.CANCELLED
-        e.cancelled_at = timezone.now()
+        e.cancelled_at = clock.now()
         e.cancelled_by = _user(actor)
         e.cancel_reason = reason[:200]
         e.save()

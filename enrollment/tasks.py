@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from core import clock
 from django.db.models import Q
 from django.utils import timezone
 
@@ -27,7 +28,7 @@ def renew_region(region: str, to_year: int, run_id: int | None = None) -> dict:
 @shared_task
 def schedule_renewals(today: str | None = None) -> list[str]:
     """Daily (beat): start default renewal for every published year whose window opens today."""
-    day = timezone.localdate() if today is None else timezone.datetime.fromisoformat(today).date()
+    day = clock.today() if today is None else timezone.datetime.fromisoformat(today).date()
     started = []
     years = PolicyYear.objects.filter(status=PolicyYearStatus.PUBLISHED).filter(
         Q(registration_starts_on=day) | Q(registration_starts_on__isnull=True, paymentperiod__kind="window",

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "pghistory",
     "pghistory.admin",
     "import_export",
+    "core",
     "accounts",
     "policy",
     "enrollment",
@@ -119,6 +120,20 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGIN_URL = "admin:login"
+
+# The business date (INTERFACES.md section 1): BUSINESS_DATE=YYYY-MM-DD pins the date of
+# core.clock outside production; production settings refuse to start with it set.
+_BUSINESS_DATE = env.str("BUSINESS_DATE", default="").strip()
+if _BUSINESS_DATE:
+    import datetime as _dt
+
+    try:
+        BUSINESS_DATE = _dt.date.fromisoformat(_BUSINESS_DATE)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"BUSINESS_DATE: a date YYYY-MM-DD is needed, not {_BUSINESS_DATE!r}") from None
+else:
+    BUSINESS_DATE = None
 
 # The bureau's name as shown on every admin page.
 BUREAU_NAME = env("BUREAU_NAME", default="医疗保障局")

@@ -9,6 +9,10 @@ _missing = [name for name in _REQUIRED if not os.environ.get(name)]
 if _missing:
     raise ImproperlyConfigured(
         "production settings need these environment variables: " + ", ".join(_missing))
+if os.environ.get("BUSINESS_DATE"):
+    raise ImproperlyConfigured(
+        "BUSINESS_DATE pins the business date for training and acceptance runs; "
+        "production settings refuse to start with it set")
 
 from .base import *  # noqa: E402,F401,F403
 from .base import env  # noqa: E402
