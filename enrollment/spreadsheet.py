@@ -1,8 +1,12 @@
 """Reading departments' spreadsheets: .xlsx, and .csv in UTF-8 (with or without BOM) or GBK.
 
-Headers are Chinese, in any order; extra columns are ignored.  Every cell
-comes back as text with surrounding spaces removed and full-width characters
-folded (NFKC); row numbers are the ones a spreadsheet shows (header = 1).
+Headers are Chinese, in any order; extra columns are ignored.  The header row
+is the first of the first HEADER_SEARCH_ROWS rows that holds every required
+column (departments put a title row, merged cells or notes above it); header
+cells are compared without spaces, line breaks, "*" and "（必填）" markers.
+Every cell comes back as text with surrounding spaces removed and full-width
+characters folded (NFKC); row numbers are the ones a spreadsheet shows (the
+first row is 1, whatever sits above the header).
 Numbers are never read as floats: an ID number saved as a number in Excel
 has lost digits, and the reader says so instead of guessing.
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,6 +33,7 @@ class Table:
 
 
 NUMERIC_CELL = "\x00numeric:"  # prefix marking a cell Excel held as a number
+HEADER_SEARCH_ROWS = 20  # the header row is looked for among this many first rows
 
 
 def clean_text(value) -> str:
@@ -36,9 +42,18 @@ def clean_text(value) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip()
 
 
+# After NFKC: "（必填）" is "(必填)", "＊" is "*".  A marker ends the cell, an asterisk may lead it.
+_HEADER_MARK = re.compile(r"^\*+|(\*|[(\[【](必填|必填项|选填|可选|非必填)[)\]】])+$")
+
+
 def clean_header(value) -> str:
-    text = clean_text(value)
-    return text.replace("*", "").replace(" ", "").replace("\u3000", "")
+    """The column name in a header cell: no whitespace (line breaks included), no "*" or
+    "（必填）" marker, full-width characters folded."""
+    text = "".join(clean_text(plain(str(value or ""))).split())
+    previous = None
+    while previous != text:
+        previous, text = text, _HEADER_MARK.sub("", text)
+    return text
 
 
 def _cell_text(value) -> str:
@@ -90,13 +105,28 @@ def decode_csv(data: bytes) -> str:
         raise SpreadsheetError("CSV 文件编码无法识别：应为 UTF-8 或 GBK") from None
 
 
+def _csv_delimiter(text: str) -> str:
+    """The separator that splits some early line into the most cells (the header's).
+
+    csv.Sniffer wants lines alike; title and note lines above the header are not."""
+    head = text[:65536]
+    best, widest = ",", 0
+    for delimiter in ",\t;":
+        try:
+            rows = [row for _, row in zip(range(HEADER_SEARCH_ROWS),
+                                          csv.reader(io.StringIO(head), delimiter=delimiter))]
+        except csv.Error:
+            continue
+        width = max((len(row) for row in rows), default=0)
+        if width > widest:
+            best, widest = delimiter, width
+    return best
+
+
 def _read_csv(data: bytes) -> list[list[str]]:
     text = decode_csv(data)
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
-    except csv.Error:
-        dialect = csv.excel
-    return [[clean_text(v) for v in row] for row in csv.reader(io.StringIO(text), dialect)]
+    reader = csv.reader(io.StringIO(text), delimiter=_csv_delimiter(text))
+    return [[clean_text(v) for v in row] for row in reader]
 
 
 def read_grid(data: bytes, filename: str = "") -> list[list[str]]:
@@ -114,20 +144,40 @@ def read_table(data: bytes, filename: str, *, required: list[str],
     return table_from_grid(read_grid(data, filename), required=required, optional=optional)
 
 
+def _rows_searched(count: int) -> str:
+    return "第 1 行" if count == 1 else f"第 1–{count} 行"
+
+
+def find_header(grid: list[list[str]], required: list[str]) -> tuple[int, list[str]]:
+    """(index in grid, cleaned names) of the first row among the first HEADER_SEARCH_ROWS
+    that holds every required column; SpreadsheetError naming what is missing otherwise."""
+    searched = grid[:HEADER_SEARCH_ROWS]
+    closest, closest_found = None, 0
+    for index, raw in enumerate(searched):
+        names = [clean_header(cell) for cell in raw]
+        found = sum(1 for c in required if c in names)
+        if found == len(required):
+            return index, names
+        if found > closest_found:
+            closest, closest_found = (index, names), found
+    names = closest[1] if closest else []
+    missing = [c for c in required if c not in names]
+    where = (f"第 {closest[0] + 1} 行最接近" if closest else "没有一行含有这些列")
+    raise SpreadsheetError(f"缺少列：{'、'.join(missing)}（已在{_rows_searched(len(searched))}中查找表头，"
+                           f"{where}；表头应含：{'、'.join(required)}）")
+
+
 def table_from_grid(grid: list[list[str]], *, required: list[str], optional: list[str] = ()) -> Table:
     if not grid:
         raise SpreadsheetError("文件为空")
-    header_row = [clean_header(h.removeprefix(NUMERIC_CELL)) for h in grid[0]]
-    missing = [c for c in required if c not in header_row]
-    if missing:
-        raise SpreadsheetError("缺少列：" + "、".join(missing)
-                               + "（第 1 行应为表头：" + "、".join(required) + "）")
+    header_index, header_row = find_header(grid, required)
     wanted = {c: header_row.index(c) for c in [*required, *optional] if c in header_row}
     dupes = [c for c in wanted if header_row.count(c) > 1]
     if dupes:
         raise SpreadsheetError("表头重复：" + "、".join(dupes))
     rows = []
-    for number, raw in enumerate(grid[1:], start=2):
+    first = header_index + 1
+    for number, raw in enumerate(grid[first:], start=first + 1):
         values = {c: (raw[i] if i < len(raw) else "") for c, i in wanted.items()}
         if not any(v.removeprefix(NUMERIC_CELL) for v in values.values()):
             continue  # a blank row keeps its number but is not data

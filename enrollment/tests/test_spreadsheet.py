@@ -117,8 +117,8 @@ def test_missing_column_is_named():
     data = f"姓名,身份证号码,户籍,学生类别\n张三,{ZHANG},本地,\n".encode("utf-8")
     with pytest.raises(SpreadsheetError) as exc:
         read_table(data, "a.csv", required=REQUIRED)
-    assert str(exc.value) == ("缺少列：居住证、参保地（第 1 行应为表头：姓名、身份证号码、户籍、居住证、"
-                              "学生类别、参保地）")
+    assert str(exc.value) == ("缺少列：居住证、参保地（已在第 1–2 行中查找表头，第 1 行最接近；"
+                              "表头应含：姓名、身份证号码、户籍、居住证、学生类别、参保地）")
 
 
 def test_duplicate_header_is_refused():
@@ -224,3 +224,149 @@ def test_xlsx_only_the_first_sheet_is_read(tmp_path):
     path = tmp_path / "two.xlsx"
     wb.save(path)
     assert read_grid(path.read_bytes(), "two.xlsx") == [["姓名"], ["张三"]]
+
+
+# --- the header row is found below titles, merged cells and notes (INTERFACES.md section 4) --
+
+TITLE = "2026年度城乡居民基本医疗保险参保人员名单"
+NOTE = "填报单位：海曙区医保分中心　　填报日期：2026年11月1日"
+
+
+def test_xlsx_header_below_a_merged_title_and_a_note(tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws["A1"] = TITLE
+    ws.merge_cells("A1:G1")            # the title spans the columns of the table
+    ws["A2"] = NOTE
+    ws.merge_cells("A2:D2")
+    ws["F2"] = "单位：人"
+    for c, name in enumerate(["序号", *REQUIRED], start=1):
+        ws.cell(row=3, column=c, value=name)
+    ws.append([1, "张三", ZHANG, "本地", "无", None, "330200"])            # row 4
+    ws.append([None] * 7)                                                 # row 5: blank
+    ws.append([2, "李四", LI, "外地", "有", "大学生", "330200"])           # row 6
+    path = tmp_path / "titled.xlsx"
+    wb.save(path)
+    table = read_table(path.read_bytes(), "titled.xlsx", required=REQUIRED, optional=OPTIONAL)
+    assert table.headers == REQUIRED
+    assert table.rows == [(4, EXPECTED_ROWS[0][1]), (6, EXPECTED_ROWS[1][1])]
+
+
+def test_gbk_csv_with_two_title_lines():
+    text = (
+        f"{TITLE}\r\n"                              # a title line without any separator
+        f"{NOTE},,,,,\r\n"                          # a note line as Excel saves a merged cell
+        "姓名,身份证号码,户籍,居住证,学生类别,参保地\r\n"
+        f"张三,{ZHANG},本地,无,,330200\r\n"
+        ",,,,,\r\n"
+        f"李四,{LI},外地,有,大学生,330200\r\n"
+    )
+    table = read_table(text.encode("gbk"), "名单.csv", required=REQUIRED, optional=OPTIONAL)
+    assert table.headers == REQUIRED
+    assert table.rows == [(4, EXPECTED_ROWS[0][1]), (6, EXPECTED_ROWS[1][1])]
+
+
+def test_tab_separated_csv_with_a_title_line_holding_commas():
+    text = ("说明：张三, 李四, 王五 三人为新增\n"
+            + "\t".join(REQUIRED) + "\n"
+            + "\t".join(["张三", ZHANG, "本地", "无", "", "330200"]) + "\n")
+    table = read_table(text.encode("utf-8"), "a.csv", required=REQUIRED)
+    assert table.rows == [(3, EXPECTED_ROWS[0][1])]
+
+
+def test_header_cells_with_line_breaks_and_required_markers(tmp_path):
+    header = ["姓名*", "身份证\n号码", "＊户籍", "居住证（必填）", "学生\r\n类别(选填)", "参保地 *（必填）",
+              "参保\n年度"]
+    data = xlsx_bytes(tmp_path, [
+        ["居民参保名单（带*为必填项）"],
+        header,
+        ["张三", ZHANG, "本地", "无", None, "330200", "2026"],
+    ])
+    table = read_table(data, "marked.xlsx", required=REQUIRED, optional=OPTIONAL)
+    assert table.headers == [*REQUIRED, "参保年度"]
+    assert table.rows == [(3, {**EXPECTED_ROWS[0][1], "参保年度": "2026"})]
+    # the same header in a CSV, where a line break sits inside a quoted cell
+    csv_text = ('"居民参保名单"\n'
+                + ",".join(f'"{h}"' for h in header) + "\n"
+                + f"张三,{ZHANG},本地,无,,330200,2026\n")
+    table = read_table(csv_text.encode("utf-8-sig"), "marked.csv", required=REQUIRED, optional=OPTIONAL)
+    assert table.rows == [(3, {**EXPECTED_ROWS[0][1], "参保年度": "2026"})]
+
+
+def test_a_note_naming_header_words_is_not_the_header(tmp_path):
+    data = xlsx_bytes(tmp_path, [
+        ["填表说明：身份证号码填写18位，户籍填写本地或外地"],
+        ["联系人", "姓名", "王老师", "电话", "0574-88888888"],     # holds the header word 姓名
+        [None, "身份证号码", "参保地"],                           # and this one two more
+        REQUIRED,
+        ["张三", ZHANG, "本地", "无", None, "330200"],
+    ])
+    table = read_table(data, "notes.xlsx", required=REQUIRED)
+    assert table.rows == [(5, EXPECTED_ROWS[0][1])]
+
+
+def test_the_first_row_holding_every_required_column_is_the_header():
+    text = ("姓名,身份证号码,户籍,居住证,学生类别,参保地\n"
+            f"张三,{ZHANG},本地,无,,330200\n"
+            "姓名,身份证号码,户籍,居住证,学生类别,参保地\n")   # a repeated header is a bad data row
+    table = read_table(text.encode(), "a.csv", required=REQUIRED)
+    assert [n for n, _ in table.rows] == [2, 3]
+    assert table.rows[1][1]["身份证号码"] == "身份证号码"
+
+
+def test_no_header_in_the_searched_rows_names_the_missing_columns_and_the_rows(tmp_path):
+    data = xlsx_bytes(tmp_path, [
+        [TITLE],
+        ["姓名", "身份证号码", "户籍", "学生类别"],
+        ["张三", ZHANG, "本地", None],
+    ])
+    with pytest.raises(SpreadsheetError) as exc:
+        read_table(data, "a.xlsx", required=REQUIRED)
+    assert str(exc.value) == ("缺少列：居住证、参保地（已在第 1–3 行中查找表头，第 2 行最接近；"
+                              "表头应含：姓名、身份证号码、户籍、居住证、学生类别、参保地）")
+
+
+def test_only_the_first_twenty_rows_are_searched_for_the_header():
+    lines = [f"说明第{i}行" for i in range(1, 21)] + [",".join(REQUIRED), f"张三,{ZHANG},本地,无,,330200"]
+    with pytest.raises(SpreadsheetError) as exc:
+        read_table("\n".join(lines).encode(), "a.csv", required=REQUIRED)
+    assert str(exc.value) == ("缺少列：姓名、身份证号码、户籍、居住证、学生类别、参保地（已在第 1–20 行中查找表头，"
+                              "没有一行含有这些列；表头应含：姓名、身份证号码、户籍、居住证、学生类别、参保地）")
+    # the header at row 20 is still found
+    table = read_table("\n".join(lines[1:]).encode(), "a.csv", required=REQUIRED)
+    assert table.rows == [(21, EXPECTED_ROWS[0][1])]
+
+
+def test_a_duplicate_in_the_found_header_is_refused(tmp_path):
+    data = xlsx_bytes(tmp_path, [[TITLE], [*REQUIRED, "姓 名"], ["张三", ZHANG, "本地", "无", None, "330200", "x"]])
+    with pytest.raises(SpreadsheetError) as exc:
+        read_table(data, "a.xlsx", required=REQUIRED)
+    assert str(exc.value) == "表头重复：姓名"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("policies")
+def test_import_reports_spreadsheet_row_numbers_below_a_title(tmp_path):
+    from enrollment.imports import import_residents
+    from enrollment.models import Resident
+
+    wb = Workbook()
+    ws = wb.active
+    ws["A1"] = TITLE
+    ws.merge_cells("A1:F1")
+    ws["A2"] = NOTE
+    ws.append(REQUIRED)                                                  # row 3
+    ws.append(["张三", ZHANG, "本地", "无", None, "330200"])             # row 4
+    ws.append([None] * 6)                                                # row 5
+    ws.append(["李四", LI, "外地", "有", "大学生", "999999"])            # row 6
+    ws.append(["", ZHANG[:17] + "9", "本地", "无", None, "330200"])      # row 7
+    path = tmp_path / "bad.xlsx"
+    wb.save(path)
+    result = import_residents(path.read_bytes(), "bad.xlsx", actor="tester", today=date(2026, 11, 15))
+    assert [str(e) for e in result.errors] == [
+        "row 6: 参保地: 未知地区 999999",
+        "row 7: 姓名: 不能为空",
+        "row 7: 身份证号码: 身份证号码校验位不正确",
+    ]
+    assert result.rejected and result.total_rows == 3
+    assert Resident.objects.count() == 0
