@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from core import clock
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import render
@@ -13,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from import_export.admin import ExportMixin, ImportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
+from core import batch, clock
 from accounts.admin_mixins import RegionScopedAdmin, UserRegionFilter
 from accounts.scoping import region_codes
 from policy.rules.types import CATEGORIES, HISTORY_VALUES, IDENTITIES
@@ -21,7 +21,6 @@ from policy.selectors import published_spec
 from . import idnumbers
 from .batches import record_import
 from .models import (
-    BatchRun,
     EmployeeCoverage,
     Enrollment,
     EnrollmentStatus,
@@ -486,12 +485,11 @@ class EnrollmentAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
 
     @admin.action(description="默认续保（所选登记的地区续保到下一年度）", permissions=["renew"])
     def start_default_renewal(self, request, queryset):
-        """Queue default renewal (a BatchRun + the Celery task) of the selection's regions into Y+1."""
+        """Start default renewal of the selection's regions into Y+1 on the batch engine (joins one going)."""
         from policy.models import Region
 
         from .renewal import renewal_regions
         from .services import spec_for
-        from .tasks import renew_region
 
         codes = region_codes(request.user)
         targets = set()
@@ -508,14 +506,17 @@ class EnrollmentAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
                 self.message_user(request, f"{city} 的默认续保包括 {'、'.join(regions)}，须由负责全部这些地区的人员发起",
                                   messages.ERROR)
                 continue
-            if BatchRun.objects.filter(kind="renew_enrollments", params__region=city, params__to_year=year,
-                                       status__in=[BatchRun.Status.QUEUED, BatchRun.Status.RUNNING]).exists():
-                self.message_user(request, f"{city} {year} 年度默认续保已在进行中", messages.WARNING)
+            try:
+                out = batch.start("renew_enrollments", {"region": city, "to_year": year}, actor=request.user)
+            except batch.BatchError as exc:
+                self.message_user(request, f"{city} {year} 年度不能续保：{exc.message}", messages.ERROR)
                 continue
-            run = BatchRun.objects.create(kind="renew_enrollments", params={"region": city, "to_year": year},
-                                          created_by=request.user)
-            renew_region.delay_on_commit(city, year, run.pk)
-            self.message_user(request, f"已开始 {city} {year} 年度默认续保（批处理任务 #{run.pk}）", messages.SUCCESS)
+            if out.joined:
+                self.message_user(request, f"{city} {year} 年度默认续保已在进行中（批处理任务 #{out.run.pk}）",
+                                  messages.WARNING)
+                continue
+            self.message_user(request, f"已开始 {city} {year} 年度默认续保（批处理任务 #{out.run.pk}）",
+                              messages.SUCCESS)
 
     def has_renew_permission(self, request):
         return request.user.has_perm("enrollment.add_enrollment")
@@ -558,46 +559,6 @@ class ReregistrationNoticeAdmin(RegionScopedAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         return id_search(queryset, search_term, "resident__id_number"), False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(BatchRun)
-class BatchRunAdmin(admin.ModelAdmin):
-    KINDS = {"renew_enrollments": "默认续保", "import_residents": "导入参保人",
-             "import_employee_coverage": "导入职工医保参保记录"}
-    list_display = ["id", "kind_label", "params", "status", "progress", "succeeded", "failed",
-                    "created_by", "started_at", "finished_at"]
-    list_filter = ["kind", "status"]
-    readonly_fields = ["kind", "params", "status", "total", "processed", "succeeded", "failed",
-                       "summary", "report", "created_by", "created_at", "started_at", "finished_at",
-                       "progress"]
-
-    @admin.display(description="任务", ordering="kind")
-    def kind_label(self, obj):
-        return self.KINDS.get(obj.kind, obj.kind)
-
-    @admin.display(description="进度")
-    def progress(self, obj):
-        if not obj.total:
-            return f"{obj.processed}"
-        pct = int(obj.processed * 100 / obj.total)
-        return format_html('<progress max="100" value="{}"></progress> {}/{}（{}%）',
-                           pct, obj.processed, obj.total, pct)
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        codes = region_codes(request.user)
-        if codes is None:
-            return qs
-        return qs.filter(params__region__in=list(codes)) | qs.filter(created_by=request.user)
-
-    # another region's run reached by a guessed id: 404, as for residents
-    _get_obj_does_not_exist_redirect = RegionScopedAdmin._get_obj_does_not_exist_redirect
 
     def has_add_permission(self, request):
         return False

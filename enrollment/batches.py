@@ -1,14 +1,16 @@
-"""Long work recorded as BatchRun rows, so the admin shows its status and counts."""
+"""Long work recorded as core BatchRun rows, so the admin shows its status and counts."""
 
 from __future__ import annotations
 
-import time
 import traceback
+from datetime import date
 
 from django.utils import timezone
 
-from .models import BatchRun
-from .renewal import renew_enrollments
+from core import batch
+from core.models import BatchRun
+
+from .services import EnrollmentError
 from .spreadsheet import SpreadsheetError
 
 
@@ -16,36 +18,24 @@ def _actor_user(actor):
     return actor if getattr(actor, "pk", None) is not None else None
 
 
-def run_renewal(*, region: str, to_year: int, actor=None, progress=None, run: BatchRun | None = None,
-                today=None) -> dict:
-    """Default renewal with its BatchRun: progress saved at most every second."""
-    if run is None:
-        run = BatchRun.objects.create(kind="renew_enrollments",
-                                      params={"region": region, "to_year": to_year},
-                                      created_by=_actor_user(actor))
-    BatchRun.objects.filter(pk=run.pk).update(status=BatchRun.Status.RUNNING, started_at=timezone.now())
-    last = [0.0]
-
-    def tick(done, total):
-        now = time.monotonic()
-        if now - last[0] >= 1 or done >= total:
-            last[0] = now
-            BatchRun.objects.filter(pk=run.pk).update(processed=done, total=total)
-        if progress:
-            progress(done, total)
-
+def run_renewal(*, region: str, to_year: int, actor=None, progress=None, today: date | None = None,
+                chunk_size: int | None = None) -> dict:
+    """Default renewal on the batch engine, worked in this process (the command line).
+    A renewal of the same region and year already going is joined, not doubled: this
+    process then works its remaining chunks beside the workers and reports its result."""
+    params = {"region": region, "to_year": to_year}
+    if today is not None:
+        params["today"] = today.isoformat()
+    if chunk_size:
+        params["chunk_size"] = chunk_size
     try:
-        summary = renew_enrollments(region=region, to_year=to_year, actor=actor, progress=tick,
-                                    today=today)
-    except Exception as exc:
-        BatchRun.objects.filter(pk=run.pk).update(
-            status=BatchRun.Status.FAILED, finished_at=timezone.now(),
-            report=getattr(exc, "message", None) or traceback.format_exc()[-4000:])
-        raise
-    BatchRun.objects.filter(pk=run.pk).update(
-        status=BatchRun.Status.DONE, finished_at=timezone.now(), summary=summary,
-        succeeded=summary["renewed"], failed=sum(summary["reregister"].values()))
-    return summary
+        started = batch.start("renew_enrollments", params, actor=actor, dispatch=False)
+    except batch.BatchError as exc:
+        raise EnrollmentError(exc.code, exc.message) from None
+    run = batch.run_inline(started.run, progress=progress)
+    if run.status != BatchRun.Status.DONE:
+        raise EnrollmentError("batch_failed", f"默认续保（批处理任务 #{run.pk}）失败：{run.report[:500]}")
+    return run.summary
 
 
 REPORT_LINES = 2000  # a rejected file's first error lines kept on its BatchRun
@@ -56,8 +46,11 @@ def record_import(kind: str, work, *, source: str, actor=None, options: dict | N
     file, the counts, and the error lines.  Dry runs change nothing and are not recorded:
     call ``work`` directly for those.  A file that cannot be read is recorded as failed
     with its reason, and the error is raised again for the caller to report."""
-    run = BatchRun.objects.create(kind=kind, params={"file": source, **(options or {})},
-                                  status=BatchRun.Status.RUNNING, started_at=timezone.now(),
+    params = {"file": source, **(options or {})}
+    if actor is not None and _actor_user(actor) is None:
+        params["actor"] = str(actor)
+    run = BatchRun.objects.create(kind=kind, params=params, status=BatchRun.Status.RUNNING,
+                                  started_at=timezone.now(), heartbeat_at=timezone.now(),
                                   created_by=_actor_user(actor))
     try:
         result = work()

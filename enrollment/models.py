@@ -206,39 +206,6 @@ class GapRepair(models.Model):
         constraints = [models.UniqueConstraint(fields=["resident", "year"], name="gap_repair_unique")]
 
 
-class BatchRun(models.Model):
-    """Long work (imports, renewals) with its progress, shown in the admin."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "排队中"
-        RUNNING = "running", "进行中"
-        DONE = "done", "已完成"
-        FAILED = "failed", "失败"
-
-    kind = models.CharField("任务", max_length=40)
-    params = models.JSONField("参数", default=dict)
-    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.QUEUED)
-    total = models.PositiveIntegerField("总数", default=0)
-    processed = models.PositiveIntegerField("已处理", default=0)
-    succeeded = models.PositiveIntegerField("成功", default=0)
-    failed = models.PositiveIntegerField("失败/跳过", default=0)
-    summary = models.JSONField("结果", default=dict, blank=True)
-    report = models.TextField("错误报告", blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="发起人", null=True,
-                                   blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField("创建时间", auto_now_add=True)
-    started_at = models.DateTimeField("开始时间", null=True, blank=True)
-    finished_at = models.DateTimeField("结束时间", null=True, blank=True)
-
-    class Meta:
-        verbose_name = "批处理任务"
-        verbose_name_plural = "批处理任务"
-        ordering = ["-created_at"]
-
-    def __str__(self):
-        return f"{self.kind} #{self.pk}"
-
-
 class ReregisterReason(models.TextChoices):
     HUKOU_MOVED = "hukou_moved", "户籍注销或迁出"
     PERMIT_EXPIRED = "permit_expired", "外地户籍居住证失效"

@@ -13,10 +13,10 @@ from collections import Counter
 from datetime import date
 from typing import Callable
 
-from core import clock
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import clock
 from accounts.audit import audit_context
 from policy.models import Region
 from policy.rules import QuoteError, quote
@@ -33,14 +33,15 @@ _CANDIDATES = """
 SELECT e.id, e.category, e.nonlocal_via_parent_permit,
        r.id, r.id_number, r.birth_date, r.hukou, r.residence_permit,
        r.residence_permit_expires_on, r.student, r.region_id,
-       EXISTS (SELECT 1 FROM enrollment_enrollment n
-               WHERE n.resident_id = r.id AND n.year = %(year)s AND n.status <> 'cancelled'),
+       EXISTS (SELECT 1 FROM enrollment_enrollment n          -- any status: a cancellation stands
+               WHERE n.resident_id = r.id AND n.year = %(year)s),
        EXISTS (SELECT 1 FROM enrollment_employeecoverage c
                WHERE c.id_number = r.id_number AND c.year = %(year)s AND c.ended_on IS NULL),
        e.region_id
 FROM enrollment_enrollment e JOIN enrollment_resident r ON r.id = e.resident_id
-WHERE e.year = %(prev)s AND e.status = 'paid' AND e.region_id = ANY(%(regions)s) AND e.id > %(after)s
-ORDER BY e.id LIMIT %(limit)s
+WHERE e.year = %(prev)s AND e.status = 'paid' AND e.region_id = ANY(%(regions)s)
+  AND e.id > %(lo)s AND e.id <= %(hi)s
+ORDER BY e.id
 """
 
 _INSERT = """
@@ -58,6 +59,9 @@ FROM unnest(%(resident_ids)s::bigint[], %(region_ids)s::varchar[], %(categories)
             %(timing)s::varchar[])
      AS t(resident_id, region_id, category, via_parent, personal, fiscal, assist_identity,
           assist_amount, due, timing)
+WHERE NOT EXISTS (SELECT 1 FROM enrollment_enrollment x      -- nor a cancelled one, meanwhile
+                  WHERE x.resident_id = t.resident_id AND x.year = %(year)s)
+ORDER BY t.resident_id
 ON CONFLICT DO NOTHING
 RETURNING resident_id
 """
@@ -126,79 +130,113 @@ def _decide(spec, row, paid_on: date, identities, regions) -> tuple[str | None, 
     return None, "", result
 
 
-def renew_enrollments(*, region: str, to_year: int, actor=None, today: date | None = None,
-                      progress: Callable[[int, int], None] | None = None,
-                      chunk_size: int = CHUNK) -> dict:
-    """Default renewal of one region (and its counties) into ``to_year``.
-
-    Returns ``{"renewed": n, "unchanged": n, "reregister": {reason: n}}``;
-    ``unchanged`` counts people already registered for ``to_year``.
-    """
+def check_renewal(region: str, to_year: int):
+    """The spec of the year renewed into; refuses a county (it renews with its city)."""
     spec = spec_for(region, to_year)
     if spec.region_code != region:
         raise EnrollmentError("invalid_input",
                               f"{region} 执行 {spec.region_code} 的政策，请对 {spec.region_code} 运行默认续保")
-    today = today or clock.today()
+    return spec
+
+
+def _new_counts() -> Counter:
+    counts: Counter = Counter(processed=0, succeeded=0, failed=0, renewed=0, unchanged=0)
+    for reason in REASONS:
+        counts[f"reregister:{reason}"] = 0
+    return counts
+
+
+def renew_range(*, region: str, to_year: int, lo: int, hi: int, today: date, actor=None) -> dict:
+    """Default renewal of the paid ``to_year - 1`` enrollments with ``lo < id <= hi``, in one
+    transaction (the caller's chunk): inserts, notices and the counts of this range."""
+    spec = check_renewal(region, to_year)
     paid_on = registration_date(spec, today)
     regions = renewal_regions(region)
     user_id = getattr(actor, "pk", None)
-    counts: Counter = Counter()
-    renewed = unchanged = 0
+    counts = _new_counts()
+    with transaction.atomic(), audit_context(actor, action="renew_enrollments", region=region, year=to_year):
+        with connection.cursor() as cur:
+            cur.execute(_CANDIDATES, {"year": to_year, "prev": to_year - 1, "regions": regions,
+                                      "lo": lo, "hi": hi})
+            rows = cur.fetchall()
+        idents = _identities([r[4] for r in rows], to_year)
+        new = {k: [] for k in ("resident_ids", "region_ids", "categories", "via_parent", "personal",
+                               "fiscal", "assist_identity", "assist_amount", "due", "timing")}
+        notes = {k: [] for k in ("resident_ids", "region_ids", "reasons", "details")}
+        for row in rows:
+            if row[11]:
+                counts["unchanged"] += 1
+                continue
+            reason, detail, result = _decide(spec, row, paid_on, idents.get(row[4], ()), regions)
+            if reason is not None:
+                counts[f"reregister:{reason}"] += 1
+                notes["resident_ids"].append(row[3])
+                # filed under the region that renewed (a mover's old region sees who left)
+                notes["region_ids"].append(row[13])
+                notes["reasons"].append(reason)
+                notes["details"].append(detail)
+                continue
+            new["resident_ids"].append(row[3])
+            new["region_ids"].append(row[10])
+            new["categories"].append(result.category)
+            # renewed people are local or hold their own valid permit: never on a parent's
+            new["via_parent"].append(False)
+            new["personal"].append(result.personal_standard)
+            new["fiscal"].append(result.fiscal_subsidy)
+            new["assist_identity"].append(result.assistance.identity if result.assistance else "")
+            new["assist_amount"].append(result.assistance.amount if result.assistance else None)
+            new["due"].append(result.amount_due)
+            new["timing"].append(result.timing)
+        now = timezone.now()
+        with connection.cursor() as cur:
+            if new["resident_ids"]:
+                cur.execute(_INSERT, {**new, "year": to_year, "now": now, "user": user_id})
+                inserted = len(cur.fetchall())
+                counts["renewed"] += inserted
+                counts["unchanged"] += len(new["resident_ids"]) - inserted  # registered meanwhile
+            if notes["resident_ids"]:
+                cur.execute(_NOTICE, {**notes, "year": to_year, "now": now})
+    counts["processed"] = len(rows)
+    counts["succeeded"] = counts["renewed"]
+    counts["failed"] = sum(counts[f"reregister:{r}"] for r in REASONS)
+    return dict(counts)
+
+
+def summary_of(counts: dict) -> dict:
+    """The contract's summary (INTERFACES.md section 3) from summed counts."""
+    return {"renewed": counts.get("renewed", 0), "unchanged": counts.get("unchanged", 0),
+            "reregister": {r: counts.get(f"reregister:{r}", 0) for r in REASONS}}
+
+
+def candidate_ranges(region: str, to_year: int, chunk_size: int) -> tuple[list[tuple[int, int]], int]:
+    """Key ranges ``(lo, hi]`` of about ``chunk_size`` candidates each, and their number."""
     with connection.cursor() as cur:
-        cur.execute("SELECT count(*) FROM enrollment_enrollment WHERE year = %s AND status = 'paid' "
-                    "AND region_id = ANY(%s)", [to_year - 1, regions])
-        total = cur.fetchone()[0]
-    done = 0
-    after = 0
-    while True:
-        with transaction.atomic(), audit_context(actor, action="renew_enrollments",
-                                                 region=region, year=to_year):
-            with connection.cursor() as cur:
-                cur.execute(_CANDIDATES, {"year": to_year, "prev": to_year - 1, "regions": regions,
-                                          "after": after, "limit": chunk_size})
-                rows = cur.fetchall()
-            if not rows:
-                break
-            after = rows[-1][0]
-            idents = _identities([r[4] for r in rows], to_year)
-            new = {k: [] for k in ("resident_ids", "region_ids", "categories", "via_parent", "personal",
-                                   "fiscal", "assist_identity", "assist_amount", "due", "timing")}
-            notes = {k: [] for k in ("resident_ids", "region_ids", "reasons", "details")}
-            for row in rows:
-                if row[11]:
-                    unchanged += 1
-                    continue
-                reason, detail, result = _decide(spec, row, paid_on, idents.get(row[4], ()), regions)
-                if reason is not None:
-                    counts[reason] += 1
-                    notes["resident_ids"].append(row[3])
-                    # filed under the region that renewed (a mover's old region sees who left)
-                    notes["region_ids"].append(row[13])
-                    notes["reasons"].append(reason)
-                    notes["details"].append(detail)
-                    continue
-                new["resident_ids"].append(row[3])
-                new["region_ids"].append(row[10])
-                new["categories"].append(result.category)
-                # renewed people are local or hold their own valid permit: never on a parent's
-                new["via_parent"].append(False)
-                new["personal"].append(result.personal_standard)
-                new["fiscal"].append(result.fiscal_subsidy)
-                new["assist_identity"].append(result.assistance.identity if result.assistance else "")
-                new["assist_amount"].append(result.assistance.amount if result.assistance else None)
-                new["due"].append(result.amount_due)
-                new["timing"].append(result.timing)
-            now = timezone.now()
-            with connection.cursor() as cur:
-                if new["resident_ids"]:
-                    cur.execute(_INSERT, {**new, "year": to_year, "now": now, "user": user_id})
-                    inserted = len(cur.fetchall())
-                    renewed += inserted
-                    unchanged += len(new["resident_ids"]) - inserted  # registered meanwhile
-                if notes["resident_ids"]:
-                    cur.execute(_NOTICE, {**notes, "year": to_year, "now": now})
-        done += len(rows)
+        cur.execute("SELECT id FROM enrollment_enrollment WHERE year = %s AND status = 'paid' "
+                    "AND region_id = ANY(%s) ORDER BY id", [to_year - 1, renewal_regions(region)])
+        ids = [r[0] for r in cur.fetchall()]
+    ranges, lo = [], 0
+    for i in range(chunk_size - 1, len(ids) + chunk_size - 1, chunk_size):
+        hi = ids[min(i, len(ids) - 1)]
+        ranges.append((lo, hi))
+        lo = hi
+    return ranges, len(ids)
+
+
+def renew_enrollments(*, region: str, to_year: int, actor=None, today: date | None = None,
+                      progress: Callable[[int, int], None] | None = None,
+                      chunk_size: int = CHUNK) -> dict:
+    """Default renewal of one region (and its counties) into ``to_year`` in this process,
+    without a run record (the batch job ``RenewalJob`` runs the same ranges).
+
+    Returns ``{"renewed": n, "unchanged": n, "reregister": {reason: n}}``;
+    ``unchanged`` counts people already registered (or cancelled) for ``to_year``.
+    """
+    check_renewal(region, to_year)
+    today = today or clock.today()
+    ranges, total = candidate_ranges(region, to_year, chunk_size)
+    counts: Counter = Counter()
+    for lo, hi in ranges:
+        counts.update(renew_range(region=region, to_year=to_year, lo=lo, hi=hi, today=today, actor=actor))
         if progress:
-            progress(done, total)
-    return {"renewed": renewed, "unchanged": unchanged,
-            "reregister": {reason: counts.get(reason, 0) for reason in REASONS}}
+            progress(counts["processed"], total)
+    return summary_of(counts)

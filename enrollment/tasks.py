@@ -3,46 +3,60 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from celery import shared_task
-from core import clock
-from django.db.models import Q
-from django.utils import timezone
+from django.db.models import Min, Q
 
+from core import batch, clock
+from core.models import BatchRun
 from policy.models import PolicyYear, PolicyYearStatus
-
-from .batches import run_renewal
-from .models import BatchRun
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True)
-def renew_region(region: str, to_year: int, run_id: int | None = None) -> dict:
-    """Default renewal of one region into to_year (idempotent: renews nobody twice)."""
-    run = BatchRun.objects.select_related("created_by").filter(pk=run_id).first() if run_id else None
-    actor = run.created_by if run is not None and run.created_by is not None else "celery renew_region"
-    return run_renewal(region=region, to_year=to_year, actor=actor, run=run)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def renew_region(region: str, to_year: int) -> int:
+    """Start (or join) default renewal of one region into to_year on the batch engine;
+    the chunks fan out over the workers.  Returns the run's id."""
+    return batch.start("renew_enrollments", {"region": region, "to_year": to_year},
+                       actor="celery renew_region").run.pk
+
+
+def _opening_day(py: PolicyYear) -> date | None:
+    return py.registration_starts_on or py.first_window
 
 
 @shared_task
 def schedule_renewals(today: str | None = None) -> list[str]:
-    """Daily (beat): start default renewal for every published year whose window opens today."""
-    day = clock.today() if today is None else timezone.datetime.fromisoformat(today).date()
+    """(beat) Start default renewal for every published year whose window has opened
+    (on the day or any day since, up to the end of the benefit year) and that has no
+    queued, running or finished run: a scheduler that was down on the opening day
+    catches up; a failed run is started again."""
+    day = clock.today() if today is None else date.fromisoformat(today)
+    years = (PolicyYear.objects.filter(status=PolicyYearStatus.PUBLISHED, year__gte=day.year,
+                                       region__policy_region__isnull=True)  # counties renew with their city
+             .annotate(first_window=Min("paymentperiod__starts_on",
+                                        filter=Q(paymentperiod__kind="window")))
+             .select_related("region").order_by("region_id", "year"))
     started = []
-    years = PolicyYear.objects.filter(status=PolicyYearStatus.PUBLISHED).filter(
-        Q(registration_starts_on=day) | Q(registration_starts_on__isnull=True, paymentperiod__kind="window",
-                                          paymentperiod__starts_on=day)).distinct()
-    for py in years.select_related("region"):
-        if py.region.policy_region_id:
-            continue  # counties are renewed with their city
-        if BatchRun.objects.filter(kind="renew_enrollments", params__region=py.region_id,
-                                   params__to_year=py.year).exclude(status=BatchRun.Status.FAILED).exists():
-            continue  # already queued, running or done (a second beat tick queues nothing)
-        run = BatchRun.objects.create(kind="renew_enrollments",
-                                      params={"region": py.region_id, "to_year": py.year})
-        renew_region.delay_on_commit(py.region_id, py.year, run.pk)
-        started.append(f"{py.region_id}-{py.year}")
+    for py in years:
+        opens = _opening_day(py)
+        if opens is None or opens > day:
+            continue
+        scope = f"{py.region_id}-{py.year}"
+        if BatchRun.objects.filter(kind="renew_enrollments", scope=scope).exclude(
+                status=BatchRun.Status.FAILED).exists():
+            continue  # queued, running or done: nothing to catch up
+        try:
+            out = batch.start("renew_enrollments", {"region": py.region_id, "to_year": py.year,
+                                                    "today": day.isoformat()},
+                              actor="celery schedule_renewals")
+        except batch.BatchError as exc:
+            log.warning("default renewal %s not started: %s", scope, exc.message)
+            continue
+        if not out.joined:
+            started.append(scope)
     if started:
         log.info("default renewal started: %s", ", ".join(started))
     return started

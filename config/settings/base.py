@@ -152,7 +152,17 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Batch engine (core.batch): a run whose heartbeat is older than this is taken over by the
+# watchdog; task time limits stay well under the broker's visibility timeout, so Redis never
+# hands a message to a second worker while the first may still be on it.
+BATCH_STALE_SECONDS = env.int("BATCH_STALE_SECONDS", default=120)
+BATCH_WATCHDOG_SECONDS = env.float("BATCH_WATCHDOG_SECONDS", default=30.0)
+BATCH_TASK_TIME_LIMIT = env.int("BATCH_TASK_TIME_LIMIT", default=1800)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+if BATCH_TASK_TIME_LIMIT >= CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]:
+    raise ImproperlyConfigured("BATCH_TASK_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT")
 CELERY_BEAT_SCHEDULE = {
+    "batch-watchdog": {"task": "core.tasks.batch_watchdog", "schedule": BATCH_WATCHDOG_SECONDS},
     # Default renewal starts on the day a region's enrollment window opens.
     "schedule-renewals": {"task": "enrollment.tasks.schedule_renewals",
                           "schedule": crontab(hour=1, minute=5)},

@@ -9,7 +9,8 @@ from django.contrib.messages import get_messages
 from pghistory.models import Events
 
 from enrollment.idnumbers import mask
-from enrollment.models import BatchRun, Enrollment, Resident
+from core.models import BatchRun
+from enrollment.models import Enrollment, Resident
 from enrollment.services import enrollment_cancel
 from enrollment.tasks import renew_region
 

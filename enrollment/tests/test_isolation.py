@@ -6,7 +6,8 @@ from datetime import date
 import pytest
 
 from enrollment.idnumbers import mask
-from enrollment.models import BatchRun, EmployeeCoverage, Enrollment, ReregistrationNotice, Resident
+from core.models import BatchRun
+from enrollment.models import EmployeeCoverage, Enrollment, ReregistrationNotice, Resident
 
 from .support import auditor, caseworker, person, register, today_is
 

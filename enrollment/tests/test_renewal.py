@@ -9,7 +9,8 @@ import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
 
-from enrollment.models import BatchRun, EmployeeCoverage, Enrollment, ReregistrationNotice
+from core.models import BatchRun
+from enrollment.models import EmployeeCoverage, Enrollment, ReregistrationNotice
 from enrollment.renewal import renew_enrollments
 from enrollment.services import enrollment_cancel, enrollment_record_payment, resident_update
 from enrollment.tasks import renew_region, schedule_renewals
@@ -117,9 +118,13 @@ def test_ningbo_renewal_summary_and_rows(ningbo):
     }
 
     run = BatchRun.objects.get()
-    assert (run.kind, run.params, run.status, run.summary) == (
-        "renew_enrollments", {"region": "330200", "to_year": 2026}, "done", EXPECTED_NINGBO)
+    assert (run.kind, run.scope, run.params, run.status, run.summary) == (
+        "renew_enrollments", "330200-2026",
+        {"region": "330200", "to_year": 2026, "today": "2025-11-03", "actor": "manage.py renew_enrollments"},
+        "done", EXPECTED_NINGBO)
     assert (run.total, run.processed, run.succeeded, run.failed) == (11, 11, 3, 7)
+    assert (run.chunks_total, run.chunks_done) == (1, 1)
+    assert list(run.chunks.values_list("status", "attempts")) == [("done", 1)]
     assert run.started_at is not None and run.finished_at >= run.started_at
 
 
@@ -187,9 +192,9 @@ def test_renewal_of_a_county_is_run_with_its_city():
     clone("141100", 2026, 2027)
     with pytest.raises(CommandError, match="141100"):
         call_command("renew_enrollments", region="141181", to_year=2027, stdout=StringIO())
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match="2040"):
         call_command("renew_enrollments", region="330200", to_year=2040, stdout=StringIO())
-    assert list(BatchRun.objects.values_list("status", flat=True)) == ["failed", "failed"]
+    assert not BatchRun.objects.exists()  # refused before a run is recorded
 
 
 def test_shanghai_renewal_value_not_in_source():
@@ -219,44 +224,57 @@ def test_renewal_service_reports_progress_in_chunks(ningbo):
 # --- Celery ------------------------------------------------------------------------------------
 
 
-def test_renew_region_task_runs_eagerly(ningbo):
-    with today_is(date(2025, 11, 3)):
-        result = renew_region.apply(args=("330200", 2026))
-    assert result.successful()
-    assert result.get() == EXPECTED_NINGBO
+def test_renew_region_task_starts_a_run_on_the_engine(ningbo, django_capture_on_commit_callbacks):
+    with today_is(date(2025, 11, 3)), django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run_id = renew_region.apply(args=("330200", 2026)).get()
     run = BatchRun.objects.get()
-    assert (run.status, run.succeeded, run.summary) == ("done", 3, EXPECTED_NINGBO)
-    assert Enrollment.objects.filter(year=2026, registered_via="default_renewal").count() == 3
-    # run again through the task with an existing BatchRun: nobody twice
-    queued = BatchRun.objects.create(kind="renew_enrollments", params={"region": "330200", "to_year": 2026})
-    with today_is(date(2025, 11, 4)):
-        again = renew_region.apply(args=("330200", 2026, queued.pk)).get()
-    assert again["renewed"] == 0 and again["unchanged"] == 4
-    queued.refresh_from_db()
-    assert (queued.status, queued.summary) == ("done", again)
-    assert BatchRun.objects.count() == 2
+    assert run_id == run.pk and len(callbacks) == 1  # batch_start sent once the run is committed
+    assert (run.status, run.scope, run.params["today"]) == ("queued", "330200-2026", "2025-11-03")
+    # a second start while it is queued joins it: one run, nothing more sent
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert renew_region.apply(args=("330200", 2026)).get() == run.pk
+    assert callbacks == [] and BatchRun.objects.count() == 1
 
 
-def test_schedule_renewals_starts_the_years_opening_that_day(django_capture_on_commit_callbacks):
+def test_renewal_again_keeps_a_caseworkers_cancellation(ningbo):
+    """Finding 3: renew, cancel with a reason, renew again: the cancellation stands."""
+    renew("330200", 2026, date(2025, 11, 3))
+    adult = Enrollment.objects.get(year=2026, resident=ningbo["adult"])
+    enrollment_cancel(enrollment=adult, reason="本人申请不参保", actor=None)
+    again = renew("330200", 2026, date(2025, 11, 4))
+    assert again == summary(0, 4, hukou_moved=1, permit_expired=1, category_changed=2, graduated=1,
+                            parent_permit=1, not_eligible=1)
+    assert list(Enrollment.objects.filter(year=2026, resident=ningbo["adult"]).values_list(
+        "status", "cancel_reason")) == [("cancelled", "本人申请不参保")]
+
+
+def test_schedule_renewals_catches_up_on_a_missed_opening_day(django_capture_on_commit_callbacks):
     clone("330200", 2025, 2026)  # registration opens 2025-10-21, as does Lüliang 2026
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        started = schedule_renewals.apply(kwargs={"today": "2025-10-21"}).get()
+        assert schedule_renewals.apply(kwargs={"today": "2025-10-20"}).get() == ["330200-2025", "610400-2025", "630100-2025"]
+    assert len(callbacks) == 3  # the 2025 years opened in 2024 and were never renewed
+    # the scheduler was down on 2025-10-21: the next day it starts both
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        started = schedule_renewals.apply(kwargs={"today": "2025-10-23"}).get()
     assert sorted(started) == ["141100-2026", "330200-2026"]
     assert len(callbacks) == 2
-    assert sorted((r.params["region"], r.params["to_year"], r.status) for r in BatchRun.objects.all()) == [
-        ("141100", 2026, "queued"), ("330200", 2026, "queued")]
+    assert sorted((r.scope, r.status, r.params["today"]) for r in BatchRun.objects.all()) == [
+        ("141100-2026", "queued", "2025-10-23"), ("330200-2025", "queued", "2025-10-20"),
+        ("330200-2026", "queued", "2025-10-23"), ("610400-2025", "queued", "2025-10-20"),
+        ("630100-2025", "queued", "2025-10-20")]
+    assert not BatchRun.objects.filter(scope__startswith="141181").exists()  # counties go with the city
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert schedule_renewals.apply(kwargs={"today": "2025-10-22"}).get() == []
+        assert schedule_renewals.apply(kwargs={"today": "2025-10-24"}).get() == []
     assert callbacks == []
 
-    # queued or done: not started again; a failed run is started again
-    BatchRun.objects.filter(params__region="330200").update(status="done")
+    # queued, running or done: not started again; a failed run is started again
+    BatchRun.objects.filter(scope="330200-2026").update(status="done")
+    BatchRun.objects.filter(scope="141100-2026").update(status="failed")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert schedule_renewals.apply(kwargs={"today": "2025-10-21"}).get() == []
-    assert callbacks == []
-    BatchRun.objects.filter(params__region="141100").update(status="failed")
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert schedule_renewals.apply(kwargs={"today": "2025-10-21"}).get() == ["141100-2026"]
+        assert schedule_renewals.apply(kwargs={"today": "2025-11-01"}).get() == ["141100-2026"]
     assert len(callbacks) == 1
-    assert BatchRun.objects.filter(params__region="141100", status="queued").count() == 1
+    assert BatchRun.objects.filter(scope="141100-2026", status="queued").count() == 1
+    # after the benefit year has ended nothing is caught up any more
+    BatchRun.objects.update(status="failed")
+    assert schedule_renewals.apply(kwargs={"today": "2027-01-01"}).get() == []

@@ -1,0 +1,117 @@
+"""A crash is a test case: a real Celery worker on the real Redis, killed with SIGKILL in
+the middle of a default renewal; a new worker (with its scheduler) takes the run over.
+Nothing may happen twice and nothing may be lost.  With CI=true a missing Redis fails."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from config.celery import app as celery_app
+from core import batch
+from core.tasks import batch_start
+from core.models import BatchChunk, BatchRun
+from enrollment.models import Enrollment
+
+from .batch_support import paid_adults
+from .support import clone
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+PEOPLE = 3000
+
+
+def _broker_url() -> str:
+    """A Redis database of its own (11) on the configured server, emptied, so no other
+    message is seen."""
+    base = settings.CELERY_BROKER_URL.split("?")[0]
+    scheme_host = base[: base.index("/", len("redis://"))] if base.count("/") > 2 else base
+    url = f"{scheme_host}/11"
+    client = redis.Redis.from_url(url)
+    client.ping()  # no Redis: the test fails (never skips)
+    client.flushdb()
+    return url
+
+
+def _worker(broker: str, tmp_path: Path, name: str, *, beat: bool) -> subprocess.Popen:
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    if db.get("PASSWORD"):
+        url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": url,
+           "CELERY_BROKER_URL": broker, "CELERY_RESULT_BACKEND": broker, "BATCH_STALE_SECONDS": "3",
+           "BATCH_WATCHDOG_SECONDS": "1", "LOG_LEVEL": "INFO"}
+    cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-n", f"{name}@%h",
+           "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"]
+    if beat:
+        cmd += ["-B", "-s", str(tmp_path / "beat-schedule")]
+    log = open(tmp_path / f"{name}.log", "wb")
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _wait(predicate, timeout: float, what: str, tmp_path: Path):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in tmp_path.glob("*.log"))
+    raise AssertionError(f"timed out waiting for {what}\n{logs}")
+
+
+def test_renewal_survives_a_worker_killed_midway(policies, tmp_path):
+    clone("330200", 2025, 2026)
+    paid_adults(PEOPLE)
+    broker = _broker_url()
+    run = batch.start("renew_enrollments", {"region": "330200", "to_year": 2026, "today": "2025-11-03",
+                                            "chunk_size": 25}, actor="crash test", dispatch=False).run
+    with celery_app.connection_for_write(broker) as conn:  # as batch.start sends it, to this broker
+        batch_start.apply_async(args=(run.pk,), connection=conn)
+
+    first = _worker(broker, tmp_path, "first", beat=False)
+    try:
+        _wait(lambda: BatchChunk.objects.filter(run=run, status="done").count() >= 10, 30,
+              "the first worker to finish ten chunks", tmp_path)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+    done_at_kill = BatchChunk.objects.filter(run=run, status="done").count()
+    assert 10 <= done_at_kill < 120, "the worker must die midway (120 chunks in all)"
+    run.refresh_from_db()
+    assert run.status == "running"
+
+    second = _worker(broker, tmp_path, "second", beat=True)
+    try:
+        _wait(lambda: BatchRun.objects.filter(pk=run.pk, status__in=["done", "failed"]).exists(), 120,
+              "the second worker to finish the run", tmp_path)
+    finally:
+        os.killpg(second.pid, signal.SIGKILL)
+        second.wait(10)
+
+    run.refresh_from_db()
+    assert run.status == "done", run.report
+    assert run.takeovers >= 1  # the watchdog took the stale run over
+    assert run.summary == {"renewed": PEOPLE, "unchanged": 0, "reregister": {
+        r: 0 for r in ("hukou_moved", "permit_expired", "category_changed", "graduated", "parent_permit",
+                       "not_eligible", "value_not_in_source")}}
+    assert (run.total, run.processed, run.succeeded, run.chunks_done) == (PEOPLE, PEOPLE, PEOPLE, 120)
+    renewed = Enrollment.objects.filter(year=2026, registered_via="default_renewal")
+    assert renewed.count() == PEOPLE
+    assert renewed.values("resident").distinct().count() == PEOPLE
+    # one audit event per renewed enrollment: the killed chunk's work was rolled back, not doubled
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*), count(DISTINCT pgh_obj_id) FROM enrollment_enrollmentevent "
+                    "WHERE pgh_label = 'insert' AND year = 2026")
+        assert cur.fetchone() == (PEOPLE, PEOPLE)
+    assert sum(BatchChunk.objects.filter(run=run).values_list("attempts", flat=True)) == 120
