@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from .models import ApiToken, LoginFailure, StaffRegion
-from .services import api_token_revoke
+from .services import api_token_revoke, login_lock_release
 
 User = get_user_model()
 
@@ -65,6 +65,6 @@ class LoginFailureAdmin(admin.ModelAdmin):
 
     @admin.action(description="解除锁定（删除所选用户名的失败记录）", permissions=["delete"])
     def unlock(self, request, queryset):
-        names = set(queryset.values_list("username", flat=True))
-        LoginFailure.objects.filter(username__in=names).delete()
-        self.message_user(request, "已解除锁定：" + "、".join(sorted(names)), messages.SUCCESS)
+        names = sorted(set(queryset.values_list("username", flat=True)))
+        login_lock_release(usernames=names, actor=request.user)
+        self.message_user(request, "已解除锁定：" + "、".join(names), messages.SUCCESS)

@@ -1,12 +1,16 @@
-"""Writes for accounts: API tokens."""
+"""Writes for accounts: API tokens, the release of a login lock."""
 
 import secrets
 
+from functools import reduce
+from operator import or_
+
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .audit import audit_context
-from .models import ApiToken, TokenScope, hash_token
+from .models import ApiToken, LoginFailure, TokenScope, hash_token
 
 
 class TokenError(ValueError):
@@ -44,3 +48,15 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
+
+
+def login_lock_release(*, usernames, actor) -> int:
+    """Delete the failed logins of these usernames (whatever their case), so they may log in
+    at once.  The deleted rows land in the audit trail with who released them."""
+    names = sorted({n.strip() for n in usernames if n and n.strip()}, key=str.lower)
+    if not names:
+        return 0
+    match = reduce(or_, (Q(username__iexact=n) for n in names))
+    with transaction.atomic(), audit_context(actor, action="login_lock_release", released="、".join(names)):
+        deleted, _ = LoginFailure.objects.filter(match).delete()
+    return deleted

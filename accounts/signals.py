@@ -3,6 +3,7 @@
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
+from .audit import audit_context
 from .backends import clear_failures, record_failure
 
 
@@ -19,4 +20,5 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
 
 @receiver(user_logged_in, dispatch_uid="accounts.logged_in")
 def on_logged_in(sender, request, user, **kwargs):
-    clear_failures(user.get_username())
+    with audit_context(user, action="login_success"):  # told apart from a release
+        clear_failures(user.get_username())
