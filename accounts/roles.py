@@ -34,12 +34,13 @@ def sync_roles(**kwargs) -> None:
     caseworker.permissions.set(
         _perms(WORK_APPS, {"view", "add", "change", "delete"})
         + _perms(["policy"], {"view"})
+        + _perms(["core"], {"view"})  # the batch runs (scoped to their regions in the admin)
         + list(Permission.objects.filter(codename__in=["view_region"])))
     policy_admin, _ = Group.objects.get_or_create(name=POLICY_ADMIN)
     policy_admin.permissions.set(
         _perms(["policy"], {"view", "add", "change", "delete", "publish"}))
     auditor, _ = Group.objects.get_or_create(name=AUDITOR)
     auditor.permissions.set(
-        _perms(["policy", "accounts", "auth", *WORK_APPS], {"view"})
+        _perms(["policy", "accounts", "auth", "core", *WORK_APPS], {"view"})
         + list(Permission.objects.filter(content_type__app_label="pghistory", codename__startswith="view_"))
         + list(Permission.objects.filter(codename__in=["all_regions", "view_full_id_number"])))

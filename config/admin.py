@@ -4,8 +4,14 @@ not import accounts."""
 
 from __future__ import annotations
 
+import io
+import re
+
 from django.contrib import admin
+from django.http import Http404, HttpResponse
+from django.urls import path
 from django.utils.html import format_html
+from openpyxl import Workbook
 
 from accounts.admin_mixins import RegionScopedAdmin
 from accounts.scoping import region_codes
@@ -33,7 +39,7 @@ class BatchChunkInline(admin.TabularInline):
 
 @admin.register(BatchRun)
 class BatchRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind_label", "scope", "status", "progress", "succeeded", "failed",
+    list_display = ["id", "kind_label", "target", "status", "progress", "succeeded", "failed",
                     "created_by", "started_at", "finished_at"]
     list_filter = ["kind", "status"]
     list_select_related = ["created_by"]  # nullable: named, or it is one query per row
@@ -41,11 +47,32 @@ class BatchRunAdmin(admin.ModelAdmin):
                        "failed", "chunks_total", "chunks_done", "summary", "report", "created_by",
                        "created_at", "started_at", "heartbeat_at", "takeovers", "finished_at"]
     inlines = [BatchChunkInline]
+    change_form_template = "admin/core/batchrun/change_form.html"
+
+    def get_urls(self):
+        return [path("<int:object_id>/report.xlsx", self.admin_site.admin_view(self.report_xlsx),
+                     name="core_batchrun_report")] + super().get_urls()
+
+    def report_xlsx(self, request, object_id: int):
+        """The error report as a spreadsheet: 行号, 列, 原因 (one line per fault)."""
+        run = self.get_queryset(request).filter(pk=object_id).first()
+        if run is None or not run.report:
+            raise Http404("没有错误报告")
+        return xlsx_response(report_rows(run.report), f"batch-{run.pk}-errors.xlsx")
 
     @admin.display(description="任务", ordering="kind")
     def kind_label(self, obj):
         job = JOBS.get(obj.kind)
         return job.label if job is not None else KIND_LABELS.get(obj.kind, obj.kind)
+
+    @admin.display(description="对象")
+    def target(self, obj):
+        p = obj.params or {}
+        if "file" in p:
+            return p["file"]
+        if "region" in p and "to_year" in p:
+            return f"{p['region']} → {p['to_year']} 年度"
+        return obj.scope
 
     @admin.display(description="进度")
     def progress(self, obj):
@@ -73,3 +100,36 @@ class BatchRunAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # the record of what ran is never deleted from the screen
+
+
+_LINE = re.compile(r"^row (\d+): ([^:]+): (.*)$")
+
+
+def report_rows(report: str) -> list[tuple]:
+    """``row N: column: reason`` lines as (row, column, reason); other lines as reasons."""
+    rows = []
+    for line in report.splitlines():
+        m = _LINE.match(line)
+        rows.append((int(m.group(1)), m.group(2), m.group(3)) if m else ("", "", line))
+    return rows
+
+
+def _cell(value):
+    """A value for a spreadsheet cell, never a formula (= + - @ at the start are neutralised)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def xlsx_response(rows: list[tuple], filename: str) -> HttpResponse:
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("错误报告")
+    ws.append(["行号", "列", "原因"])
+    for row in rows:
+        ws.append([_cell(v) for v in row])
+    buf = io.BytesIO()
+    wb.save(buf)
+    response = HttpResponse(buf.getvalue(),
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

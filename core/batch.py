@@ -41,6 +41,7 @@ from .models import BatchChunk, BatchRun
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+ABANDONED_AFTER = timedelta(hours=1)
 
 
 class BatchError(Exception):
@@ -78,6 +79,11 @@ class Job:
     def summarize(self, run: BatchRun, counts: dict) -> dict:
         """The run's result from the sum of its chunks' counts."""
         return dict(counts)
+
+    def refused(self, run: BatchRun, counts: dict) -> bool:
+        """True when the work ran but its outcome is a refusal (a rejected file): the run
+        is then closed as failed, with its summary and report."""
+        return False
 
 
 JOBS: dict[str, Job] = {}
@@ -259,6 +265,7 @@ def finish_if_complete(run_id: int, *, force: bool = False) -> BatchRun | None:
         failed = [c for c in chunks if c.status == BatchChunk.Status.FAILED]
         run.chunks_done = sum(1 for c in chunks if c.status == BatchChunk.Status.DONE)
         run.processed = counts.get("processed", 0)
+        run.total = max(run.total, run.processed)
         run.succeeded = counts.get("succeeded", 0)
         run.failed = counts.get("failed", 0)
         run.finished_at = timezone.now()
@@ -266,8 +273,9 @@ def finish_if_complete(run_id: int, *, force: bool = False) -> BatchRun | None:
             run.status = BatchRun.Status.FAILED
             run.report = "\n\n".join(f"分片 {c.seq}：{c.error}" for c in failed)[:20000]
         else:
-            run.status = BatchRun.Status.DONE
-            run.summary = get_job(run.kind).summarize(run, dict(counts))
+            job = get_job(run.kind)
+            run.summary = job.summarize(run, dict(counts))
+            run.status = BatchRun.Status.FAILED if job.refused(run, dict(counts)) else BatchRun.Status.DONE
         run.save()
         return run
 
@@ -303,6 +311,15 @@ def stale_after() -> timedelta:
     return timedelta(seconds=getattr(settings, "BATCH_STALE_SECONDS", 120))
 
 
+def _close_abandoned(runs) -> None:
+    """Work recorded as running without chunks (an import run by a command in its own
+    transaction) whose process died: nothing of it was written; say so."""
+    n = runs.update(status=BatchRun.Status.FAILED, finished_at=timezone.now(),
+                    report="处理进程已中断（超过时限没有心跳），未写入任何数据，请重新执行")
+    if n:
+        log.warning("%s abandoned batch runs closed as failed", n)
+
+
 def recover_stale(*, dispatch: bool = True) -> list[int]:
     """The watchdog: every active run whose heartbeat is older than BATCH_STALE_SECONDS
     is taken over (claimed by moving its heartbeat) and its planning and pending
@@ -311,9 +328,14 @@ def recover_stale(*, dispatch: bool = True) -> list[int]:
     now = timezone.now()
     cutoff = now - stale_after()
     taken = []
-    stale = BatchRun.objects.filter(status__in=BatchRun.ACTIVE, kind__in=list(JOBS)).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
-    for run in stale.only("pk", "heartbeat_at"):
+    stale = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    # a command's own transaction beats no heartbeat: give it an hour before calling it dead
+    abandoned = Q(heartbeat_at__lt=now - ABANDONED_AFTER) | Q(heartbeat_at__isnull=True,
+                                                             created_at__lt=now - ABANDONED_AFTER)
+    _close_abandoned(BatchRun.objects.filter(abandoned, status=BatchRun.Status.RUNNING, chunks_total=0))
+    engine_runs = BatchRun.objects.filter(stale, kind__in=list(JOBS)).filter(
+        Q(status=BatchRun.Status.QUEUED) | Q(status=BatchRun.Status.RUNNING, chunks_total__gt=0))
+    for run in engine_runs.only("pk", "heartbeat_at"):
         claimed = BatchRun.objects.filter(pk=run.pk, heartbeat_at=run.heartbeat_at).update(
             heartbeat_at=now, takeovers=F("takeovers") + 1)
         if not claimed:

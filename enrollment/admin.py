@@ -19,7 +19,6 @@ from policy.rules.types import CATEGORIES, HISTORY_VALUES, IDENTITIES
 from policy.selectors import published_spec
 
 from . import idnumbers
-from .batches import record_import
 from .models import (
     EmployeeCoverage,
     Enrollment,
@@ -36,7 +35,6 @@ from .resources import (
     SpreadsheetFormat,
 )
 from .selectors import coverage_summary
-from .spreadsheet import SpreadsheetError
 from .services import (
     EnrollmentError,
     enrollment_cancel,
@@ -196,44 +194,32 @@ class ServiceImportMixin(ImportMixin):
     def get_import_data_kwargs(self, request, *args, **kwargs):
         return {}
 
-    def process_result(self, result, request):
+    def process_import(self, request, **kwargs):
+        """The confirmation: the file is kept and its import started in the background
+        (a 批处理任务); the page returns at once to the run, which shows its progress."""
+        from django.core.exceptions import PermissionDenied
         from django.http import HttpResponseRedirect
 
-        outcome = getattr(result, "outcome", None)
-        if outcome is not None and outcome.rejected:
-            # The file changed between preview and confirmation: nothing was written.
-            self.message_user(request, "导入未执行，没有写入任何数据：确认时文件检查未通过", messages.ERROR)
-            for error in outcome.errors[:20]:
-                self.message_user(request, str(error), messages.ERROR)
-            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import"))
-        if outcome is None:
-            self.message_user(request, "导入未执行，没有写入任何数据：" + "；".join(
-                str(e.error) for e in result.base_errors), messages.ERROR)
-            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import"))
-        self.message_user(request, self.import_summary(outcome), messages.SUCCESS)
-        return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+        from .import_jobs import import_submit
 
-    def process_dataset(self, dataset, form, request, **kwargs):
-        """The confirmed import, recorded as a BatchRun (批处理任务) with its counts."""
-        resource = self.import_resource()
-        results = []
-
-        def work():
-            results.append(resource.import_data(dataset, dry_run=False, user=request.user))
-            outcome = getattr(resource, "outcome", None)
-            if outcome is None:  # unreadable at confirmation: nothing was written
-                raise SpreadsheetError("；".join(str(e.error) for e in results[0].base_errors))
-            return outcome
-
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        confirm_form = self.create_confirm_form(request)
+        if not confirm_form.is_valid():
+            return super().process_import(request, **kwargs)  # shows the form's errors
+        tmp = self.get_tmp_storage_class()(name=confirm_form.cleaned_data["import_file_name"], encoding=None,
+                                           read_mode="rb", **self.get_tmp_storage_class_kwargs())
         try:
-            record_import(self.import_resource.batch_kind, work, actor=request.user,
-                          source=form.cleaned_data.get("original_file_name", ""),
-                          options={"via": "admin"})
-        except SpreadsheetError:
-            pass  # process_result shows the reason
-        result = results[0]
-        result.outcome = getattr(resource, "outcome", None)
-        return result
+            data = tmp.read()
+        except OSError:
+            self.message_user(request, "导入未执行：预览时上传的文件已过期，请重新上传", messages.ERROR)
+            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import"))
+        tmp.remove()
+        run = import_submit(kind=self.import_resource.batch_kind, data=data,
+                            filename=confirm_form.cleaned_data.get("original_file_name", "") or "upload",
+                            actor=request.user).run
+        self.message_user(request, f"已提交后台导入（批处理任务 #{run.pk}），本页显示进度与结果", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:core_batchrun_change", args=[run.pk]))
 
     def import_summary(self, outcome) -> str:
         return (f"导入完成：新增 {outcome.created}，更新 {outcome.updated}，无变化 {outcome.unchanged}"

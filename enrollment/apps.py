@@ -7,4 +7,4 @@ class EnrollmentConfig(AppConfig):
     verbose_name = "参保登记"
 
     def ready(self):
-        from . import jobs  # noqa: F401  (registers the batch jobs with core.batch)
+        from . import import_jobs, jobs  # noqa: F401  (register the batch jobs with core.batch)

@@ -60,3 +60,11 @@ def schedule_renewals(today: str | None = None) -> list[str]:
     if started:
         log.info("default renewal started: %s", ", ".join(started))
     return started
+
+
+@shared_task
+def imports_cleanup() -> int:
+    """(beat, hourly) Delete uploaded files no active import needs: they hold ID numbers."""
+    from .import_jobs import imports_cleanup as cleanup
+
+    return cleanup()

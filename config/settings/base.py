@@ -46,7 +46,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records who made each change in the audit trail (django-pghistory context).
-    "pghistory.middleware.HistoryMiddleware",
+    "core.middleware.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -163,9 +163,12 @@ if BATCH_TASK_TIME_LIMIT >= CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"
     raise ImproperlyConfigured("BATCH_TASK_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT")
 CELERY_BEAT_SCHEDULE = {
     "batch-watchdog": {"task": "core.tasks.batch_watchdog", "schedule": BATCH_WATCHDOG_SECONDS},
-    # Default renewal starts on the day a region's enrollment window opens.
+    # Uploaded files hold ID numbers: deleted once no import needs them.
+    "imports-cleanup": {"task": "enrollment.tasks.imports_cleanup", "schedule": crontab(minute=35)},
+    # Default renewal starts once a region's enrollment window has opened.
+    # Hourly, so a scheduler that was down on the opening day catches up the same day.
     "schedule-renewals": {"task": "enrollment.tasks.schedule_renewals",
-                          "schedule": crontab(hour=1, minute=5)},
+                          "schedule": crontab(minute=5)},
 }
 
 LOGGING = {
@@ -175,6 +178,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# The auditor's trail (/admin/pghistory/events/): who (context), what, before -> after.
+PGHISTORY_ADMIN_LIST_DISPLAY = ["pgh_created_at", "pgh_label", "pgh_obj_model", "pgh_obj_id", "pgh_data",
+                                "pgh_diff", "pgh_context"]
 
 # django-import-export: importing needs "add", exporting "view" on the model.
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"

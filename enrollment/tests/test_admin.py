@@ -254,20 +254,24 @@ def test_enrollments_cannot_be_added_or_deleted_in_the_admin(client, cw, people)
 def test_default_renewal_admin_action(client, cw, people, django_capture_on_commit_callbacks):
     clone("330200", 2025, 2026)
     e = register_and_pay(people["zhang1"], 2025, NINGBO_DAY, date(2024, 12, 1), "780.00")
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, today_is(date(2025, 11, 3)):
         resp = client.post(ENROLLMENTS, {"action": "start_default_renewal", "_selected_action": [e.pk]})
     assert resp.status_code == 302
     run = BatchRun.objects.get()
     assert (run.kind, run.params, run.status, run.created_by) == (
-        "renew_enrollments", {"region": "330200", "to_year": 2026}, "queued", cw)
+        "renew_enrollments", {"region": "330200", "to_year": 2026, "today": "2025-11-03"}, "queued", cw)
     assert len(callbacks) == 1 and any(f"#{run.pk}" in m for m in msgs(resp))
 
-    # the queued task, run here eagerly
-    with today_is(date(2025, 11, 3)):
-        out = renew_region.apply(args=("330200", 2026, run.pk)).get()
-    assert out["renewed"] == 1
+    # the queued run, its tasks run here eagerly (as the workers would)
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        callbacks[0]()
+    finally:
+        app.conf.task_always_eager = False
     run.refresh_from_db()
-    assert run.status == "done"
+    assert (run.status, run.summary["renewed"]) == ("done", 1)
     new = Enrollment.objects.get(year=2026)
     assert (new.resident_id, new.registered_via, new.amount_due) == (people["zhang1"].pk, "default_renewal",
                                                                      Decimal("780.00"))

@@ -71,12 +71,37 @@ def upload(client, url, data, name="residents.csv"):
     return client.post(url, {"import_file": SimpleUploadedFile(name, data), "format": "0", "resource": "0"})
 
 
+@pytest.fixture(autouse=True)
+def _eager_workers():
+    """The confirmed import runs on a worker: here the tasks run in the test's process."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
 def confirm(client, url, response):
-    """POST the confirm form the preview offered, with its own fields."""
+    """POST the confirm form the preview offered, with its own fields; the background
+    import (sent once the confirmation commits) then runs."""
+    from django.test import TestCase
+
     form = response.context["confirm_form"]
     fields = {name: form.initial[name] for name in ("import_file_name", "original_file_name", "format",
                                                    "resource")}
-    return client.post(url, fields, follow=True)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(url, fields, follow=True)
+
+
+def summary_of(done):
+    """The confirmation leads to its 批处理任务 page; the run's summary."""
+    from core.models import BatchRun
+
+    run = BatchRun.objects.order_by("-id").first()
+    assert done.redirect_chain[-1][0] == reverse("admin:core_batchrun_change", args=[run.pk])
+    assert messages_of(done) == [f"已提交后台导入（批处理任务 #{run.pk}），本页显示进度与结果"]
+    run.refresh_from_db()
+    return {k: v for k, v in run.summary.items() if v}
 
 
 def messages_of(response):
@@ -116,8 +141,7 @@ def test_upload_shows_a_preview_and_writes_nothing_until_confirmed(worker_client
     assert counts() == before  # nothing written yet
 
     done = confirm(worker_client, PROCESS_URL, response)
-    assert done.redirect_chain[-1][0] == reverse("admin:enrollment_resident_changelist")
-    assert messages_of(done) == ["导入完成：新增 2，更新 0，无变化 0"]
+    assert summary_of(done) == {"rows": 2, "created": 2}
     assert list(Resident.objects.order_by("id_number").values_list(
         "id_number", "name", "birth_date", "sex", "region_id", "hukou", "residence_permit", "student")) == [
         (NINGBO_MAN, "张三", date(1980, 1, 1), "M", "330200", "local", False, ""),
@@ -131,6 +155,7 @@ def test_upload_shows_a_preview_and_writes_nothing_until_confirmed(worker_client
         assert event.pgh_context.metadata["action"] == "import_residents"
     # the uploaded file waited in MEDIA_ROOT and is gone once imported
     assert list((Path(settings.MEDIA_ROOT) / "django-import-export").iterdir()) == []
+    assert list((Path(settings.MEDIA_ROOT) / "imports").iterdir()) == []  # nor kept for the worker
 
 
 WITH_YEAR = ["姓名", "身份证号码", "户籍", "居住证", "学生类别", "参保地", "参保年度"]
@@ -148,7 +173,7 @@ def test_preview_of_a_registration_shows_the_amount_then_confirm_registers(worke
     assert Enrollment.objects.count() == 0
 
     done = confirm(worker_client, PROCESS_URL, response)
-    assert messages_of(done) == ["导入完成：新增 1，更新 0，无变化 0，登记参保 1，已登记 0"]
+    assert summary_of(done) == {"rows": 1, "created": 1, "registered": 1}
     e = Enrollment.objects.get()
     assert (e.resident.id_number, e.year, e.category, e.status, e.amount_due, e.registered_via,
             e.registered_by) == (NINGBO_MAN, 2025, "adult", "registered", Decimal("780.00"), "community",
@@ -173,7 +198,7 @@ def test_second_upload_of_the_same_file_previews_as_unchanged(worker_client):
     result = response.context["result"]
     assert [(r.import_type, r.diff[-1]) for r in result.valid_rows()] == [("skip", "无变化")]
     done = confirm(worker_client, PROCESS_URL, response)
-    assert messages_of(done) == ["导入完成：新增 0，更新 0，无变化 1"]
+    assert summary_of(done) == {"rows": 1, "unchanged": 1}
     assert (counts(), list(Resident.objects.values_list("id", "updated_at"))) == snapshot
 
 
@@ -219,7 +244,7 @@ def test_missing_column_is_shown_as_a_file_error(worker_client):
     response = upload(worker_client, IMPORT_URL, data)
     result = response.context["result"]
     assert [str(e.error) for e in result.base_errors] == [
-        "缺少列：居住证、学生类别、参保地（第 1 行应为表头：姓名、身份证号码、户籍、居住证、学生类别、参保地）"]
+        "缺少列：居住证、学生类别、参保地（已在第 1–2 行中查找表头，第 1 行最接近；表头应含：姓名、身份证号码、户籍、居住证、学生类别、参保地）"]
     assert response.context.get("confirm_form") is None
     assert "缺少列：居住证、学生类别、参保地" in response.content.decode()
 
@@ -270,10 +295,19 @@ def test_confirm_checks_again_and_writes_nothing_when_the_data_went_bad(worker_c
     answer = confirm(worker_client, PROCESS_URL, response)
     assert counts() == before
     assert list(Resident.objects.values_list("id_number", "region_id")) == [(XINING_WOMAN, "630100")]
-    assert answer.redirect_chain[-1][0] == IMPORT_URL
-    shown = messages_of(answer)
-    assert shown[0] == "导入未执行，没有写入任何数据：确认时文件检查未通过"
-    assert shown[1].startswith("row 3: 身份证号码: 此人已在 630100 参保登记")
+    assert summary_of(answer) == {"rows": 2, "invalid_rows": 1, "rejected": True}
+    from core.models import BatchRun
+
+    run = BatchRun.objects.get()
+    page = worker_client.get(reverse("admin:core_batchrun_change", args=[run.pk])).content.decode()
+    assert "失败" in page and "下载错误报告（XLSX）" in page
+    report = worker_client.get(reverse("admin:core_batchrun_report", args=[run.pk]))
+    assert report["Content-Type"].startswith("application/vnd.openxmlformats")
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(report.content)).active
+    assert [list(r) for r in sheet.iter_rows(values_only=True)] == [
+        ["行号", "列", "原因"], [3, "身份证号码", "身份证号码已由其他经办地区登记，请联系该地区经办机构或上级"]]
 
 
 # --- permissions --------------------------------------------------------------------------
@@ -358,7 +392,7 @@ def test_employee_coverage_import_preview_then_confirm(worker_client, caseworker
     assert EmployeeCoverage.objects.count() == 0
 
     done = confirm(worker_client, COVERAGE_PROCESS_URL, response)
-    assert messages_of(done) == ["导入完成：新增 2，更新 0，无变化 0"]
+    assert summary_of(done) == {"rows": 2, "created": 2}
     assert list(EmployeeCoverage.objects.order_by("year").values_list(
         "id_number", "name", "region_code", "year", "ended_on")) == [
         (NINGBO_WOMAN, "李四", "330200", 2025, None),
@@ -383,11 +417,11 @@ def test_employee_coverage_bad_rows_and_other_region_in_admin(worker_client):
 
 # --- each confirmed import is a BatchRun (批处理任务) ----------------------------------------
 
-BATCH_URL = "/admin/enrollment/batchrun/"
+BATCH_URL = "/admin/core/batchrun/"
 
 
 def test_a_confirmed_import_is_recorded_with_who_the_file_and_the_counts(worker_client, caseworker):
-    from enrollment.models import BatchRun
+    from core.models import BatchRun
 
     data = csv_bytes([["张三", NINGBO_MAN, "本地", "无", "", "330200"],
                       ["李四", NINGBO_WOMAN, "外地", "有", "大学生", "330200"]])
@@ -396,7 +430,8 @@ def test_a_confirmed_import_is_recorded_with_who_the_file_and_the_counts(worker_
     confirm(worker_client, PROCESS_URL, response)
     run = BatchRun.objects.get()
     assert (run.kind, run.params, run.status, run.created_by) == (
-        "import_residents", {"file": "镇海区名单.csv", "via": "admin"}, "done", caseworker)
+        "import_residents", {"file": "镇海区名单.csv", "via": "admin", "stored": run.params["stored"],
+                             "skip_invalid": False}, "done", caseworker)
     assert (run.total, run.processed, run.succeeded, run.failed, run.report) == (2, 2, 2, 0, "")
     assert run.summary == {"rows": 2, "created": 2, "updated": 0, "unchanged": 0, "registered": 0,
                            "already_registered": 0, "invalid_rows": 0, "rejected": False}
@@ -411,7 +446,7 @@ def test_a_confirmed_import_is_recorded_with_who_the_file_and_the_counts(worker_
 
 
 def test_a_confirmation_refused_on_the_second_check_is_recorded_as_failed(worker_client, caseworker):
-    from enrollment.models import BatchRun
+    from core.models import BatchRun
 
     data = csv_bytes([["张三", NINGBO_MAN, "本地", "无", "", "330200"],
                       ["赵六", XINING_WOMAN, "外地", "有", "", "330200"]])
@@ -422,12 +457,12 @@ def test_a_confirmation_refused_on_the_second_check_is_recorded_as_failed(worker
     run = BatchRun.objects.get()
     assert (run.kind, run.status, run.created_by) == ("import_residents", "failed", caseworker)
     assert (run.total, run.succeeded, run.failed, run.summary["rejected"]) == (2, 0, 1, True)
-    assert run.report.startswith("row 3: 身份证号码: 此人已在 630100 参保登记")
+    assert run.report.startswith("row 3: 身份证号码: 身份证号码已由其他经办地区登记，请联系该地区经办机构或上级")
     assert Resident.objects.filter(id_number=NINGBO_MAN).count() == 0
 
 
 def test_a_confirmed_coverage_import_is_recorded(worker_client, caseworker):
-    from enrollment.models import BatchRun
+    from core.models import BatchRun
 
     data = csv_bytes([["张三", NINGBO_MAN, "330200", "2025", ""]],
                      header=["姓名", "身份证号码", "参保地", "参保年度"])

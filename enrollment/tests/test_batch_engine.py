@@ -98,13 +98,16 @@ def test_the_watchdog_takes_over_a_run_with_a_stale_heartbeat(ningbo_25, setting
     assert batch.recover_stale(dispatch=False) == []  # claimed: its heartbeat moved
     run.refresh_from_db()
     assert run.takeovers == 1
-    # an import recorded without the engine is never "taken over"
-    BatchRun.objects.create(kind="import_residents", status="running",
-                            heartbeat_at=timezone.now() - timedelta(hours=1))
+    # an import a command ran in its own transaction is not taken over: when its process
+    # died (stale, no chunks), nothing of it was written, and the run says so
+    cli = BatchRun.objects.create(kind="import_residents", status="running",
+                                  heartbeat_at=timezone.now() - timedelta(hours=1))
     BatchRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     with mock.patch("core.tasks.batch_start.delay") as sent:
         assert batch.recover_stale() == [run.pk]
     sent.assert_called_once_with(run.pk)
+    cli.refresh_from_db()
+    assert cli.status == "failed" and cli.report.startswith("处理进程已中断")
 
 
 def test_the_watchdog_resends_the_pending_chunks(ningbo_25):

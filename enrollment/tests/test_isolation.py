@@ -61,7 +61,7 @@ def test_lists_show_only_own_region(client, cw, world):
     assert listed(client, ENROLLMENTS) == [w["ey"].pk]
     assert listed(client, "/admin/enrollment/employeecoverage/") == [w["cy"].pk]
     assert listed(client, "/admin/enrollment/reregistrationnotice/") == [w["ny"].pk]
-    assert listed(client, "/admin/enrollment/batchrun/") == [w["by"].pk]
+    assert listed(client, "/admin/core/batchrun/") == [w["by"].pk]
     # asking for the other region through the filter parameter gives nothing
     assert listed(client, RESIDENTS, region="630100") == []
     assert listed(client, ENROLLMENTS, region="630100") == []
@@ -86,7 +86,7 @@ def test_pages_reached_by_guessing_ids_are_404(client, cw, world):
                 f"{ENROLLMENTS}{w['ex'].pk}/history/",
                 f"/admin/enrollment/employeecoverage/{w['cx'].pk}/change/",
                 f"/admin/enrollment/reregistrationnotice/{w['nx'].pk}/change/",
-                f"/admin/enrollment/batchrun/{w['bx'].pk}/change/"):
+                f"/admin/core/batchrun/{w['bx'].pk}/change/"):
         assert client.get(url).status_code == 404, url
     # writing by guessed id is refused the same way and changes nothing
     assert client.post(f"{RESIDENTS}{w['x'].pk}/change/", {"name": "改名", "region": "330200",
@@ -211,7 +211,7 @@ def test_auditor_reads_everything(client, aud, world):
     assert w["x"].id_number in html and w["y"].id_number in html  # full numbers for the auditor
     for url in (f"{RESIDENTS}{w['x'].pk}/change/", f"{RESIDENTS}{w['x'].pk}/history/",
                 f"{ENROLLMENTS}{w['ex'].pk}/change/", "/admin/pghistory/events/",
-                "/admin/enrollment/batchrun/"):
+                "/admin/core/batchrun/"):
         assert client.get(url).status_code == 200, url
     assert client.get(f"/api/v1/enrollments/{w['x'].id_number}/2025").json()["status"] == "registered"
 

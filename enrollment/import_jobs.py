@@ -1,0 +1,122 @@
+"""Imports confirmed in the admin run on the batch engine, in the background.
+
+The confirm page stores the uploaded file under ``MEDIA_ROOT/imports`` (readable by
+the server only), starts a run and returns at once; a worker reads the file and runs
+the same import service as the command line.  An import is all-or-nothing, so it is
+one chunk: a worker killed midway leaves nothing written and the run is taken over.
+Its progress (rows checked, rows written, errors) is written on a side connection
+while the import's own transaction is still open.  The file, which holds ID numbers,
+is deleted when the import ends; ``imports_cleanup`` (scheduled) deletes what an
+abandoned preview or a failed run left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from core import batch
+from core.models import BatchRun
+from core.progress import SideProgress
+
+from .imports import import_employee_coverage, import_residents
+from .spreadsheet import SpreadsheetError
+
+SUMMARY_KEYS = ("rows", "created", "updated", "unchanged", "registered", "already_registered", "invalid_rows")
+REPORT_LINES = 2000
+
+
+def upload_dir() -> Path:
+    path = Path(settings.MEDIA_ROOT) / "imports"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def import_submit(*, kind: str, data: bytes, filename: str, actor, skip_invalid: bool = False) -> batch.Started:
+    """Keep the file and start its import in the background (a BatchRun)."""
+    suffix = Path(filename).suffix.lower()[:10]
+    stored = f"{uuid.uuid4().hex}{suffix}"
+    path = upload_dir() / stored
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    try:
+        return batch.start(kind, {"file": filename[:200], "stored": stored, "skip_invalid": skip_invalid,
+                                  "via": "admin"}, actor=actor)
+    except Exception:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def report_lines(errors) -> str:
+    lines = [str(e) for e in errors]
+    if len(lines) > REPORT_LINES:
+        lines = lines[:REPORT_LINES] + [f"… 另有 {len(lines) - REPORT_LINES} 条错误未列出"]
+    return "\n".join(lines)
+
+
+class ImportJob(batch.Job):
+    def __init__(self, kind: str, label: str, service):
+        self.kind, self.label, self.service = kind, label, service
+
+    def plan(self, run):
+        return [(0, 1)], 0  # all-or-nothing: one chunk
+
+    def process(self, run, lo: int, hi: int) -> dict:
+        path = upload_dir() / Path(run.params["stored"]).name
+        if not path.exists():
+            raise batch.BatchError("file_missing", "上传的文件已不存在（可能已被清理），请重新导入")
+        data = path.read_bytes()
+        side = SideProgress(run.pk)
+        try:
+            result = self.service(
+                data, run.params["file"], skip_invalid=bool(run.params.get("skip_invalid")),
+                actor=batch.actor_of(run), user=run.created_by,
+                progress=lambda label, done, total: side.update(done, total))
+        except SpreadsheetError as exc:
+            raise batch.BatchError("invalid_file", f"文件无法读取：{exc}") from None
+        finally:
+            side.close()
+        BatchRun.objects.filter(pk=run.pk).update(report=report_lines(result.errors))
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+        summary = result.as_dict()
+        counts = {k: int(summary[k]) for k in SUMMARY_KEYS}
+        counts.update(rejected=int(bool(summary["rejected"])), processed=summary["rows"],
+                      succeeded=0 if summary["rejected"] else summary["rows"] - summary["invalid_rows"],
+                      failed=summary["invalid_rows"])
+        return counts
+
+    def summarize(self, run, counts: dict) -> dict:
+        return {**{k: counts.get(k, 0) for k in SUMMARY_KEYS}, "rejected": bool(counts.get("rejected"))}
+
+    def refused(self, run, counts: dict) -> bool:
+        return bool(counts.get("rejected"))
+
+
+batch.register(ImportJob("import_residents", "导入参保人", import_residents))
+batch.register(ImportJob("import_employee_coverage", "导入职工医保参保记录", import_employee_coverage))
+
+
+def imports_cleanup(*, older_than: float = 3600) -> int:
+    """Delete stored uploads no active run needs (ended, or abandoned previews of the
+    admin's import, which django-import-export keeps under MEDIA_ROOT too)."""
+    active = set()
+    for params in BatchRun.objects.filter(status__in=BatchRun.ACTIVE, kind__startswith="import_").values_list(
+            "params", flat=True):
+        active.add(params.get("stored"))
+    cutoff = time.time() - older_than
+    removed = 0
+    folders = [upload_dir(), Path(settings.MEDIA_ROOT) / "django-import-export"]
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if path.is_file() and path.name not in active and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
