@@ -7,14 +7,17 @@ registration and the quote never disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import date
 from types import SimpleNamespace
 
+from policy.models import Region
 from policy.rules.continuity import cap_adjustment, continuity, continuity_waiting_months
-from policy.rules.types import Identity, Person, PolicySpec, QuoteRequest
+from policy.rules.types import Person, PolicySpec, QuoteRequest
+from subsidies import selectors as subsidies_selectors
 
-from .models import EmployeeCoverage, Enrollment, EnrollmentStatus, GapRepair, Resident
+from .models import EmployeeCoverage, Enrollment, EnrollmentStatus, GapRepair, Hukou, Resident
 
 _NO_POLICY = SimpleNamespace(continuity_from_year=2025)
 
@@ -39,55 +42,146 @@ def repaired_years(resident: Resident) -> frozenset[int]:
     return frozenset(GapRepair.objects.filter(resident=resident).values_list("year", flat=True))
 
 
-def employee_status(id_number: str, year: int) -> tuple[bool, date | None]:
-    """(insured in the employee scheme now, date they left it, if they did)."""
-    rows = list(EmployeeCoverage.objects.filter(id_number=id_number, year__in=(year - 1, year))
-                .values_list("year", "ended_on"))
-    insured = any(y == year and ended is None for y, ended in rows)
-    left = max((ended for _, ended in rows if ended is not None), default=None)
-    return insured, left
-
-
-def identities_for(id_number: str, year: int) -> tuple[Identity, ...]:
-    from subsidies.models import AssistanceIdentity
-
-    rows = AssistanceIdentity.objects.filter(id_number=id_number, year=year).values_list(
-        "identity", "certified_on")
-    return tuple(Identity(code=code, certified_on=on) for code, on in rows)
-
-
-def permit_valid(resident: Resident, on: date) -> bool:
-    return resident.residence_permit and (
+def permit_valid(resident, on: date) -> bool:
+    """Holds a residence permit that has not expired on ``on`` (no stored expiry: valid)."""
+    return bool(resident.residence_permit) and (
         resident.residence_permit_expires_on is None or resident.residence_permit_expires_on >= on)
 
 
-def person_of(resident: Resident, *, on: date, employee_insured: bool = False,
-              parent_insured_locally: bool = False) -> Person:
-    return Person(
-        birth_date=resident.birth_date,
-        hukou=resident.hukou,
-        residence_permit=permit_valid(resident, on),
-        student=resident.student or None,
-        employee_insured=employee_insured,
-        parent_insured_locally=parent_insured_locally,
-    )
+# --- the facts for the rules, in batches ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PersonFacts:
+    """What the rules need to know of a person that is kept on the resident row.
+
+    Bulk paths build these from rows they already read (a staged file row,
+    a renewal candidate); ``of`` builds one from a Resident.  ``region_id``
+    is where the person enrolls (after a move: the new region).
+    ``via_parent_permit`` asks for the non-local infant rule (registered on a
+    parent's residence permit); it only applies without a valid own permit.
+    """
+
+    id_number: str
+    birth_date: date
+    hukou: str
+    residence_permit: bool
+    residence_permit_expires_on: date | None
+    student: str
+    region_id: str
+    resident_id: int | None = None
+    via_parent_permit: bool = False
+
+    @classmethod
+    def of(cls, resident: Resident, **changes) -> "PersonFacts":
+        facts = cls(id_number=resident.id_number, birth_date=resident.birth_date, hukou=resident.hukou,
+                    residence_permit=resident.residence_permit,
+                    residence_permit_expires_on=resident.residence_permit_expires_on,
+                    student=resident.student or "", region_id=resident.region_id, resident_id=resident.pk)
+        return replace(facts, **changes) if changes else facts
+
+
+@dataclass(frozen=True, slots=True)
+class _Coverage:
+    insured: bool  # employee-insured in the year asked for, not ended
+    left: date | None  # latest day they left employee insurance (that year or the year before)
+
+
+def quote_requests_for(people: Iterable[PersonFacts | Resident], year: int,
+                       paid_on: date | Callable[[PersonFacts], date]) -> dict[str, QuoteRequest]:
+    """The QuoteRequest of each person for ``year``, keyed by ID number.
+
+    The one way the facts for the rules are gathered — registration, payment,
+    resident changes, imports and renewal all come here; one person is a batch
+    of one.  Six queries whatever the number of people (call it in chunks of
+    a few thousand):
+
+    - permit: valid when held and not expired on the payment date;
+    - employee insurance: insured in ``year`` and not ended → not eligible;
+      the latest ``ended_on`` of ``year - 1`` or ``year`` is the day they left;
+    - history: years before ``year`` paid here ("resident") or in employee
+      insurance ("employee"); a paid enrollment wins;
+    - repaired years: every GapRepair of the person;
+    - identities: certified for ``year`` under the person's policy region
+      (subsidies.selectors.identities_for_many).
+
+    ``paid_on`` is one date or a function of the person (each region prices
+    registrations on its own payment days).
+    """
+    facts = [p if isinstance(p, PersonFacts) else PersonFacts.of(p) for p in people]
+    if not facts:
+        return {}
+    numbers = sorted({p.id_number for p in facts})
+    policy = _policy_codes({p.region_id for p in facts})
+    coverage = _employee_coverage(numbers, year)
+    history = _history(numbers, year)
+    repaired = _repaired(numbers)
+    identities = subsidies_selectors.identities_for_many(numbers, [year],
+                                                         policy_regions=set(policy.values()))
+    out: dict[str, QuoteRequest] = {}
+    for p in facts:
+        on = paid_on(p) if callable(paid_on) else paid_on
+        cov = coverage.get(p.id_number, _Coverage(False, None))
+        own_permit = permit_valid(p, on)
+        person = Person(birth_date=p.birth_date, hukou=p.hukou, residence_permit=own_permit,
+                        student=p.student or None, employee_insured=cov.insured,
+                        parent_insured_locally=(p.via_parent_permit and p.hukou != Hukou.LOCAL
+                                                and not own_permit))
+        out[p.id_number] = QuoteRequest(
+            region=p.region_id, year=year, paid_on=on, person=person,
+            identities=identities.get((p.id_number, year, policy[p.region_id]), ()),
+            history=dict(sorted(history.get(p.id_number, {}).items())),
+            repaired_years=frozenset(repaired.get(p.id_number, ())),
+            left_other_scheme_on=cov.left)
+    return out
 
 
 def quote_request_for(resident: Resident, year: int, paid_on: date, *,
-                      parent_insured_locally: bool = False) -> QuoteRequest:
-    """The quote request the database says for a resident, year and payment date."""
-    insured, left = employee_status(resident.id_number, year)
-    return QuoteRequest(
-        region=resident.region_id,
-        year=year,
-        paid_on=paid_on,
-        person=person_of(resident, on=paid_on, employee_insured=insured,
-                         parent_insured_locally=parent_insured_locally),
-        identities=identities_for(resident.id_number, year),
-        history=coverage_history(resident, before_year=year),
-        repaired_years=repaired_years(resident),
-        left_other_scheme_on=left,
-    )
+                      via_parent_permit: bool = False) -> QuoteRequest:
+    """The batch selector for one resident."""
+    facts = PersonFacts.of(resident, via_parent_permit=via_parent_permit)
+    return quote_requests_for([facts], year, paid_on)[resident.id_number]
+
+
+def _policy_codes(region_codes: Iterable[str]) -> dict[str, str]:
+    """Region code -> the code of the region whose policy it runs (itself, or its city)."""
+    codes = set(region_codes)
+    out = {code: code for code in codes}
+    for code, policy in Region.objects.filter(code__in=codes).values_list("code", "policy_region_id"):
+        out[code] = policy or code
+    return out
+
+
+def _employee_coverage(numbers: list[str], year: int) -> dict[str, _Coverage]:
+    insured: set[str] = set()
+    left: dict[str, date] = {}
+    for number, y, ended in EmployeeCoverage.objects.filter(
+            id_number__in=numbers, year__in=(year - 1, year)).values_list("id_number", "year", "ended_on"):
+        if y == year and ended is None:
+            insured.add(number)
+        if ended is not None and (number not in left or ended > left[number]):
+            left[number] = ended
+    return {n: _Coverage(n in insured, left.get(n)) for n in insured | set(left)}
+
+
+def _history(numbers: list[str], year: int) -> dict[str, dict[int, str]]:
+    out: dict[str, dict[int, str]] = {}
+    for number, y in EmployeeCoverage.objects.filter(
+            id_number__in=numbers, year__lt=year).values_list("id_number", "year"):
+        out.setdefault(number, {})[y] = "employee"
+    for number, y in Enrollment.objects.filter(
+            resident__id_number__in=numbers, status=EnrollmentStatus.PAID, year__lt=year).values_list(
+            "resident__id_number", "year"):
+        out.setdefault(number, {})[y] = "resident"
+    return out
+
+
+def _repaired(numbers: list[str]) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = {}
+    for number, y in GapRepair.objects.filter(resident__id_number__in=numbers).values_list(
+            "resident__id_number", "year"):
+        out.setdefault(number, set()).add(y)
+    return out
 
 
 @dataclass
@@ -121,13 +215,21 @@ def coverage_summary(resident: Resident, year: int, spec: PolicySpec | None) -> 
     )
 
 
-def residents_for(user):
+def residents_for(user, queryset=None):
+    """The residents a user may see: those whose current region is one of the user's."""
     from accounts.scoping import scope
 
-    return scope(Resident.objects.all(), user)
+    return scope(Resident.objects.all() if queryset is None else queryset, user)
 
 
-def enrollments_for(user):
+def enrollments_for(user, queryset=None):
+    """The enrollments a user may see — the one rule for the admin and the API.
+
+    Scoped by the enrollment's own region, not the person's: an enrollment is
+    the business of the region it was registered (and paid) in.  A paid year
+    stays with that region when the person moves; unpaid ones move with the
+    person (enrollment.pricing), so the new region sees what is still due.
+    """
     from accounts.scoping import scope
 
-    return scope(Enrollment.objects.all(), user)
+    return scope(Enrollment.objects.all() if queryset is None else queryset, user, "region")

@@ -7,15 +7,13 @@ take the answer of the pure rule functions (policy.rules).
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
-from core import clock
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
+from core import clock
 from accounts.audit import audit_context
 from policy.models import Region
 from policy.rules import PolicySpec, QuoteError, QuoteResult, quote
@@ -31,7 +29,9 @@ from .models import (
     RegisteredVia,
     Resident,
 )
-from .selectors import permit_valid, quote_request_for
+from .pricing import RULE_FIELDS, plan_repricing, registration_date
+from .selectors import PersonFacts, quote_request_for
+from .writer import enrollments_insert, enrollments_reprice, row_from_quote
 
 # HTTP status of each domain error (the API's; the admin shows the message).
 ERROR_STATUS = {
@@ -89,31 +89,6 @@ def run_quote(spec: PolicySpec, req) -> QuoteResult:
         raise EnrollmentError(exc.code, exc.message) from None
 
 
-def registration_date(spec: PolicySpec, today: date) -> date:
-    """The payment date a registration is priced at: today, or the day the window
-    opens when registering ahead of it.  The amount is priced again at payment.
-
-    Registering is not paying: on a day of the month the region takes no
-    payments (Lüliang: only days 1-25), the registration is priced at the next
-    day payments are taken, as long as that is still in the benefit year."""
-    day = today
-    if spec.first_opening is not None and day < spec.first_opening:
-        day = spec.first_opening
-    return _next_payment_day(spec, day)
-
-
-def _next_payment_day(spec: PolicySpec, day: date) -> date:
-    lo, hi = spec.payment_day_from, spec.payment_day_to
-    if lo is not None and day.day < lo:
-        nxt = day.replace(day=min(lo, calendar.monthrange(day.year, day.month)[1]))
-    elif hi is not None and day.day > hi:
-        first = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-        nxt = first.replace(day=min(lo or 1, calendar.monthrange(first.year, first.month)[1]))
-    else:
-        return day
-    return nxt if nxt <= spec.year_end else day
-
-
 def _fill_from_quote(e: Enrollment, result: QuoteResult) -> None:
     e.category = result.category
     e.personal_standard = result.personal_standard
@@ -138,6 +113,9 @@ RESIDENT_FIELDS = ("name", "region_id", "hukou", "residence_permit", "residence_
                    "student", "school", "phone")
 
 
+PERMIT_NEEDS_NONLOCAL = "本地户籍人员不登记居住证"
+
+
 def _clean_resident_fields(fields: dict) -> dict:
     out = dict(fields)
     if "region" in out:
@@ -149,8 +127,10 @@ def _clean_resident_fields(fields: dict) -> dict:
             raise EnrollmentError("invalid_input", "姓名不能为空")
     if "region_id" in out and not Region.objects.filter(code=out["region_id"]).exists():
         raise EnrollmentError("invalid_input", f"未知参保地 {out['region_id']}")
-    if out.get("hukou", Hukou.NONLOCAL) == Hukou.LOCAL:
-        out["residence_permit"] = False
+    if out.get("hukou") == Hukou.LOCAL:
+        if out.get("residence_permit"):
+            raise EnrollmentError("invalid_input", PERMIT_NEEDS_NONLOCAL)
+        out["residence_permit"] = False  # a person who becomes local no longer needs one
         out["residence_permit_expires_on"] = None
     student = out.get("student")
     if student is not None and student not in ("", "primary_secondary", "college"):
@@ -159,6 +139,21 @@ def _clean_resident_fields(fields: dict) -> dict:
     if unknown:
         raise EnrollmentError("invalid_input", f"不能修改字段 {', '.join(sorted(unknown))}")
     return out
+
+
+def _refused_write(exc: IntegrityError, number: str) -> EnrollmentError:
+    """The domain error of a constraint the database enforced; anything else is re-raised.
+
+    Only a unique violation (SQLSTATE 23505) is a duplicate; a check
+    constraint (23514) is invalid input with the rule it stands for."""
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    constraint = getattr(getattr(cause, "diag", None), "constraint_name", None)
+    if sqlstate == "23505":
+        return EnrollmentError("duplicate_resident", f"身份证号码 {idnumbers.mask(number)} 已登记")
+    if constraint == "resident_permit_only_nonlocal":
+        return EnrollmentError("invalid_input", PERMIT_NEEDS_NONLOCAL)
+    raise exc
 
 
 def parse_id_number(id_number, *, birth_date: date | None = None,
@@ -176,7 +171,7 @@ def parse_id_number(id_number, *, birth_date: date | None = None,
 
 
 def validate_resident_input(*, id_number=None, birth_date=None, region=None, hukou=None,
-                            student=None, creating: bool = True) -> None:
+                            student=None, residence_permit=None, creating: bool = True) -> None:
     """The checks resident_create/resident_update make, for forms to show early."""
     if creating:
         parsed = parse_id_number(id_number, birth_date=birth_date)
@@ -189,14 +184,18 @@ def validate_resident_input(*, id_number=None, birth_date=None, region=None, huk
         fields["hukou"] = hukou
     if student is not None:
         fields["student"] = student
+    if residence_permit is not None:
+        fields["residence_permit"] = residence_permit
+    if creating:
+        fields.setdefault("hukou", Hukou.LOCAL)
     _clean_resident_fields(fields)
 
 
 def resident_create(*, id_number: str, actor, birth_date: date | None = None,
                     today: date | None = None, **fields) -> Resident:
-    """Register a person; birth date and sex come from the ID number."""
+    """Register a person; birth date and sex come from the ID number (户籍 defaults to local)."""
     parsed = parse_id_number(id_number, birth_date=birth_date, today=today)
-    clean = _clean_resident_fields(fields)
+    clean = _clean_resident_fields({"hukou": Hukou.LOCAL, **fields})
     for required in ("name", "region_id"):
         if not clean.get(required):
             raise EnrollmentError("invalid_input", f"缺少 {required}")
@@ -207,9 +206,8 @@ def resident_create(*, id_number: str, actor, birth_date: date | None = None,
             with transaction.atomic():
                 return Resident.objects.create(id_number=parsed.number, birth_date=parsed.birth_date,
                                                sex=parsed.sex, **clean)
-        except IntegrityError:
-            raise EnrollmentError("duplicate_resident",
-                                  f"身份证号码 {idnumbers.mask(parsed.number)} 已登记") from None
+        except IntegrityError as exc:
+            raise _refused_write(exc, parsed.number) from None
 
 
 @dataclass
@@ -221,7 +219,11 @@ class ResidentUpdate:
 
 
 def resident_update(*, resident: Resident, actor, today: date | None = None, **fields) -> ResidentUpdate:
-    """Change a person; unpaid enrollments are priced again (category may change)."""
+    """Change a person.  When a fact the rules read changes (region, hukou, permit,
+    student status), every unpaid enrollment is priced again with the new facts
+    and moved to the person's region — the same plan an import follows
+    (enrollment.pricing).  If one cannot be priced, nothing changes and the
+    reason is raised.  Paid enrollments stay as they are, where they are."""
     today = _today(today)
     clean = _clean_resident_fields(fields)
     with transaction.atomic(), audit_context(actor, action="resident_update"):
@@ -229,23 +231,18 @@ def resident_update(*, resident: Resident, actor, today: date | None = None, **f
         changed = [k for k, v in clean.items() if getattr(locked, k) != v]
         for k in changed:
             setattr(locked, k, clean[k])
+        if locked.hukou == Hukou.LOCAL and locked.residence_permit:
+            raise EnrollmentError("invalid_input", PERMIT_NEEDS_NONLOCAL)
+        out = ResidentUpdate(locked, changed)
+        if RULE_FIELDS.intersection(changed):
+            plan = plan_repricing([PersonFacts.of(locked)], today=today)
+            if plan.refused:
+                refusal = plan.refused[locked.id_number]
+                raise EnrollmentError(refusal.code, refusal.message)
+            ids = enrollments_reprice(plan.updates)
+            out.recomputed = list(Enrollment.objects.filter(pk__in=ids).order_by("year", "id"))
         if changed:
             locked.save(update_fields=[*changed, "updated_at"])
-        out = ResidentUpdate(locked, changed)
-        if changed:
-            for e in Enrollment.objects.select_for_update().filter(
-                    resident=locked, status=EnrollmentStatus.REGISTERED).order_by("id"):
-                try:
-                    spec = spec_for(locked.region_id, e.year)
-                    req = quote_request_for(locked, e.year, registration_date(spec, today),
-                                            parent_insured_locally=e.nonlocal_via_parent_permit)
-                    _fill_from_quote(e, run_quote(spec, req))
-                except EnrollmentError as exc:
-                    out.problems.append(f"{e.year} 年度登记未重新计算：{exc.message}")
-                    continue
-                e.region_id = locked.region_id
-                e.save()
-                out.recomputed.append(e)
         resident.__dict__.update(locked.__dict__)
         return out
 
@@ -259,6 +256,13 @@ def enrollment_register(*, resident: Resident, year: int, registered_via: str, a
 
     A newborn the region does not charge in the birth year (Lüliang) is
     covered at once, from the date of birth.
+
+    The row is written by the one enrollment writer (enrollment.writer), as a
+    batch of one, rather than by ``Model.save``: the import and renewal write
+    the same columns the same way, so the single path cannot drift from them
+    (a newborn's paid columns, the parent-permit flag), and "already
+    registered" is the same ``ON CONFLICT`` on the same constraint.  The cost
+    is one extra read of the row it returns.
     """
     today = _today(today)
     if registered_via not in RegisteredVia.values:
@@ -269,27 +273,18 @@ def enrollment_register(*, resident: Resident, year: int, registered_via: str, a
                 status=EnrollmentStatus.CANCELLED).exists():
             raise EnrollmentError("already_enrolled", f"{resident.name} 已登记 {year} 年度")
         spec = spec_for(resident.region_id, year)
-        paid_on = registration_date(spec, today)
-        by_parent = (via_parent_permit and resident.hukou == Hukou.NONLOCAL
-                     and not permit_valid(resident, paid_on))
-        req = quote_request_for(resident, year, paid_on, parent_insured_locally=by_parent)
+        req = quote_request_for(resident, year, registration_date(spec, today),
+                                via_parent_permit=via_parent_permit)
         result = run_quote(spec, req)
-        e = Enrollment(resident=resident, year=year, region_id=resident.region_id,
-                       registered_via=registered_via, registered_by=_user(actor),
-                       nonlocal_via_parent_permit=by_parent)
-        _fill_from_quote(e, result)
-        if result.timing == "newborn":
-            e.status = EnrollmentStatus.PAID
-            e.paid_amount = Decimal("0.00")
-            e.paid_on = today
-            e.paid_at = clock.now()
-            _fill_benefits(e, result)
-        try:
-            with transaction.atomic():
-                e.save()
-        except IntegrityError:
-            raise EnrollmentError("already_enrolled", f"{resident.name} 已登记 {year} 年度") from None
-        return e
+        user = _user(actor)
+        row = row_from_quote(result, resident_id=resident.pk, region_id=resident.region_id,
+                             registered_via=registered_via, registered_on=today,
+                             registered_by_id=user.pk if user else None,
+                             via_parent_permit=req.person.parent_insured_locally, now=clock.now())
+        inserted = enrollments_insert([row])
+        if not inserted:
+            raise EnrollmentError("already_enrolled", f"{resident.name} 已登记 {year} 年度")
+        return Enrollment.objects.get(pk=inserted[0].id)
 
 
 def enrollment_record_payment(*, enrollment: Enrollment, amount: Decimal, paid_on: date,
@@ -306,9 +301,11 @@ def enrollment_record_payment(*, enrollment: Enrollment, amount: Decimal, paid_o
             raise EnrollmentError("already_paid", f"{e.year} 年度已缴费")
         if e.status == EnrollmentStatus.CANCELLED:
             raise EnrollmentError("enrollment_cancelled", f"{e.year} 年度登记已注销")
-        spec = spec_for(e.resident.region_id, e.year)
-        req = quote_request_for(e.resident, e.year, paid_on,
-                                parent_insured_locally=e.nonlocal_via_parent_permit)
+        if e.region_id != e.resident.region_id:
+            raise EnrollmentError("region_mismatch",
+                                  f"{e.year} 年度登记的参保地与参保人现参保地不一致，请先办理参保人信息变更")
+        spec = spec_for(e.region_id, e.year)
+        req = quote_request_for(e.resident, e.year, paid_on, via_parent_permit=e.nonlocal_via_parent_permit)
         result = run_quote(spec, req)
         if amount != result.amount_due:
             raise EnrollmentError("amount_mismatch",

@@ -427,7 +427,8 @@ def test_caseworker_cannot_move_another_regions_resident_into_his_own(caseworker
     data = csv_bytes([["赵六", XINING_WOMAN, "外地", "有", "", "330200"]])
     result = import_residents(data, "a.csv", actor=caseworker, user=caseworker, today=IN_WINDOW)
     assert [str(e) for e in result.errors] == [
-        "row 2: 身份证号码: 此人已在 630100 参保登记，不在您的经办地区内"]
+        "row 2: 身份证号码: 身份证号码已由其他经办地区登记，请联系该地区经办机构或上级"]
+    assert "630100" not in str(result.errors[0])  # neither where nor who
     zhao = Resident.objects.get()
     assert (zhao.region_id, zhao.residence_permit) == ("630100", False)
 
@@ -632,7 +633,7 @@ def test_coverage_caseworker_cannot_rewrite_another_regions_record(caseworker):
                      header=COVERAGE_HEADER)
     result = import_employee_coverage(data, "c.csv", actor=caseworker, user=caseworker, today=IN_WINDOW)
     assert [str(e) for e in result.errors] == [
-        "row 3: 身份证号码: 此人 2025 年度的记录属 630100，不在您的经办地区内"]
+        "row 3: 身份证号码: 2025 年度：身份证号码已由其他经办地区登记，请联系该地区经办机构或上级"]
     assert result.rejected
     assert coverage() == [(XINING_WOMAN, "赵六", "630100", 2025, None)]
 

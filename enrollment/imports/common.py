@@ -1,0 +1,107 @@
+"""What the imports share: the row error, the result, the checks of common columns."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from accounts.scoping import region_codes
+
+from .. import idnumbers
+from ..spreadsheet import is_numeric_cell, plain
+
+CHUNK = 2000
+
+# A row about a person (or record) another region holds: neither who holds it nor
+# where is told, so one region's caseworker learns nothing of another's people.
+HELD_ELSEWHERE = "身份证号码已由其他经办地区登记，请联系该地区经办机构或上级"
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.column}: {self.reason}"
+
+
+@dataclass
+class ImportResult:
+    total_rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    registered: int = 0
+    already_registered: int = 0
+    repriced: int = 0  # unpaid enrollments priced again (and moved) after a change
+    errors: list[RowError] = field(default_factory=list)
+    rejected: bool = False
+    dry_run: bool = False
+    rows: list = field(default_factory=list)  # parsed rows, for the admin preview
+
+    def as_dict(self) -> dict:
+        return {"rows": self.total_rows, "created": self.created, "updated": self.updated,
+                "unchanged": self.unchanged, "registered": self.registered,
+                "already_registered": self.already_registered,
+                "invalid_rows": len({e.row for e in self.errors}), "rejected": self.rejected}
+
+
+def user_codes(user):
+    return None if user is None else region_codes(user)
+
+
+def check_name(values: dict, errors: list, row: int) -> str:
+    name = plain(values.get("姓名", ""))
+    if not name:
+        errors.append(RowError(row, "姓名", "不能为空"))
+    elif len(name) > 50:
+        errors.append(RowError(row, "姓名", "超过 50 个字"))
+    return name
+
+
+def check_id(values: dict, errors: list, row: int, today: date):
+    raw = values.get("身份证号码", "")
+    if is_numeric_cell(raw):
+        errors.append(RowError(row, "身份证号码",
+                               "单元格为数字格式，18 位号码已丢失精度；请将该列设为文本后重新导出"))
+        return None
+    try:
+        return idnumbers.parse(raw, today=today)
+    except idnumbers.IdNumberError as exc:
+        errors.append(RowError(row, "身份证号码", str(exc)))
+        return None
+
+
+def check_region(values: dict, errors: list, row: int, regions: dict, codes) -> str | None:
+    code = plain(values.get("参保地", ""))
+    if not re.fullmatch(r"\d{6}", code):
+        errors.append(RowError(row, "参保地", f"应为六位行政区划代码，收到 {code!r}"))
+        return None
+    if code not in regions:
+        errors.append(RowError(row, "参保地", f"未知地区 {code}"))
+        return None
+    if codes is not None and code not in codes:
+        errors.append(RowError(row, "参保地", f"{code} 不在您的经办地区内"))
+        return None
+    return code
+
+
+def check_year(values: dict, errors: list, row: int) -> int | None:
+    text = plain(values.get("参保年度", ""))
+    if not text:
+        return None
+    if not re.fullmatch(r"\d{4}", text):
+        errors.append(RowError(row, "参保年度", f"应为四位年份，收到 {text!r}"))
+        return None
+    return int(text)
+
+
+def parse_date(text: str) -> date:
+    """2025-06-30, and 2025/6/30 as spreadsheets save dates (ValueError otherwise)."""
+    m = re.fullmatch(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})", text)
+    if m is None:
+        raise ValueError(text)
+    return date(*map(int, m.groups()))

@@ -1,0 +1,55 @@
+"""Reads of assistance identities for other apps (enrollment asks here; it never
+reads ``subsidies_assistanceidentity`` itself).
+
+An identity is certified by a region's department for a benefit year, and it
+counts only under the policy of the region that certified it.  A county that
+runs its city's policy (孝义 141181 → 吕梁 141100) shares the city's
+identities both ways: the key of an identity is the *policy region* of the
+certifying region, and a caller asks with the policy region of the place the
+person enrolls in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models.functions import Coalesce
+
+from policy.rules.types import Identity
+
+from .models import AssistanceIdentity
+
+IdentityKey = tuple[str, int, str]  # (id_number, year, policy region code)
+
+
+def identities_for_many(id_numbers: Iterable[str], years: Iterable[int], *,
+                        policy_regions: Iterable[str] | None = None
+                        ) -> dict[IdentityKey, tuple[Identity, ...]]:
+    """Identities of many people in one query, keyed by
+    ``(id_number, year, policy region code)``.
+
+    ``policy_regions`` (optional) keeps only identities counting under those
+    policy regions.  Each tuple is ordered by identity code, then
+    certification date, so every caller sees the same order.
+    """
+    numbers = sorted(set(id_numbers))
+    years = sorted(set(years))
+    if not numbers or not years:
+        return {}
+    rows = (AssistanceIdentity.objects
+            .filter(id_number__in=numbers, year__in=years)
+            .annotate(policy=Coalesce("region__policy_region_id", "region_id"))
+            .order_by("id_number", "year", "policy", "identity", "certified_on")
+            .values_list("id_number", "year", "policy", "identity", "certified_on"))
+    if policy_regions is not None:
+        rows = rows.filter(policy__in=sorted(set(policy_regions)))
+    out: dict[IdentityKey, list[Identity]] = {}
+    for number, year, policy, code, on in rows:
+        out.setdefault((number, year, policy), []).append(Identity(code=code, certified_on=on))
+    return {key: tuple(idents) for key, idents in out.items()}
+
+
+def identities_for(id_number: str, year: int, policy_region: str) -> tuple[Identity, ...]:
+    """The batch selector for one person."""
+    return identities_for_many([id_number], [year], policy_regions=[policy_region]).get(
+        (id_number, year, policy_region), ())
