@@ -153,7 +153,29 @@ class ResidentForm(forms.ModelForm):
                 creating=not self.instance.pk)
         except EnrollmentError as exc:
             raise forms.ValidationError(exc.message) from None
+        if self.instance.pk:
+            self._try_update(data)
         return data
+
+    def _try_update(self, data) -> None:
+        """A change the service would refuse (an unpaid enrollment that cannot be priced
+        again under the new facts) is a form error: tried in a savepoint, rolled back."""
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                resident_update(resident=Resident.objects.get(pk=self.instance.pk), actor=None,
+                                **resident_fields(data))
+                transaction.set_rollback(True)
+        except EnrollmentError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
+def resident_fields(data) -> dict:
+    fields = {k: data.get(k) for k in ("name", "region", "hukou", "residence_permit",
+                                       "residence_permit_expires_on", "student", "school", "phone")}
+    fields["student"] = fields["student"] or ""
+    return fields
 
 
 class RegisterForm(forms.Form):
@@ -270,11 +292,13 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, MaskedIdColumnMixin, Region
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        fields = {k: data.get(k) for k in ("name", "region", "hukou", "residence_permit",
-                                           "residence_permit_expires_on", "student", "school", "phone")}
-        fields["student"] = fields["student"] or ""
+        fields = resident_fields(data)
         if change:
-            result = resident_update(resident=obj, actor=request.user, **fields)
+            try:
+                result = resident_update(resident=obj, actor=request.user, **fields)
+            except EnrollmentError as exc:  # changed by someone else since the form was checked
+                self.message_user(request, f"未保存：{exc.message}", messages.ERROR)
+                return
             for problem in result.problems:
                 self.message_user(request, problem, messages.WARNING)
             if result.recomputed:

@@ -186,6 +186,24 @@ def test_caseworker_changes_a_resident_and_the_unpaid_enrollment_is_repriced(cli
     assert any("重新计算" in m for m in msgs(resp))
 
 
+def test_a_change_the_service_would_refuse_is_a_form_error(client, people):
+    """Moving a person whose unpaid 2026 registration cannot be priced in the new region
+    (Xining has no 2026 policy): the form says why, and nothing changes."""
+    clone("330200", 2025, 2026)
+    r = people["zhang1"]
+    e = register(r, 2026, date(2025, 11, 3))
+    client.force_login(caseworker("cw_two", "330200", "630100"))
+    with today_is(date(2025, 11, 5)):
+        resp = client.post(f"{RESIDENTS}{r.pk}/change/", change_data(r, region="630100"))
+    assert resp.status_code == 200
+    errors = str(resp.context["adminform"].form.errors)
+    assert "2026 年度的未缴费登记不能按变更后的信息重新核定" in errors
+    r.refresh_from_db()
+    e.refresh_from_db()
+    assert (r.region_id, e.region_id, e.status, e.amount_due) == ("330200", "330200", "registered",
+                                                                  Decimal("780.00"))
+
+
 # --- actions -----------------------------------------------------------------------------------------
 
 

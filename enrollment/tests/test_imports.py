@@ -524,7 +524,7 @@ def test_command_missing_column_exit_1_naming_it(tmp_path):
     path.write_bytes(csv_bytes([["张三", NINGBO_MAN, "本地", "无", ""]], header=RESIDENT_HEADER[:5]))
     code, out, err = run_command("import_residents", path)
     assert code == 1
-    assert err.strip() == ("residents.csv: 缺少列：参保地（第 1 行应为表头：姓名、身份证号码、户籍、居住证、"
+    assert err.strip() == ("residents.csv: 缺少列：参保地（已在第 1–2 行中查找表头，第 1 行最接近；表头应含：姓名、身份证号码、户籍、居住证、"
                            "学生类别、参保地）")
     assert out == ""
     assert Resident.objects.count() == 0
@@ -673,7 +673,7 @@ def test_coverage_command_missing_column(tmp_path):
     path.write_bytes(csv_bytes([["张三", NINGBO_MAN, "330200"]], header=COVERAGE_HEADER[:3]))
     code, _, err = run_command("import_employee_coverage", path)
     assert code == 1
-    assert err.strip() == "coverage.csv: 缺少列：参保年度（第 1 行应为表头：姓名、身份证号码、参保地、参保年度）"
+    assert err.strip() == "coverage.csv: 缺少列：参保年度（已在第 1–2 行中查找表头，第 1 行最接近；表头应含：姓名、身份证号码、参保地、参保年度）"
 
 
 def test_coverage_service_reports_progress_of_checking_and_writing():
@@ -720,7 +720,7 @@ def test_commands_draw_a_progress_bar_on_request(tmp_path, capsys, command, head
 
 
 def test_command_imports_are_recorded_as_batch_runs_and_dry_runs_are_not(tmp_path):
-    from enrollment.models import BatchRun
+    from core.models import BatchRun
 
     path = tmp_path / "residents.csv"
     path.write_bytes(csv_bytes([GOOD_ROW[:6], ["", NINGBO_WOMAN, "本地", "无", "", "330200"]]))
@@ -743,20 +743,20 @@ def test_command_imports_are_recorded_as_batch_runs_and_dry_runs_are_not(tmp_pat
 
 
 def test_an_unreadable_file_is_recorded_as_failed_with_its_reason(tmp_path):
-    from enrollment.models import BatchRun
+    from core.models import BatchRun
 
     path = tmp_path / "coverage.csv"
     path.write_bytes(csv_bytes([["张三", NINGBO_MAN, "330200"]], header=COVERAGE_HEADER[:3]))
     assert run_command("import_employee_coverage", path)[0] == 1
     run = BatchRun.objects.get()
     assert (run.kind, run.status) == ("import_employee_coverage", "failed")
-    assert run.report == "缺少列：参保年度（第 1 行应为表头：姓名、身份证号码、参保地、参保年度）"
+    assert run.report == "缺少列：参保年度（已在第 1–2 行中查找表头，第 1 行最接近；表头应含：姓名、身份证号码、参保地、参保年度）"
     assert EmployeeCoverage.objects.count() == 0
 
 
 def test_a_long_error_report_is_cut_with_a_count(monkeypatch):
     from enrollment import batches
-    from enrollment.models import BatchRun
+    from core.models import BatchRun
 
     monkeypatch.setattr(batches, "REPORT_LINES", 2)
     rows = [["", NINGBO_MAN, "本地", "无", "", "330200"]] * 4  # 4 empty names, 3 repeated numbers
