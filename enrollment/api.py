@@ -54,8 +54,30 @@ def _actor(request):
     return request.user if request.api_token is None else f"api token {request.api_token.name}"
 
 
+# HTTP status of each domain error: the API's business (the admin shows the message).
+ERROR_STATUS = {
+    "invalid_input": 422,
+    "policy_missing": 404,
+    "not_registered": 404,
+    "resident_not_found": 404,
+    "not_eligible": 422,
+    "payment_day_not_allowed": 422,
+    "window_not_open": 422,
+    "window_closed": 422,
+    "value_not_in_source": 422,
+    "name_mismatch": 422,
+    "region_mismatch": 422,
+    "amount_mismatch": 422,
+    "already_enrolled": 409,
+    "already_paid": 409,
+    "enrollment_cancelled": 409,
+    "duplicate_resident": 409,
+}
+
+
+
 def _fail(exc: EnrollmentError):
-    raise ApiError(exc.status, exc.code, exc.message)
+    raise ApiError(ERROR_STATUS.get(exc.code, 422), exc.code, exc.message)
 
 
 @endpoint(methods=("POST",), scopes=("staff",))

@@ -33,27 +33,6 @@ from .pricing import RULE_FIELDS, plan_repricing, registration_date
 from .selectors import PersonFacts, quote_request_for
 from .writer import enrollments_insert, enrollments_reprice, row_from_quote
 
-# HTTP status of each domain error (the API's; the admin shows the message).
-ERROR_STATUS = {
-    "invalid_input": 422,
-    "policy_missing": 404,
-    "not_registered": 404,
-    "resident_not_found": 404,
-    "not_eligible": 422,
-    "payment_day_not_allowed": 422,
-    "window_not_open": 422,
-    "window_closed": 422,
-    "value_not_in_source": 422,
-    "name_mismatch": 422,
-    "region_mismatch": 422,
-    "amount_mismatch": 422,
-    "already_enrolled": 409,
-    "already_paid": 409,
-    "enrollment_cancelled": 409,
-    "duplicate_resident": 409,
-}
-
-
 class EnrollmentError(Exception):
     """A refused write: ``code`` for the API, ``message`` (Chinese) for people."""
 
@@ -61,10 +40,6 @@ class EnrollmentError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-    @property
-    def status(self) -> int:
-        return ERROR_STATUS.get(self.code, 422)
 
 
 def _user(actor):
