@@ -1,10 +1,13 @@
 """Default renewal (默认续保): register for year Y everyone paid for Y-1 who still
 qualifies in the same category; list everyone else with the reason.
 
-Set-based and resumable: candidates are read in chunks ordered by primary key,
-priced by the pure rule functions, and written with one
-``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`` per chunk, so a
-second run (or two at once) never registers anybody twice.
+Set-based and resumable: candidates are read in key ranges (the batch engine's
+chunks), their facts gathered by the one batch selector
+(``selectors.quote_requests_for``), priced by the pure rule functions and
+written by the one enrollment writer (``writer.enrollments_insert``, ``ON
+CONFLICT DO NOTHING``), so a second run (or two at once) never registers
+anybody twice.  Per chunk: one candidate query, the selector's six, one
+re-check, one insert and one notice upsert, whatever the chunk's size.
 """
 
 from __future__ import annotations
@@ -21,22 +24,26 @@ from accounts.audit import audit_context
 from policy.models import Region
 from policy.rules import QuoteError, quote
 from policy.rules.category import find_category
-from policy.rules.types import Identity, Person, QuoteRequest
 
 from .models import ReregisterReason
+from .selectors import PersonFacts, quote_requests_for
 from .services import EnrollmentError, registration_date, spec_for
+from .writer import EnrollmentRow, enrollments_insert
 
 REASONS = [r.value for r in ReregisterReason]
 CHUNK = 5000
 
+# The previous year's paid enrollments of a key range with their residents, and whether
+# the person holds any enrollment for the year renewed into (any status: a cancellation
+# stands).  ``year + 0`` keeps that probe on the resident's index: during a renewal the
+# statistics still say the new year is empty, and with ``year = …`` the planner reads
+# every row of the new year once per chunk (a hashed subplan) — quadratic over a run.
 _CANDIDATES = """
 SELECT e.id, e.category, e.nonlocal_via_parent_permit,
        r.id, r.id_number, r.birth_date, r.hukou, r.residence_permit,
        r.residence_permit_expires_on, r.student, r.region_id,
-       EXISTS (SELECT 1 FROM enrollment_enrollment n          -- any status: a cancellation stands
-               WHERE n.resident_id = r.id AND n.year = %(year)s),
-       EXISTS (SELECT 1 FROM enrollment_employeecoverage c
-               WHERE c.id_number = r.id_number AND c.year = %(year)s AND c.ended_on IS NULL),
+       EXISTS (SELECT 1 FROM enrollment_enrollment n
+               WHERE n.resident_id = r.id AND n.year + 0 = %(year)s),
        e.region_id
 FROM enrollment_enrollment e JOIN enrollment_resident r ON r.id = e.resident_id
 WHERE e.year = %(prev)s AND e.status = 'paid' AND e.region_id = ANY(%(regions)s)
@@ -44,26 +51,11 @@ WHERE e.year = %(prev)s AND e.status = 'paid' AND e.region_id = ANY(%(regions)s)
 ORDER BY e.id
 """
 
-_INSERT = """
-INSERT INTO enrollment_enrollment
-  (resident_id, year, region_id, category, status, registered_via, registered_at, registered_by_id,
-   nonlocal_via_parent_permit, personal_standard, fiscal_subsidy, assistance_identity,
-   assistance_amount, amount_due, timing, paid_via, waiting_months, waiting_days, cancel_reason,
-   updated_at)
-SELECT t.resident_id, %(year)s, t.region_id, t.category, 'registered', 'default_renewal', %(now)s,
-       %(user)s, t.via_parent, t.personal, t.fiscal, t.assist_identity, t.assist_amount, t.due,
-       t.timing, '', 0, 0, '', %(now)s
-FROM unnest(%(resident_ids)s::bigint[], %(region_ids)s::varchar[], %(categories)s::varchar[],
-            %(via_parent)s::boolean[], %(personal)s::numeric[], %(fiscal)s::numeric[],
-            %(assist_identity)s::varchar[], %(assist_amount)s::numeric[], %(due)s::numeric[],
-            %(timing)s::varchar[])
-     AS t(resident_id, region_id, category, via_parent, personal, fiscal, assist_identity,
-          assist_amount, due, timing)
-WHERE NOT EXISTS (SELECT 1 FROM enrollment_enrollment x      -- nor a cancelled one, meanwhile
-                  WHERE x.resident_id = t.resident_id AND x.year = %(year)s)
-ORDER BY t.resident_id
-ON CONFLICT DO NOTHING
-RETURNING resident_id
+# Who got an enrollment for the year (any status) since the candidates were read: the
+# writer skips only a live registration (its unique constraint), not a cancelled one.
+_REGISTERED_MEANWHILE = """
+SELECT DISTINCT resident_id FROM enrollment_enrollment
+WHERE resident_id = ANY(%(ids)s::bigint[]) AND year + 0 = %(year)s
 """
 
 _NOTICE = """
@@ -71,6 +63,7 @@ INSERT INTO enrollment_reregistrationnotice (resident_id, region_id, year, reaso
 SELECT t.resident_id, t.region_id, %(year)s, t.reason, t.detail, %(now)s
 FROM unnest(%(resident_ids)s::bigint[], %(region_ids)s::varchar[], %(reasons)s::varchar[],
             %(details)s::varchar[]) AS t(resident_id, region_id, reason, detail)
+ORDER BY t.resident_id
 ON CONFLICT (resident_id, year) DO UPDATE SET reason = EXCLUDED.reason, detail = EXCLUDED.detail,
   region_id = EXCLUDED.region_id
 """
@@ -83,51 +76,48 @@ def renewal_regions(region_code: str) -> list[str]:
     return codes
 
 
-def _identities(id_numbers: list[str], year: int) -> dict[str, list[Identity]]:
-    out: dict[str, list[Identity]] = {}
-    with connection.cursor() as cur:
-        cur.execute("SELECT id_number, identity, certified_on FROM subsidies_assistanceidentity "
-                    "WHERE year = %s AND id_number = ANY(%s)", [year, id_numbers])
-        for number, code, on in cur.fetchall():
-            out.setdefault(number, []).append(Identity(code=code, certified_on=on))
-    return out
+def _not_eligible(exc: QuoteError) -> tuple[str, str]:
+    return (ReregisterReason.VALUE_NOT_IN_SOURCE if exc.code == "value_not_in_source"
+            else ReregisterReason.NOT_ELIGIBLE), exc.message[:200]
 
 
-def _decide(spec, row, paid_on: date, identities, regions) -> tuple[str | None, str, object]:
-    """(reason, detail, quote result) for one candidate; reason None = renew."""
-    (_, prev_category, via_parent, _, number, birth, hukou, permit, expires, student,
-     region_id, _, employee, _) = row
-    start = spec.year_start
-    if region_id not in regions:
-        return ReregisterReason.HUKOU_MOVED, f"现参保地 {region_id}", None
-    if employee:
+def _permit_refusal(row, start: date) -> tuple[str, str] | None:
+    """A non-local person needs their own permit lasting into the year renewed into
+    (registered on a parent's permit before: the parent's case is looked at again)."""
+    (_, _, via_parent, _, _, _, hukou, permit, expires, _, _, _, _) = row
+    if hukou == "local" or (permit and (expires is None or expires >= start)):
+        return None
+    if via_parent:
+        return ReregisterReason.PARENT_PERMIT, ""
+    return ReregisterReason.PERMIT_EXPIRED, f"居住证有效期至 {expires}" if expires else ""
+
+
+def _facts(row) -> PersonFacts:
+    (_, _, _, resident_id, number, birth, hukou, permit, expires, student, region_id, _, _) = row
+    # renewed people are local or hold their own valid permit: never on a parent's
+    return PersonFacts(id_number=number, birth_date=birth, hukou=hukou, residence_permit=permit,
+                       residence_permit_expires_on=expires, student=student or "", region_id=region_id,
+                       resident_id=resident_id)
+
+
+def _decide(spec, row, req) -> tuple[str | None, str, object]:
+    """(reason, detail, quote result) for one candidate that still lives in the
+    renewing region; reason None = renew."""
+    if req.person.employee_insured:
         return ReregisterReason.NOT_ELIGIBLE, "已参加职工医保", None
-    own_permit = permit and (expires is None or expires >= start)
-    if hukou != "local" and via_parent and not own_permit:
-        return ReregisterReason.PARENT_PERMIT, "", None
-    if hukou != "local" and not own_permit:
-        return ReregisterReason.PERMIT_EXPIRED, f"居住证有效期至 {expires}" if expires else "", None
-    person = Person(birth_date=birth, hukou=hukou, residence_permit=own_permit,
-                    student=student or None)
+    refused = _permit_refusal(row, spec.year_start)
+    if refused is not None:
+        return (*refused, None)
+    prev_category = row[1]
     try:
-        category = find_category(spec, person)
+        category = find_category(spec, req.person)
+        if category.code != prev_category:
+            reason = (ReregisterReason.GRADUATED if prev_category == "college"
+                      else ReregisterReason.CATEGORY_CHANGED)
+            return reason, f"{prev_category} → {category.code}", None
+        return None, "", quote(spec, req)
     except QuoteError as exc:
-        return (ReregisterReason.VALUE_NOT_IN_SOURCE if exc.code == "value_not_in_source"
-                else ReregisterReason.NOT_ELIGIBLE), exc.message[:200], None
-    if category.code != prev_category:
-        reason = (ReregisterReason.GRADUATED if prev_category == "college"
-                  else ReregisterReason.CATEGORY_CHANGED)
-        return reason, f"{prev_category} → {category.code}", None
-    # Every candidate was paid for the year before, so continuous: the registration's timing
-    # then agrees with what enrollment_register would store (the payment reprices anyway).
-    req = QuoteRequest(region=region_id, year=spec.year, paid_on=paid_on, person=person,
-                       identities=tuple(identities), history={spec.year - 1: "resident"})
-    try:
-        result = quote(spec, req)
-    except QuoteError as exc:
-        return (ReregisterReason.VALUE_NOT_IN_SOURCE if exc.code == "value_not_in_source"
-                else ReregisterReason.NOT_ELIGIBLE), exc.message[:200], None
-    return None, "", result
+        return (*_not_eligible(exc), None)
 
 
 def check_renewal(region: str, to_year: int):
@@ -146,6 +136,13 @@ def _new_counts() -> Counter:
     return counts
 
 
+def _read_candidates(to_year: int, regions: list[str], lo: int, hi: int) -> list[tuple]:
+    with connection.cursor() as cur:
+        cur.execute(_CANDIDATES, {"year": to_year, "prev": to_year - 1, "regions": regions,
+                                  "lo": lo, "hi": hi})
+        return cur.fetchall()
+
+
 def renew_range(*, region: str, to_year: int, lo: int, hi: int, today: date, actor=None) -> dict:
     """Default renewal of the paid ``to_year - 1`` enrollments with ``lo < id <= hi``, in one
     transaction (the caller's chunk): inserts, notices and the counts of this range."""
@@ -155,51 +152,58 @@ def renew_range(*, region: str, to_year: int, lo: int, hi: int, today: date, act
     user_id = getattr(actor, "pk", None)
     counts = _new_counts()
     with transaction.atomic(), audit_context(actor, action="renew_enrollments", region=region, year=to_year):
-        with connection.cursor() as cur:
-            cur.execute(_CANDIDATES, {"year": to_year, "prev": to_year - 1, "regions": regions,
-                                      "lo": lo, "hi": hi})
-            rows = cur.fetchall()
-        idents = _identities([r[4] for r in rows], to_year)
-        new = {k: [] for k in ("resident_ids", "region_ids", "categories", "via_parent", "personal",
-                               "fiscal", "assist_identity", "assist_amount", "due", "timing")}
-        notes = {k: [] for k in ("resident_ids", "region_ids", "reasons", "details")}
+        rows = _read_candidates(to_year, regions, lo, hi)
+        notes: list[tuple[int, str, str, str]] = []  # (resident, region filed under, reason, detail)
+        stayed = []
         for row in rows:
             if row[11]:
                 counts["unchanged"] += 1
-                continue
-            reason, detail, result = _decide(spec, row, paid_on, idents.get(row[4], ()), regions)
-            if reason is not None:
-                counts[f"reregister:{reason}"] += 1
-                notes["resident_ids"].append(row[3])
+            elif row[10] not in regions:
                 # filed under the region that renewed (a mover's old region sees who left)
-                notes["region_ids"].append(row[13])
-                notes["reasons"].append(reason)
-                notes["details"].append(detail)
+                notes.append((row[3], row[12], ReregisterReason.HUKOU_MOVED, f"现参保地 {row[10]}"))
+            else:
+                stayed.append(row)
+        requests = quote_requests_for([_facts(row) for row in stayed], to_year, paid_on)
+        new: list[EnrollmentRow] = []
+        for row in stayed:
+            reason, detail, result = _decide(spec, row, requests[row[4]])
+            if reason is not None:
+                notes.append((row[3], row[12], reason, detail))
                 continue
-            new["resident_ids"].append(row[3])
-            new["region_ids"].append(row[10])
-            new["categories"].append(result.category)
-            # renewed people are local or hold their own valid permit: never on a parent's
-            new["via_parent"].append(False)
-            new["personal"].append(result.personal_standard)
-            new["fiscal"].append(result.fiscal_subsidy)
-            new["assist_identity"].append(result.assistance.identity if result.assistance else "")
-            new["assist_amount"].append(result.assistance.amount if result.assistance else None)
-            new["due"].append(result.amount_due)
-            new["timing"].append(result.timing)
+            new.append(EnrollmentRow(
+                resident_id=row[3], year=to_year, region_id=row[10], category=result.category,
+                amount_due=result.amount_due, registered_via="default_renewal",
+                registered_by_id=user_id, personal_standard=result.personal_standard,
+                fiscal_subsidy=result.fiscal_subsidy,
+                assistance_identity=result.assistance.identity if result.assistance else "",
+                assistance_amount=result.assistance.amount if result.assistance else None,
+                timing=result.timing))
+        for _, _, reason, _ in notes:
+            counts[f"reregister:{reason}"] += 1
         now = timezone.now()
-        with connection.cursor() as cur:
-            if new["resident_ids"]:
-                cur.execute(_INSERT, {**new, "year": to_year, "now": now, "user": user_id})
-                inserted = len(cur.fetchall())
-                counts["renewed"] += inserted
-                counts["unchanged"] += len(new["resident_ids"]) - inserted  # registered meanwhile
-            if notes["resident_ids"]:
-                cur.execute(_NOTICE, {**notes, "year": to_year, "now": now})
+        if new:
+            to_insert = _not_registered_meanwhile(new, to_year)
+            inserted = len(enrollments_insert(to_insert, now=now)) if to_insert else 0
+            counts["renewed"] += inserted
+            counts["unchanged"] += len(new) - inserted  # registered (or cancelled) meanwhile
+        if notes:
+            notes.sort()
+            with connection.cursor() as cur:
+                cur.execute(_NOTICE, {"resident_ids": [n[0] for n in notes], "region_ids": [n[1] for n in notes],
+                                      "reasons": [n[2] for n in notes], "details": [n[3] for n in notes],
+                                      "year": to_year, "now": now})
     counts["processed"] = len(rows)
     counts["succeeded"] = counts["renewed"]
     counts["failed"] = sum(counts[f"reregister:{r}"] for r in REASONS)
     return dict(counts)
+
+
+def _not_registered_meanwhile(rows: list[EnrollmentRow], year: int) -> list[EnrollmentRow]:
+    """Drop whoever got an enrollment for ``year`` (any status) after the candidates were read."""
+    with connection.cursor() as cur:
+        cur.execute(_REGISTERED_MEANWHILE, {"year": year, "ids": [r.resident_id for r in rows]})
+        taken = {rid for (rid,) in cur.fetchall()}
+    return [r for r in rows if r.resident_id not in taken] if taken else rows
 
 
 def summary_of(counts: dict) -> dict:
@@ -208,18 +212,26 @@ def summary_of(counts: dict) -> dict:
             "reregister": {r: counts.get(f"reregister:{r}", 0) for r in REASONS}}
 
 
+_RANGES = """
+SELECT max(id), count(*) FROM (
+  SELECT id, (row_number() OVER (ORDER BY id) - 1) / %(size)s AS bucket
+  FROM enrollment_enrollment
+  WHERE year = %(prev)s AND status = 'paid' AND region_id = ANY(%(regions)s)
+) s GROUP BY bucket ORDER BY bucket
+"""
+
+
 def candidate_ranges(region: str, to_year: int, chunk_size: int) -> tuple[list[tuple[int, int]], int]:
-    """Key ranges ``(lo, hi]`` of about ``chunk_size`` candidates each, and their number."""
+    """Key ranges ``(lo, hi]`` of about ``chunk_size`` candidates each, and their number
+    (the ranges are cut in the database: one row per range comes back, not every id)."""
     with connection.cursor() as cur:
-        cur.execute("SELECT id FROM enrollment_enrollment WHERE year = %s AND status = 'paid' "
-                    "AND region_id = ANY(%s) ORDER BY id", [to_year - 1, renewal_regions(region)])
-        ids = [r[0] for r in cur.fetchall()]
+        cur.execute(_RANGES, {"size": chunk_size, "prev": to_year - 1, "regions": renewal_regions(region)})
+        buckets = cur.fetchall()
     ranges, lo = [], 0
-    for i in range(chunk_size - 1, len(ids) + chunk_size - 1, chunk_size):
-        hi = ids[min(i, len(ids) - 1)]
+    for hi, _ in buckets:
         ranges.append((lo, hi))
         lo = hi
-    return ranges, len(ids)
+    return ranges, sum(n for _, n in buckets)
 
 
 def renew_enrollments(*, region: str, to_year: int, actor=None, today: date | None = None,
