@@ -158,6 +158,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 BATCH_STALE_SECONDS = env.int("BATCH_STALE_SECONDS", default=120)
 BATCH_WATCHDOG_SECONDS = env.float("BATCH_WATCHDOG_SECONDS", default=30.0)
 BATCH_TASK_TIME_LIMIT = env.int("BATCH_TASK_TIME_LIMIT", default=1800)
+# The queue every task goes to unless routed (one per deployment sharing a Redis).
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="celery")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 if BATCH_TASK_TIME_LIMIT >= CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]:
     raise ImproperlyConfigured("BATCH_TASK_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT")

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -31,15 +32,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PEOPLE = 3000
 
 
+QUEUE = f"crash-test-{uuid.uuid4().hex[:12]}"  # a queue of its own: other runs never see it
+
+
 def _broker_url() -> str:
-    """A Redis database of its own (11) on the configured server, emptied, so no other
-    message is seen."""
+    """Redis database 11 on the configured server (the queue is this test's own)."""
     base = settings.CELERY_BROKER_URL.split("?")[0]
     scheme_host = base[: base.index("/", len("redis://"))] if base.count("/") > 2 else base
     url = f"{scheme_host}/11"
-    client = redis.Redis.from_url(url)
-    client.ping()  # no Redis: the test fails (never skips)
-    client.flushdb()
+    redis.Redis.from_url(url).ping()  # no Redis: the test fails (never skips)
     return url
 
 
@@ -50,9 +51,9 @@ def _worker(broker: str, tmp_path: Path, name: str, *, beat: bool) -> subprocess
         url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": url,
            "CELERY_BROKER_URL": broker, "CELERY_RESULT_BACKEND": broker, "BATCH_STALE_SECONDS": "3",
-           "BATCH_WATCHDOG_SECONDS": "1", "LOG_LEVEL": "INFO"}
-    cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-n", f"{name}@%h",
-           "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"]
+           "BATCH_WATCHDOG_SECONDS": "1", "CELERY_QUEUE": QUEUE, "LOG_LEVEL": "INFO"}
+    cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", QUEUE,
+           "-n", f"{name}-{QUEUE}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"]
     if beat:
         cmd += ["-B", "-s", str(tmp_path / "beat-schedule")]
     log = open(tmp_path / f"{name}.log", "wb")
@@ -77,7 +78,7 @@ def test_renewal_survives_a_worker_killed_midway(policies, tmp_path):
     run = batch.start("renew_enrollments", {"region": "330200", "to_year": 2026, "today": "2025-11-03",
                                             "chunk_size": 25}, actor="crash test", dispatch=False).run
     with celery_app.connection_for_write(broker) as conn:  # as batch.start sends it, to this broker
-        batch_start.apply_async(args=(run.pk,), connection=conn)
+        batch_start.apply_async(args=(run.pk,), connection=conn, queue=QUEUE)
 
     first = _worker(broker, tmp_path, "first", beat=False)
     try:
@@ -92,7 +93,7 @@ def test_renewal_survives_a_worker_killed_midway(policies, tmp_path):
     assert run.status == "running"
     # Worse than a crash: the broker lost every message still queued (and the one the dead
     # worker held unacknowledged).  Only the watchdog can bring the run home now.
-    redis.Redis.from_url(broker).flushdb()
+    redis.Redis.from_url(broker).delete(QUEUE)
 
     second = _worker(broker, tmp_path, "second", beat=True)
     try:
