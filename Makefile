@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test bench bench-admin bench-imports stop check clean
+.PHONY: install run test bench bench-admin bench-imports bench-renewal stop check clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench-admin: install
 # a 100,000-row roster through import_residents, in a scratch database "bench_imports"
 bench-imports: install
 	$(BIN)/python bench/imports.py
+
+# default renewal of 1,000,000 enrollments: one process, then two Celery workers (target < 60 s),
+# in scratch databases "bench_renewal"/"bench_renewal_tpl" and Redis database 10
+bench-renewal: install
+	$(BIN)/python bench/renewal.py --check
 
 stop:
 	$(BIN)/python -m config.embedded stop
