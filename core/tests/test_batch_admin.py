@@ -1,0 +1,35 @@
+"""The batch list: one query for the people who started the runs, not one per row (finding 6)."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from core.models import BatchRun
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_batch_list_does_not_query_per_row(client):
+    User = get_user_model()
+    boss = User.objects.create_superuser("boss", password="x")
+    client.force_login(boss)
+    starters = [User.objects.create_user(f"cw{i}", password="x") for i in range(5)]
+    for i in range(40):
+        BatchRun.objects.create(kind="renew_enrollments", scope=f"s{i}", status="done",
+                                params={"region": "330200", "to_year": 2026},
+                                created_by=starters[i % 5] if i % 3 else None)
+
+    def page_queries():
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get("/admin/core/batchrun/")
+        assert response.status_code == 200
+        return len(ctx.captured_queries)
+
+    few = page_queries()
+    for i in range(40, 80):
+        BatchRun.objects.create(kind="import_residents", status="done", params={"file": f"f{i}.csv"},
+                                created_by=starters[i % 5])
+    assert page_queries() == few  # twice the rows, the same queries
+    content = client.get("/admin/core/batchrun/").content.decode()
+    assert "默认续保" in content and "330200 → 2026 年度" in content and "cw1" in content
