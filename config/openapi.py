@@ -1,5 +1,7 @@
 """The OpenAPI 3.1 document served at /api/v1/openapi.json."""
 
+from core.api import json_response
+
 MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["780.00"]}
 DATE = {"type": "string", "format": "date"}
 ERROR = {
@@ -174,3 +176,7 @@ def schema() -> dict:
             }},
         },
     }
+
+
+def openapi_view(request):
+    return json_response(schema())

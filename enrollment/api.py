@@ -1,7 +1,8 @@
 """Enrollment endpoints (INTERFACES.md section 5, scope ``staff``)."""
 
+from accounts.api_auth import endpoint
 from accounts.scoping import can_see_region
-from config.api import ApiError, endpoint, read_json
+from core.api import ApiError, read_json
 
 from . import idnumbers
 from .models import Enrollment, EnrollmentStatus, RegisteredVia, Resident

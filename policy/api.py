@@ -1,6 +1,7 @@
 """POST /api/v1/quote: the quote of INTERFACES.md section 2 over HTTP."""
 
-from config.api import ApiError, endpoint, read_json
+from accounts.api_auth import endpoint
+from core.api import ApiError, read_json
 
 from .quoting import quote_payload
 
