@@ -9,6 +9,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.audit_actor import acting_user
+
 from .audit import audit_context
 from .models import ApiToken, LoginFailure, TokenScope, hash_token
 
@@ -30,7 +32,7 @@ def api_token_create(*, name: str, scope: str, actor=None) -> tuple[ApiToken, st
     with transaction.atomic(), audit_context(actor, action="api_token_create"):
         token = ApiToken.objects.create(name=name, scope=scope, token_hash=hash_token(raw),
                                         prefix=raw[:8],
-                                        created_by=actor if getattr(actor, "pk", None) else None)
+                                        created_by=acting_user(actor))
     return token, raw
 
 

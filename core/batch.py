@@ -36,6 +36,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from .audit_actor import acting_user
 from .models import BatchChunk, BatchRun
 
 log = logging.getLogger(__name__)
@@ -101,10 +102,6 @@ def get_job(kind: str) -> Job:
         raise BatchError("invalid_input", f"未知的批处理任务 {kind}") from None
 
 
-def _user(actor):
-    return actor if getattr(actor, "pk", None) is not None else None
-
-
 def actor_of(run: BatchRun):
     """Who a run acts for in the audit trail: the user who started it, or its named actor."""
     return run.created_by if run.created_by_id else (run.params.get("actor") or f"batch {run.kind}")
@@ -124,12 +121,12 @@ def start(kind: str, params: dict, *, actor=None, dispatch: bool = True) -> Star
     planning is sent to the workers once the transaction commits."""
     job = get_job(kind)
     params = job.validate(dict(params))
-    if actor is not None and _user(actor) is None:
+    if actor is not None and acting_user(actor) is None:
         params.setdefault("actor", str(actor))
     scope = job.scope(params)
     try:
         with transaction.atomic():
-            run = BatchRun.objects.create(kind=kind, scope=scope, params=params, created_by=_user(actor),
+            run = BatchRun.objects.create(kind=kind, scope=scope, params=params, created_by=acting_user(actor),
                                           heartbeat_at=timezone.now())
     except IntegrityError:
         run = BatchRun.objects.filter(kind=kind, scope=scope, status__in=BatchRun.ACTIVE).first()

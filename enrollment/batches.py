@@ -8,14 +8,11 @@ from datetime import date
 from django.utils import timezone
 
 from core import batch
+from core.audit_actor import acting_user
 from core.models import BatchRun
 
 from .services import EnrollmentError
 from .spreadsheet import SpreadsheetError
-
-
-def _actor_user(actor):
-    return actor if getattr(actor, "pk", None) is not None else None
 
 
 def run_renewal(*, region: str, to_year: int, actor=None, progress=None, today: date | None = None,
@@ -47,11 +44,11 @@ def record_import(kind: str, work, *, source: str, actor=None, options: dict | N
     call ``work`` directly for those.  A file that cannot be read is recorded as failed
     with its reason, and the error is raised again for the caller to report."""
     params = {"file": source, **(options or {})}
-    if actor is not None and _actor_user(actor) is None:
+    if actor is not None and acting_user(actor) is None:
         params["actor"] = str(actor)
     run = BatchRun.objects.create(kind=kind, params=params, status=BatchRun.Status.RUNNING,
                                   started_at=timezone.now(), heartbeat_at=timezone.now(),
-                                  created_by=_actor_user(actor))
+                                  created_by=acting_user(actor))
     try:
         result = work()
     except Exception as exc:

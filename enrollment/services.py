@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 
 from core import clock
+from core.audit_actor import acting_user
 from accounts.audit import audit_context
 from policy.models import Region
 from policy.rules import PolicySpec, QuoteError, QuoteResult, quote
@@ -40,10 +41,6 @@ class EnrollmentError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def _user(actor):
-    return actor if getattr(actor, "pk", None) is not None else None
 
 
 def _today(today: date | None) -> date:
@@ -251,7 +248,7 @@ def enrollment_register(*, resident: Resident, year: int, registered_via: str, a
         req = quote_request_for(resident, year, registration_date(spec, today),
                                 via_parent_permit=via_parent_permit)
         result = run_quote(spec, req)
-        user = _user(actor)
+        user = acting_user(actor)
         row = row_from_quote(result, resident_id=resident.pk, region_id=resident.region_id,
                              registered_via=registered_via, registered_on=today,
                              registered_by_id=user.pk if user else None,
@@ -309,7 +306,7 @@ def enrollment_cancel(*, enrollment: Enrollment, reason: str, actor) -> Enrollme
             raise EnrollmentError("already_paid", f"{e.year} 年度已缴费，不能直接注销，须办理退费")
         e.status = EnrollmentStatus.CANCELLED
         e.cancelled_at = clock.now()
-        e.cancelled_by = _user(actor)
+        e.cancelled_by = acting_user(actor)
         e.cancel_reason = reason[:200]
         e.save()
         enrollment.__dict__.update(e.__dict__)
@@ -326,5 +323,5 @@ def gap_repair_record(*, resident: Resident, year: int, actor, note: str = "") -
         raise EnrollmentError("invalid_input", f"{year} 年度已参保，不是断保年度")
     with transaction.atomic(), audit_context(actor, action="gap_repair_record"):
         repair, _ = GapRepair.objects.get_or_create(
-            resident=resident, year=year, defaults={"recorded_by": _user(actor), "note": note})
+            resident=resident, year=year, defaults={"recorded_by": acting_user(actor), "note": note})
         return repair

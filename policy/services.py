@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.audit import audit_context
+from core.audit_actor import acting_user
 
 from .datafile import (
     YEAR_DEFAULTS,
@@ -48,10 +49,6 @@ _SKIP = {"id", "policy_year"}
 
 class PolicyError(ValueError):
     """A policy write that cannot be done; the message says why (Chinese)."""
-
-
-def _actor_user(actor):
-    return actor if getattr(actor, "pk", None) is not None else None
 
 
 # --- database <-> normalised dict ----------------------------------------------------
@@ -247,7 +244,7 @@ def _publish(py: PolicyYear, actor) -> None:
         raise PolicyError(f"{py.region.name} {py.year} 年度不能发布：" + "；".join(problems))
     PolicyYear.objects.filter(pk=py.pk).update(
         status=PolicyYearStatus.PUBLISHED, published_at=timezone.now(),
-        published_by=_actor_user(actor), revision=F("revision") + 1, updated_at=timezone.now())
+        published_by=acting_user(actor), revision=F("revision") + 1, updated_at=timezone.now())
     py.refresh_from_db()
 
 
