@@ -1,0 +1,135 @@
+"""参保登记: the read-only list, cancelling with a reason, and starting default renewal."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+
+from accounts.admin_mixins import RegionScopedAdmin, UserRegionFilter
+from accounts.scoping import region_codes
+from core import batch
+
+from ..models import Enrollment, EnrollmentStatus
+from ..services import EnrollmentError, enrollment_cancel
+from .common import IdSearchMixin, MaskedIdColumnMixin, form_action
+
+
+class CancelForm(forms.Form):
+    _selected_action = forms.CharField(widget=forms.MultipleHiddenInput)
+    reason = forms.CharField(label="注销原因", max_length=200)
+
+
+class PaidFilter(admin.SimpleListFilter):
+    title = "是否缴费"
+    parameter_name = "paid"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "已缴费"), ("no", "未缴费")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status=EnrollmentStatus.PAID)
+        if self.value() == "no":
+            return queryset.filter(status=EnrollmentStatus.REGISTERED)
+        return queryset
+
+
+class YearFilter(admin.SimpleListFilter):
+    """Years without a COUNT/DISTINCT over the table: the published policy years."""
+
+    title = "待遇年度"
+    parameter_name = "year"
+
+    def lookups(self, request, model_admin):
+        from policy.models import PolicyYear
+
+        years = sorted(set(PolicyYear.objects.values_list("year", flat=True)), reverse=True)
+        return [(str(y), f"{y} 年度") for y in years]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(year=int(self.value()))
+        return queryset
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAdmin):
+    id_path = "resident.id_number"
+    list_display = ["name", "id_display", "year", "region", "category", "status", "registered_via",
+                    "amount_due", "paid_amount", "paid_via", "benefit_start"]
+    list_filter = [UserRegionFilter, YearFilter, "category", "status", PaidFilter, "registered_via",
+                   "paid_via", "timing"]
+    list_select_related = ["resident", "region"]
+    search_fields = ["resident__id_number"]  # IdSearchMixin: exact number or name prefix
+    search_help_text = "输入完整身份证号码（精确查找）或姓名开头"
+    ordering = ["-id"]
+    actions = ["cancel_with_reason", "start_default_renewal"]
+    readonly_fields = [f.name for f in Enrollment._meta.fields]
+
+    @admin.display(description="姓名", ordering="resident__name")
+    def name(self, obj):
+        return obj.resident.name
+
+    def has_add_permission(self, request):
+        return False  # registration goes through 参保人 › 登记参保, the API or the import
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # cancel with a reason instead
+
+    def get_fields(self, request, obj=None):
+        return [f for f in self.readonly_fields if f != "id"]
+
+    @admin.action(description="注销登记（填写原因）", permissions=["change"])
+    def cancel_with_reason(self, request, queryset):
+        queryset = queryset.select_related("resident")
+
+        def apply(data):
+            ok, failed = 0, []
+            for e in queryset.order_by("id"):
+                try:
+                    enrollment_cancel(enrollment=e, reason=data["reason"], actor=request.user)
+                    ok += 1
+                except EnrollmentError as exc:
+                    failed.append(f"{e.resident.name} {e.year} 年度：{exc.message}")
+            return (f"已注销 {ok} 条登记" if ok else ""), failed
+
+        return form_action(self, request, queryset, form_class=CancelForm, title="注销登记",
+                           action="cancel_with_reason", apply=apply)
+
+    @admin.action(description="默认续保（所选登记的地区续保到下一年度）", permissions=["renew"])
+    def start_default_renewal(self, request, queryset):
+        """Start default renewal of the selection's regions into Y+1 on the batch engine (joins one going)."""
+        from policy.models import Region
+
+        from ..renewal import renewal_regions
+        from ..services import spec_for
+
+        codes = region_codes(request.user)
+        targets = set()
+        for region_id, year in queryset.values_list("region_id", "year").distinct():
+            targets.add((Region.objects.get(pk=region_id).policy_code, year + 1))
+        for city, year in sorted(targets):
+            try:
+                spec_for(city, year)
+            except EnrollmentError as exc:
+                self.message_user(request, f"{city} {year} 年度不能续保：{exc.message}", messages.ERROR)
+                continue
+            regions = renewal_regions(city)
+            if codes is not None and not set(regions) <= codes:
+                self.message_user(request, f"{city} 的默认续保包括 {'、'.join(regions)}，须由负责全部这些地区的人员发起",
+                                  messages.ERROR)
+                continue
+            try:
+                out = batch.start("renew_enrollments", {"region": city, "to_year": year}, actor=request.user)
+            except batch.BatchError as exc:
+                self.message_user(request, f"{city} {year} 年度不能续保：{exc.message}", messages.ERROR)
+                continue
+            if out.joined:
+                self.message_user(request, f"{city} {year} 年度默认续保已在进行中（批处理任务 #{out.run.pk}）",
+                                  messages.WARNING)
+                continue
+            self.message_user(request, f"已开始 {city} {year} 年度默认续保（批处理任务 #{out.run.pk}）",
+                              messages.SUCCESS)
+
+    def has_renew_permission(self, request):
+        return request.user.has_perm("enrollment.add_enrollment")

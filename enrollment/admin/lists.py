@@ -1,0 +1,48 @@
+"""Read-only lists filled by imports and renewal: employee coverage, re-registration notices."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from accounts.admin_mixins import RegionScopedAdmin, UserRegionFilter
+
+from ..models import EmployeeCoverage, ReregistrationNotice
+from ..resources import EmployeeCoverageImportResource
+from .common import IdSearchMixin, MaskedIdColumnMixin
+from .imports import ServiceImportMixin
+
+
+@admin.register(EmployeeCoverage)
+class EmployeeCoverageAdmin(ServiceImportMixin, IdSearchMixin, MaskedIdColumnMixin, RegionScopedAdmin):
+    import_resource = EmployeeCoverageImportResource
+
+    region_field = "region_code"
+    list_display = ["id_display", "name", "region_code", "year", "ended_on", "imported_at"]
+    list_filter = ["year"]
+    search_fields = ["id_number"]
+    readonly_fields = ["id_number", "name", "region_code", "year", "ended_on", "imported_at"]
+
+    def has_add_permission(self, request):
+        return False  # imported (import_employee_coverage)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ReasonRegionFilter(UserRegionFilter):
+    pass
+
+
+@admin.register(ReregistrationNotice)
+class ReregistrationNoticeAdmin(IdSearchMixin, RegionScopedAdmin):
+    list_display = ["resident", "region", "year", "reason", "detail", "created_at"]
+    list_filter = [ReasonRegionFilter, "year", "reason"]
+    list_select_related = ["resident", "region"]
+    search_fields = ["resident__id_number"]
+    readonly_fields = ["resident", "region", "year", "reason", "detail", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,258 @@
+"""参保人: the resident form (checked by the services), its list, continuity and
+audit trail, and the action that registers the selection for a year."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from import_export.admin import ExportMixin
+from import_export.formats.base_formats import CSV, XLSX
+
+from accounts.admin_mixins import RegionScopedAdmin, UserRegionFilter
+from core import clock
+from policy.rules.types import HISTORY_VALUES
+from policy.selectors import published_spec
+
+from .. import idnumbers
+from ..models import Enrollment, RegisteredVia, Resident
+from ..resources import ResidentExportResource, ResidentImportResource
+from ..selectors import coverage_summary
+from ..services import (
+    EnrollmentError,
+    enrollment_register,
+    resident_create,
+    resident_update,
+    validate_resident_input,
+)
+from .common import IdSearchMixin, MaskedIdColumnMixin, can_view_full_id, form_action
+from .imports import ServiceImportMixin
+
+
+class ResidentForm(forms.ModelForm):
+    id_number = forms.CharField(label="身份证号码", max_length=30,
+                                help_text="18 位；全角数字和小写 x 会自动规范")
+    birth_date = forms.DateField(label="出生日期", required=False,
+                                 widget=forms.DateInput(attrs={"type": "date"}),
+                                 help_text="可不填：由身份证号码得出；填写时须与号码一致")
+
+    class Meta:
+        model = Resident
+        fields = ["id_number", "name", "region", "hukou", "residence_permit",
+                  "residence_permit_expires_on", "student", "school", "phone"]
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["id_number"].disabled = True
+            self.fields["id_number"].required = False
+            self.initial["id_number"] = (self.instance.id_number if request and can_view_full_id(request)
+                                         else idnumbers.mask(self.instance.id_number))
+            self.fields["birth_date"].disabled = True
+            self.initial["birth_date"] = self.instance.birth_date
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk:
+            # The disabled field shows a masked number; the number itself never changes here
+            # (a masked value would otherwise be written back into the instance and fail validation).
+            data["id_number"] = self.instance.id_number
+            data["birth_date"] = self.instance.birth_date
+        if self.errors:
+            return data
+        try:
+            validate_resident_input(
+                id_number=None if self.instance.pk else data.get("id_number"),
+                birth_date=None if self.instance.pk else data.get("birth_date"),
+                region=data.get("region"), hukou=data.get("hukou"), student=data.get("student"),
+                creating=not self.instance.pk)
+        except EnrollmentError as exc:
+            raise forms.ValidationError(exc.message) from None
+        if self.instance.pk:
+            self._try_update(data)
+        return data
+
+    def _try_update(self, data) -> None:
+        """A change the service would refuse (an unpaid enrollment that cannot be priced
+        again under the new facts) is a form error: tried in a savepoint, rolled back."""
+        try:
+            with transaction.atomic():
+                resident_update(resident=Resident.objects.get(pk=self.instance.pk), actor=None,
+                                **resident_fields(data))
+                transaction.set_rollback(True)
+        except EnrollmentError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
+def resident_fields(data) -> dict:
+    fields = {k: data.get(k) for k in ("name", "region", "hukou", "residence_permit",
+                                       "residence_permit_expires_on", "student", "school", "phone")}
+    fields["student"] = fields["student"] or ""
+    return fields
+
+
+class RegisterForm(forms.Form):
+    _selected_action = forms.CharField(widget=forms.MultipleHiddenInput)
+    year = forms.IntegerField(label="待遇年度", min_value=2025, max_value=2100)
+    registered_via = forms.ChoiceField(label="登记方式", choices=[
+        (v, label) for v, label in RegisteredVia.choices if v != RegisteredVia.DEFAULT_RENEWAL])
+
+
+class EnrollmentInline(admin.TabularInline):
+    model = Enrollment
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["year", "category", "status", "registered_via", "amount_due", "paid_amount", "paid_via",
+              "benefit_start", "benefit_end", "waiting_months", "waiting_days", "cancel_reason"]
+    readonly_fields = fields
+    ordering = ["-year"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Resident)
+class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColumnMixin, RegionScopedAdmin):
+    import_resource = ResidentImportResource
+    resource_classes = [ResidentExportResource]
+    export_formats = [XLSX, CSV]
+
+    def get_export_resource_kwargs(self, request, **kwargs):
+        return {"request": request}
+
+    form = ResidentForm
+    list_display = ["id_display", "name", "sex", "birth_date", "region", "hukou", "student"]
+    list_filter = [UserRegionFilter, "hukou", "student", "sex"]
+    list_select_related = ["region"]
+    search_fields = ["id_number"]  # IdSearchMixin: exact number or name prefix
+    search_help_text = "输入完整身份证号码（精确查找）或姓名开头"
+    ordering = ["-id"]
+    inlines = [EnrollmentInline]
+    actions = ["register_for_year"]
+    readonly_fields = ["sex", "created_at", "updated_at", "coverage", "audit_trail"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+
+        class RequestForm(form):
+            def __init__(self, *a, **kw):
+                super().__init__(*a, request=request, **kw)
+
+        return RequestForm
+
+    def get_fieldsets(self, request, obj=None):
+        person = ["id_number", "birth_date", "name", "region", "hukou", "residence_permit",
+                  "residence_permit_expires_on", "student", "school", "phone"]
+        if obj is None:
+            return [(None, {"fields": person})]
+        return [(None, {"fields": person + ["sex", "created_at", "updated_at"]}),
+                ("参保连续性", {"fields": ["coverage"]}),
+                ("变更记录", {"classes": ["collapse"], "fields": ["audit_trail"]})]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        fields = resident_fields(data)
+        if change:
+            try:
+                result = resident_update(resident=obj, actor=request.user, **fields)
+            except EnrollmentError as exc:  # changed by someone else since the form was checked
+                self.message_user(request, f"未保存：{exc.message}", messages.ERROR)
+                return
+            for problem in result.problems:
+                self.message_user(request, problem, messages.WARNING)
+            if result.recomputed:
+                self.message_user(request, "已按新情况重新计算未缴费的登记："
+                                  + "、".join(f"{e.year} 年度" for e in result.recomputed), messages.INFO)
+        else:
+            created = resident_create(id_number=data["id_number"], birth_date=data.get("birth_date"),
+                                      actor=request.user, **fields)
+            obj.pk = created.pk
+            obj.__dict__.update(created.__dict__)
+
+    @admin.display(description="参保连续性（下一待遇年度）")
+    def coverage(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        year = clock.today().year + 1
+        try:
+            spec = published_spec(obj.region_id, year)
+        except Exception:
+            spec = None
+            try:
+                year -= 1
+                spec = published_spec(obj.region_id, year)
+            except Exception:
+                spec = None
+        s = coverage_summary(obj, year, spec)
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td></tr>",
+                                ((y, HISTORY_VALUES[v]) for y, v in s.timeline))
+        if s.continuous:
+            cont = f"连续参保（此前连续 {s.continuous_years} 年）"
+        else:
+            cont = (f"断保 {len(s.gap_years)} 年（{'、'.join(map(str, s.gap_years))}），"
+                    f"已补缴 {len(s.repaired)} 年")
+        if s.waiting_months_in_window is None:
+            waiting = f"{year} 年度政策未发布，无法计算"
+        else:
+            waiting = f"{s.waiting_months_in_window} 个月（按集中缴费期内缴费计）"
+        if spec is None:
+            cap = f"{year} 年度政策未发布，无法计算"
+        elif s.cap_adjustment is None:
+            cap = "来源文件未给出金额（未设定）"
+        else:
+            cap = f"{s.cap_adjustment} 元"
+        return format_html(
+            "<table><thead><tr><th>年度</th><th>参保情况</th></tr></thead><tbody>{}</tbody></table>"
+            "<p>测算年度：{} 年度</p><p>连续性：{}</p><p>等待期：{}</p><p>大病保险最高支付限额调整：{}</p>",
+            rows or mark_safe("<tr><td colspan=2>2025 年度起无记录</td></tr>"), year, cont, waiting, cap)
+
+    @admin.display(description="变更记录（谁、何时、改了什么）")
+    def audit_trail(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        from pghistory.models import Events
+
+        events = Events.objects.references(obj).order_by("-pgh_created_at")[:50]
+        rows = []
+        for ev in events:
+            ctx = ev.pgh_context or {}
+            who = ctx.get("username") or ctx.get("actor") or (f"用户 #{ctx['user']}" if ctx.get("user") else "系统")
+            diff = ev.pgh_diff or {}
+            if diff:
+                change = "；".join(f"{k}: {v[0]} → {v[1]}" for k, v in diff.items()
+                                  if k not in ("updated_at",))
+            else:
+                change = ""
+            rows.append((timezone.localtime(ev.pgh_created_at).strftime("%Y-%m-%d %H:%M:%S"), who,
+                         ev.pgh_model.split(".")[-1], ev.pgh_label, ctx.get("action", ""),
+                         change.replace(obj.id_number, idnumbers.mask(obj.id_number))))
+        if not rows:
+            return "无"
+        return format_html(
+            "<table><thead><tr><th>时间</th><th>操作人</th><th>对象</th><th>事件</th><th>操作</th>"
+            "<th>变化（前 → 后）</th></tr></thead><tbody>{}</tbody></table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows))
+
+    @admin.action(description="登记参保（选择年度）", permissions=["add_enrollment"])
+    def register_for_year(self, request, queryset):
+        def apply(data):
+            ok, failed = 0, []
+            for resident in queryset.order_by("id"):
+                try:
+                    enrollment_register(resident=resident, year=data["year"],
+                                        registered_via=data["registered_via"], actor=request.user)
+                    ok += 1
+                except EnrollmentError as exc:
+                    failed.append(f"{resident.name}：{exc.message}")
+            return (f"已登记 {ok} 人" if ok else ""), failed
+
+        return form_action(self, request, queryset, form_class=RegisterForm, title="登记参保",
+                           action="register_for_year", apply=apply,
+                           initial={"year": clock.today().year + 1})
+
+    def has_add_enrollment_permission(self, request):
+        return request.user.has_perm("enrollment.add_enrollment")
