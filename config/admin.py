@@ -10,7 +10,8 @@ import re
 from django.contrib import admin
 from django.http import Http404, HttpResponse
 from django.urls import path
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from openpyxl import Workbook
 
 from accounts.admin_mixins import RegionScopedAdmin
@@ -37,17 +38,34 @@ class BatchChunkInline(admin.TabularInline):
         return False
 
 
+class KindFilter(admin.SimpleListFilter):
+    title = "任务"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return sorted({**KIND_LABELS, **{k: j.label for k, j in JOBS.items()}}.items(), key=lambda kv: kv[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
 @admin.register(BatchRun)
 class BatchRunAdmin(admin.ModelAdmin):
     list_display = ["id", "kind_label", "target", "status", "progress", "succeeded", "failed",
                     "created_by", "started_at", "finished_at"]
-    list_filter = ["kind", "status"]
+    list_filter = [KindFilter, "status"]
     list_select_related = ["created_by"]  # nullable: named, or it is one query per row
-    readonly_fields = ["kind", "scope", "params", "status", "progress", "total", "processed", "succeeded",
-                       "failed", "chunks_total", "chunks_done", "summary", "report", "created_by",
-                       "created_at", "started_at", "heartbeat_at", "takeovers", "finished_at"]
+    fields = ["kind_label", "target", "status", "progress", "processed", "succeeded", "failed", "result",
+              "report_text", "created_by", "created_at", "started_at", "heartbeat_at", "finished_at",
+              "chunks_progress", "takeovers"]
+    readonly_fields = fields
     inlines = [BatchChunkInline]
     change_form_template = "admin/core/batchrun/change_form.html"
+
+    def get_inline_instances(self, request, obj=None):
+        if obj is None or not obj.chunks.exclude(status=BatchChunk.Status.DONE).exists():
+            return []  # every chunk done: nothing to show
+        return super().get_inline_instances(request, obj)
 
     def get_urls(self):
         return [path("<int:object_id>/report.xlsx", self.admin_site.admin_view(self.report_xlsx),
@@ -73,6 +91,28 @@ class BatchRunAdmin(admin.ModelAdmin):
         if "region" in p and "to_year" in p:
             return f"{p['region']} → {p['to_year']} 年度"
         return obj.scope
+
+    @admin.display(description="结果")
+    def result(self, obj):
+        if not obj.summary:
+            return "—"
+        job = JOBS.get(obj.kind)
+        pairs = job.describe(obj.summary) if job is not None else list(obj.summary.items())
+        return format_html_join(mark_safe("<br>"), "{}：{}", pairs)
+
+    @admin.display(description="错误报告")
+    def report_text(self, obj):
+        if not obj.report:
+            return "—"
+        rows = report_rows(obj.report)
+        lines = [f"第 {r} 行　{c}：{why}" if r != "" else why for r, c, why in rows[:50]]
+        if len(rows) > 50:
+            lines.append(f"… 共 {len(rows)} 条，完整内容请下载错误报告")
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', "\n".join(lines))
+
+    @admin.display(description="分片")
+    def chunks_progress(self, obj):
+        return f"{obj.chunks_done} / {obj.chunks_total}" if obj.chunks_total else "—"
 
     @admin.display(description="进度")
     def progress(self, obj):

@@ -81,6 +81,10 @@ class Job:
         """The run's result from the sum of its chunks' counts."""
         return dict(counts)
 
+    def describe(self, summary: dict) -> list[tuple[str, object]]:
+        """The result for people: (Chinese label, value) pairs."""
+        return [(k, v) for k, v in summary.items()]
+
     def refused(self, run: BatchRun, counts: dict) -> bool:
         """True when the work ran but its outcome is a refusal (a rejected file): the run
         is then closed as failed, with its summary and report."""

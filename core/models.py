@@ -54,7 +54,10 @@ class BatchRun(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.kind} #{self.pk}"
+        from .batch import JOBS
+
+        job = JOBS.get(self.kind)
+        return f"{job.label if job else self.kind} #{self.pk}"
 
 
 class BatchChunk(models.Model):

@@ -97,6 +97,14 @@ class ImportJob(batch.Job):
     def refused(self, run, counts: dict) -> bool:
         return bool(counts.get("rejected"))
 
+    LABELS = {"rows": "行数", "created": "新增", "updated": "更新", "unchanged": "无变化",
+              "registered": "登记参保", "already_registered": "此前已登记", "invalid_rows": "有错误的行"}
+
+    def describe(self, summary: dict) -> list[tuple[str, object]]:
+        out = [(label, summary.get(key, 0)) for key, label in self.LABELS.items()]
+        out.append(("结果", "整份文件未导入（有错误的行，且未选择跳过）" if summary.get("rejected") else "已导入"))
+        return out
+
 
 batch.register(ImportJob("import_residents", "导入参保人", import_residents))
 batch.register(ImportJob("import_employee_coverage", "导入职工医保参保记录", import_employee_coverage))

@@ -53,5 +53,13 @@ class RenewalJob(Job):
     def summarize(self, run, counts: dict) -> dict:
         return summary_of(counts)
 
+    def describe(self, summary: dict) -> list[tuple[str, object]]:
+        from .models import ReregisterReason
+
+        out = [("已续保", summary.get("renewed", 0)), ("已登记或已注销（未变动）", summary.get("unchanged", 0))]
+        for reason, n in (summary.get("reregister") or {}).items():
+            out.append((f"须重新登记：{ReregisterReason(reason).label}", n))
+        return out
+
 
 renewal_job = register(RenewalJob())
