@@ -93,8 +93,9 @@ def _permit_refusal(row, start: date) -> tuple[str, str] | None:
 
 
 def _facts(row) -> PersonFacts:
+    """The facts kept on the resident row, as the gatherer takes them (not on a parent's
+    permit: a non-local person renews only on their own)."""
     (_, _, _, resident_id, number, birth, hukou, permit, expires, student, region_id, _, _) = row
-    # renewed people are local or hold their own valid permit: never on a parent's
     return PersonFacts(id_number=number, birth_date=birth, hukou=hukou, residence_permit=permit,
                        residence_permit_expires_on=expires, student=student or "", region_id=region_id,
                        resident_id=resident_id)
@@ -167,35 +168,45 @@ def renew_range(*, region: str, to_year: int, lo: int, hi: int, today: date, act
         new: list[EnrollmentRow] = []
         for row in stayed:
             reason, detail, result = _decide(spec, row, requests[row[4]])
-            if reason is not None:
+            if reason is None:
+                new.append(_enrollment_row(row, result, to_year, user_id))
+            else:
                 notes.append((row[3], row[12], reason, detail))
-                continue
-            new.append(EnrollmentRow(
-                resident_id=row[3], year=to_year, region_id=row[10], category=result.category,
-                amount_due=result.amount_due, registered_via="default_renewal",
-                registered_by_id=user_id, personal_standard=result.personal_standard,
-                fiscal_subsidy=result.fiscal_subsidy,
-                assistance_identity=result.assistance.identity if result.assistance else "",
-                assistance_amount=result.assistance.amount if result.assistance else None,
-                timing=result.timing))
-        for _, _, reason, _ in notes:
-            counts[f"reregister:{reason}"] += 1
         now = timezone.now()
         if new:
             to_insert = _not_registered_meanwhile(new, to_year)
             inserted = len(enrollments_insert(to_insert, now=now)) if to_insert else 0
             counts["renewed"] += inserted
             counts["unchanged"] += len(new) - inserted  # registered (or cancelled) meanwhile
-        if notes:
-            notes.sort()
-            with connection.cursor() as cur:
-                cur.execute(_NOTICE, {"resident_ids": [n[0] for n in notes], "region_ids": [n[1] for n in notes],
-                                      "reasons": [n[2] for n in notes], "details": [n[3] for n in notes],
-                                      "year": to_year, "now": now})
+        _file_notices(notes, to_year, now)
+    for _, _, reason, _ in notes:
+        counts[f"reregister:{reason}"] += 1
     counts["processed"] = len(rows)
     counts["succeeded"] = counts["renewed"]
     counts["failed"] = sum(counts[f"reregister:{r}"] for r in REASONS)
     return dict(counts)
+
+
+def _enrollment_row(row, result, year: int, user_id: int | None) -> EnrollmentRow:
+    # renewed people are local or hold their own valid permit: never on a parent's
+    return EnrollmentRow(
+        resident_id=row[3], year=year, region_id=row[10], category=result.category,
+        amount_due=result.amount_due, registered_via="default_renewal", registered_by_id=user_id,
+        personal_standard=result.personal_standard, fiscal_subsidy=result.fiscal_subsidy,
+        assistance_identity=result.assistance.identity if result.assistance else "",
+        assistance_amount=result.assistance.amount if result.assistance else None,
+        timing=result.timing)
+
+
+def _file_notices(notes: list[tuple[int, str, str, str]], year: int, now) -> None:
+    """Who must register again and why, one notice per person and year (upserted)."""
+    if not notes:
+        return
+    notes = sorted(notes)
+    with connection.cursor() as cur:
+        cur.execute(_NOTICE, {"resident_ids": [n[0] for n in notes], "region_ids": [n[1] for n in notes],
+                              "reasons": [n[2] for n in notes], "details": [n[3] for n in notes],
+                              "year": year, "now": now})
 
 
 def _not_registered_meanwhile(rows: list[EnrollmentRow], year: int) -> list[EnrollmentRow]:
