@@ -6,7 +6,7 @@ chunks), their facts gathered by the one batch selector
 (``selectors.quote_requests_for``), priced by the pure rule functions and
 written by the one enrollment writer (``writer.enrollments_insert``, ``ON
 CONFLICT DO NOTHING``), so a second run (or two at once) never registers
-anybody twice.  Per chunk: one candidate query, the selector's six, one
+anybody twice.  Per chunk: one candidate query, the selector's few, one
 re-check, one insert and one notice upsert, whatever the chunk's size.
 """
 
