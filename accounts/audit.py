@@ -11,8 +11,10 @@ import pghistory
 # Tables that set-based bulk paths write thousands of rows at a time get statement-level
 # triggers: the same events (one per row, with the acting context), written by one
 # ``INSERT … SELECT`` from the statement's transition table instead of one PL/pgSQL call
-# per row (bench/RESULTS.md, "Default renewal on the batch engine": 45 µs a row less).
-STATEMENT_LEVEL = {"enrollment.Enrollment"}
+# per row (bench/RESULTS.md, "Default renewal on the batch engine": 45 µs a row less;
+# the residents import's upsert fires both the insert and the update statement triggers,
+# each with the rows it inserted or changed: bench/RESULTS.md, imports).
+STATEMENT_LEVEL = {"enrollment.Enrollment", "enrollment.Resident"}
 
 
 def tracked(level=None):

@@ -1,34 +1,56 @@
-"""A department's roster through ``import_residents``: rows per second.
+"""A department's roster through ``import_residents``, and through the admin: rows per second.
 
-    .venv/bin/python bench/imports.py                  # 100,000 rows (about a minute)
+    .venv/bin/python bench/imports.py                  # 100,000 rows (a few minutes)
     .venv/bin/python bench/imports.py --rows 20000     # a quick run
+    .venv/bin/python bench/imports.py --no-admin       # the service only (no Redis, no worker)
+    .venv/bin/python bench/imports.py --format xlsx    # the roster as .xlsx instead of CSV
 
 What it does, in a scratch database (``DATABASE_URL``, default
 ``postgres://postgres@127.0.0.1:5432/bench_imports``; its name must contain
 "bench": it is dropped and created afresh, and dropped at the end): migrate,
-load the policies, clone Lüliang 2026 to 2027 and publish it; write a CSV roster
-(UTF-8 with BOM, as a department's spreadsheet saves it) of N Lüliang residents
-with valid ID numbers, a fifth of them pupils, each to be registered for 2027;
-then time, through the service the command and the admin both use:
+load the policies, clone Lüliang 2026 to 2027 and publish it; write a roster
+(CSV in UTF-8 with BOM, as a department's spreadsheet saves it, or .xlsx) of N
+Lüliang residents with valid ID numbers, a fifth of them pupils, each to be
+registered for 2027; then time, through the service the command and the admin
+both use:
 
-1. the first import (residents created and registered, audit triggers on);
+1. the first import (residents created and registered, audit triggers on),
+   with its phases: reading the file, checking the rows, comparing with the
+   database, gathering the facts for the rules (``quote_requests_for``),
+   pricing, writing (stage, upsert, registrations, commit);
 2. the same file again (nothing changes: every row reported unchanged);
 3. a dry run of a file with every name changed (checked and counted, nothing written).
 
+Then, unless ``--no-admin``, the residents and enrollments are emptied
+(TRUNCATE: a scratch database) and the same file goes through the admin
+(Django's test client, logged in as a superuser): the upload (its preview runs
+the whole check as a dry run), the confirmation — timed: it must return at
+once — and the background run on the batch engine, done by a Celery worker
+subprocess on Redis (``--broker``, default database 8, on a queue of the
+bench's own), timed until the BatchRun is done.  The worker is always killed at
+the end; every wait has a deadline.
+
 Printed: seconds and rows per second of each, the SQL time of the slowest
-statements, the audit events written.  No target is set by an issue; the figure
-is recorded in bench/RESULTS.md so that a change that slows imports shows.
+statements, the phases, the audit events written.  Target (issue 7): the first
+import under 10 s, the confirmation under 1 s; figures in bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import os
 import random
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -41,14 +63,14 @@ if str(ROOT) not in sys.path:
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_imports")
-os.environ.setdefault("CELERY_BROKER_URL", "memory://")
-os.environ.setdefault("CELERY_RESULT_BACKEND", "cache+memory://")
 os.environ.setdefault("DEBUG", "false")
 
 HEADER = ["姓名", "身份证号码", "户籍", "居住证", "学生类别", "参保地", "参保年度"]
 AREAS = ["141102", "141121", "141122", "141123", "141124", "141125", "141126", "141127", "141128",
          "141129", "141130", "141182"]
 TODAY = date(2026, 11, 23)  # inside Lüliang's 2027 window once 2026 is cloned
+QUEUE = f"bench-imports-{uuid.uuid4().hex[:12]}"  # a queue of the bench's own
+RUN_DEADLINE = 600  # seconds the background run may take before the bench gives up
 
 
 def database_parts() -> tuple[str, str]:
@@ -70,13 +92,11 @@ def recreate(drop_only: bool = False) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def roster(n: int, seed: int, rename: bool = False) -> bytes:
+def roster_rows(n: int, seed: int, rename: bool = False) -> list[list[str]]:
     from enrollment.idnumbers import make_number
 
     rng = random.Random(seed)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(HEADER)
+    rows = [HEADER]
     seen: set[str] = set()
     while len(seen) < n:
         pupil = rng.random() < 0.2
@@ -87,8 +107,25 @@ def roster(n: int, seed: int, rename: bool = False) -> bytes:
             continue
         seen.add(number)
         name = "王李张刘陈杨"[rng.randrange(6)] + "伟芳娜敏静丽强磊军洋"[rng.randrange(10)]
-        writer.writerow([name + ("改" if rename else ""), number, "本地", "无",
-                         "中小学生" if pupil else "", "141100", "2027"])
+        rows.append([name + ("改" if rename else ""), number, "本地", "无",
+                     "中小学生" if pupil else "", "141100", "2027"])
+    return rows
+
+
+def roster(n: int, seed: int, rename: bool = False, fmt: str = "csv") -> bytes:
+    rows = roster_rows(n, seed, rename)
+    if fmt == "xlsx":  # every cell text, as a department exports ID numbers
+        from openpyxl import Workbook
+
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet()
+        for row in rows:
+            ws.append(row)
+        out = io.BytesIO()
+        wb.save(out)
+        return out.getvalue()
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -105,40 +142,200 @@ class SqlTimer:
             self.by_statement[key] = self.by_statement.get(key, 0.0) + time.perf_counter() - started
 
 
-def timed(label: str, n: int, fn) -> object:
+class Phases:
+    """Wall time spent in named functions of the import, by wrapping them where the
+    import looks them up (module globals); nothing of the service changes."""
+
+    WRAPPED = [  # (module, function, phase)
+        ("enrollment.imports.residents_write", "read_table", "read the file"),
+        ("enrollment.imports.residents_write", "parse_residents", "check + price (all)"),
+        ("enrollment.imports.residents", "_compare_with_database", "compare with the database"),
+        ("enrollment.imports.residents", "_reprice_changes", "re-price changed people"),
+        ("enrollment.imports.residents", "_price_registrations", "price registrations (all)"),
+        ("enrollment.imports.residents", "quote_requests_for", "facts (quote_requests_for)"),
+        ("enrollment.imports.residents_write", "write_residents", "write + commit"),
+    ]
+
+    def __init__(self):
+        self.spent: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def wrapped(self):
+        import importlib
+
+        saved = []
+        for module_name, attr, phase in self.WRAPPED:
+            module = importlib.import_module(module_name)
+            original = getattr(module, attr)
+            saved.append((module, attr, original))
+            setattr(module, attr, self._timed(original, phase))
+        try:
+            yield self
+        finally:
+            for module, attr, original in saved:
+                setattr(module, attr, original)
+
+    def _timed(self, fn, phase):
+        def run(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.spent[phase] = self.spent.get(phase, 0.0) + time.perf_counter() - started
+        return run
+
+    def lines(self) -> list[str]:
+        t = self.spent.get
+        parse, price, facts = t("check + price (all)", 0), t("price registrations (all)", 0), t(
+            "facts (quote_requests_for)", 0)
+        shown = [("read the file", t("read the file", 0)),
+                 ("check the rows (ID, columns)", parse - price - t("compare with the database", 0)
+                  - t("re-price changed people", 0)),
+                 ("compare with the database", t("compare with the database", 0)),
+                 ("facts (quote_requests_for)", facts),
+                 ("price (rules) and the rest", price - facts),
+                 ("write + commit", t("write + commit", 0))]
+        return [f"      {label:<30} {spent:6.2f} s" for label, spent in shown]
+
+
+def timed(label: str, n: int, fn, phases: bool = False) -> object:
     from django.db import connection
 
     timer = SqlTimer()
-    started = time.perf_counter()
-    with connection.execute_wrapper(timer):
+    phase = Phases()
+    started, cpu = time.perf_counter(), time.process_time()
+    with connection.execute_wrapper(timer), (phase.wrapped() if phases else contextlib.nullcontext()):
         result = fn()
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     sql = sum(timer.by_statement.values())
-    print(f"  {label:<34} {seconds:7.1f} s  {n / seconds:8,.0f} rows/s  (SQL {sql:5.1f} s)  "
-          f"{result.as_dict()}")
+    print(f"  {label:<34} {seconds:7.1f} s  {n / seconds:8,.0f} rows/s  (SQL {sql:5.1f} s, "
+          f"Python CPU {cpu:5.1f} s)  {result.as_dict()}")
     for key, spent in sorted(timer.by_statement.items(), key=lambda kv: -kv[1])[:2]:
         print(f"      {spent:6.2f} s  {key}")
+    if phases:
+        print("    phases:")
+        print("\n".join(phase.lines()))
     return result
+
+
+def load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# --- the admin: upload (preview), confirm (timed), the background run on a worker ----------------
+
+def start_worker(broker: str, log_dir: Path) -> subprocess.Popen:
+    env = {**os.environ, "CELERY_BROKER_URL": broker, "CELERY_RESULT_BACKEND": broker,
+           "CELERY_QUEUE": QUEUE}
+    cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", QUEUE,
+           "-n", f"{QUEUE}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
+           "-l", "WARNING"]
+    log = open(log_dir / "worker.log", "wb")
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def stop_worker(worker: subprocess.Popen | None) -> None:
+    if worker is None or worker.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=30)
+
+
+def wait_ready(worker: subprocess.Popen, log_dir: Path, deadline: float = 60) -> float:
+    from config.celery import app
+
+    started = time.perf_counter()
+    while time.perf_counter() - started < deadline:
+        if worker.poll() is not None:
+            raise SystemExit("the worker stopped:\n" + (log_dir / "worker.log").read_text(errors="replace")[-3000:])
+        if app.control.ping(destination=[f"{QUEUE}@{socket.gethostname()}"], timeout=0.5):
+            return time.perf_counter() - started
+    raise SystemExit("the worker did not answer within a minute")
+
+
+def through_admin(data: bytes, filename: str, rows: int, worker: subprocess.Popen, log_dir: Path) -> bool:
+    from django.contrib.auth.models import User
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db import connection
+    from django.test import Client
+
+    from core.models import BatchRun
+
+    with connection.cursor() as cur:  # a scratch database: start from no residents again
+        cur.execute("TRUNCATE enrollment_enrollment, enrollment_enrollmentevent, enrollment_resident, "
+                    "enrollment_residentevent CASCADE")
+    user = User.objects.create_superuser("bench", "bench@example.invalid", "bench-only-password")
+    client = Client()
+    client.force_login(user)
+    started = time.perf_counter()
+    preview = client.post("/admin/enrollment/resident/import/", {
+        "import_file": SimpleUploadedFile(filename, data), "format": "0", "resource": "0"})
+    preview_s = time.perf_counter() - started
+    if preview.status_code != 200 or preview.context is None or "confirm_form" not in preview.context:
+        print(f"FAIL: the upload gave {preview.status_code} without a confirmation form")
+        return False
+    print(f"  admin upload (preview: a dry run)  {preview_s:7.1f} s  {rows / preview_s:8,.0f} rows/s")
+    form = preview.context["confirm_form"]
+    fields = {name: form.initial[name] for name in ("import_file_name", "original_file_name", "format",
+                                                   "resource")}
+    wait_ready(worker, log_dir)
+    started = time.perf_counter()
+    confirmed = client.post("/admin/enrollment/resident/process_import/", fields)
+    confirm_s = time.perf_counter() - started
+    run = BatchRun.objects.order_by("-id").first()
+    print(f"  admin confirm (response)           {confirm_s:7.2f} s  -> {confirmed.status_code} "
+          f"{confirmed.get('Location', '')}")
+    while run.status in BatchRun.ACTIVE:
+        if time.perf_counter() - started > RUN_DEADLINE:
+            print(f"FAIL: the background run #{run.pk} is still {run.status} after {RUN_DEADLINE} s")
+            return False
+        if worker.poll() is not None:
+            print("FAIL: the worker stopped:\n" + (log_dir / "worker.log").read_text(errors="replace")[-3000:])
+            return False
+        time.sleep(0.1)
+        run.refresh_from_db()
+    done_s = time.perf_counter() - started
+    ran = (run.finished_at - run.started_at).total_seconds() if run.started_at and run.finished_at else 0
+    print(f"  background run (confirm -> done)   {done_s:7.1f} s  {rows / done_s:8,.0f} rows/s  "
+          f"(run started -> finished {ran:.1f} s)  #{run.pk} {run.status} {run.summary}")
+    return (confirm_s < 1 and run.status == BatchRun.Status.DONE
+            and run.summary.get("created") == run.summary.get("registered") == rows)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=20261123)
+    parser.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    parser.add_argument("--no-admin", dest="admin", action="store_false",
+                        help="the service only: no upload, no worker")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/8",
+                        help="Redis for the admin's background run (its database is the bench's own)")
     args = parser.parse_args(argv)
 
     _, name = database_parts()
+    os.environ["CELERY_BROKER_URL"] = os.environ["CELERY_RESULT_BACKEND"] = (
+        args.broker if args.admin else "memory://")
+    os.environ["CELERY_QUEUE"] = QUEUE
+    scratch = Path(tempfile.mkdtemp(prefix="bench-imports-"))
+    os.environ["MEDIA_ROOT"] = str(scratch / "media")  # uploads kept by the admin, then deleted
     recreate()
     import django
 
     django.setup()
+    worker = None
     try:
         from django.core.management import call_command
         from django.db import connection
+        from django.test.utils import setup_test_environment
 
         from enrollment.imports import import_residents
         from policy.services import clone_policy_year, load_policies
 
+        setup_test_environment()  # the test client's response.context
         call_command("migrate", verbosity=0, interactive=False)
         load_policies(actor="bench/imports.py")
         clone_policy_year(region="141100", from_year=2026, to_year=2027, publish=True,
@@ -146,18 +343,20 @@ def main(argv=None) -> int:
         with connection.cursor() as cur:
             cur.execute("SHOW server_version")
             version = cur.fetchone()[0]
-        data = roster(args.rows, args.seed)
-        renamed = roster(args.rows, args.seed, rename=True)
+        filename = f"roster.{args.format}"
+        data = roster(args.rows, args.seed, fmt=args.format)
+        renamed = roster(args.rows, args.seed, rename=True, fmt=args.format)
         print(f"database: {name} on PostgreSQL {version}; roster: {args.rows:,} rows, "
-              f"{len(data) / 1e6:.1f} MB CSV (UTF-8 with BOM); today {TODAY}; "
-              f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+              f"{len(data) / 1e6:.1f} MB {args.format.upper()}"
+              f"{' (UTF-8 with BOM)' if args.format == 'csv' else ''}; today {TODAY}; "
+              f"{os.cpu_count()} cores, load average {load_average()}")
         actor = "bench/imports.py"
         first = timed("first import (create + register)", args.rows, lambda: import_residents(
-            data, "roster.csv", actor=actor, today=TODAY))
+            data, filename, actor=actor, today=TODAY), phases=True)
         again = timed("same file again (unchanged)", args.rows, lambda: import_residents(
-            data, "roster.csv", actor=actor, today=TODAY))
+            data, filename, actor=actor, today=TODAY), phases=True)
         timed("dry run, every name changed", args.rows, lambda: import_residents(
-            renamed, "roster.csv", actor=actor, today=TODAY, dry_run=True))
+            renamed, filename, actor=actor, today=TODAY, dry_run=True))
         with connection.cursor() as cur:
             cur.execute("SELECT (SELECT count(*) FROM enrollment_residentevent), "
                         "(SELECT count(*) FROM enrollment_enrollmentevent)")
@@ -165,14 +364,29 @@ def main(argv=None) -> int:
         print(f"  audit events: {residents_ev:,} resident, {enrollments_ev:,} enrollment")
         ok = (first.created == first.registered == args.rows and again.unchanged == args.rows
               and residents_ev == enrollments_ev == args.rows)
+        if args.admin:
+            worker = start_worker(args.broker, scratch)
+            ok = through_admin(data, filename, args.rows, worker, scratch) and ok
+            with connection.cursor() as cur:
+                cur.execute("SELECT (SELECT count(*) FROM enrollment_resident), "
+                            "(SELECT count(*) FROM enrollment_enrollment), "
+                            "(SELECT count(*) FROM enrollment_residentevent), "
+                            "(SELECT count(*) FROM enrollment_enrollmentevent)")
+                counts = cur.fetchone()
+            print(f"  after the admin's run: {counts[0]:,} residents, {counts[1]:,} enrollments, "
+                  f"audit events {counts[2]:,} resident, {counts[3]:,} enrollment")
+            ok = ok and counts == (args.rows,) * 4
+        print(f"  load average at the end: {load_average()}")
         if not ok:
-            print("FAIL: the counts are not those expected")
+            print("FAIL: the counts or times are not those expected")
         return 0 if ok else 1
     finally:
+        stop_worker(worker)
         from django.db import connections
 
         connections.close_all()
         recreate(drop_only=True)
+        shutil.rmtree(scratch, ignore_errors=True)
         print(f"database {name} dropped")
 
 

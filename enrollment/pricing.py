@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 
 from policy.rules import PolicySpec, QuoteError, quote
+from policy.rules.types import Person, QuoteRequest, QuoteResult
 from policy.selectors import published_spec
 
 from .models import Enrollment, EnrollmentStatus
@@ -69,6 +70,45 @@ class SpecCache:
             except QuoteError as exc:
                 self._specs[key] = exc
         return self._specs[key]
+
+
+_PERSON_FIELDS = ("birth_date", "hukou", "residence_permit", "student", "employee_insured",
+                  "parent_insured_locally")
+_REQUEST_FIELDS = ("region", "year", "paid_on", "person", "identities", "history", "repaired_years",
+                   "left_other_scheme_on")
+# The memo's key must hold every input of the rules: a field added to either type fails here.
+assert tuple(f.name for f in fields(Person)) == _PERSON_FIELDS
+assert tuple(f.name for f in fields(QuoteRequest)) == _REQUEST_FIELDS
+
+
+class QuoteMemo:
+    """``quote`` answers (or refusals) by identical rule inputs, for one batch.
+
+    The rules are pure functions of the spec and the request, and a roster holds
+    many people alike (same category, date, history, no identity: most differ only
+    in a birth date shared with others), so each answer is worked out once.  The
+    answers are shared between rows: read them, never change them."""
+
+    def __init__(self):
+        self._answers: dict[tuple, QuoteResult | QuoteError] = {}
+
+    def quote(self, spec: PolicySpec, req: QuoteRequest) -> QuoteResult:
+        p = req.person
+        key = (spec.region_code, spec.year, req.region, req.year, req.paid_on,
+               (p.birth_date, p.hukou, p.residence_permit, p.student, p.employee_insured,
+                p.parent_insured_locally),
+               tuple((i.code, i.certified_on) for i in req.identities),
+               tuple(sorted(req.history.items())), req.repaired_years, req.left_other_scheme_on)
+        answer = self._answers.get(key)
+        if answer is None:
+            try:
+                answer = quote(spec, req)
+            except QuoteError as exc:
+                answer = exc
+            self._answers[key] = answer
+        if isinstance(answer, QuoteError):  # a fresh one each time: a raise grows the traceback
+            raise QuoteError(answer.code, answer.message, figure=answer.figure)
+        return answer
 
 
 @dataclass

@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from types import SimpleNamespace
 
+from django.db import connection
+
 from policy.models import Region
 from policy.rules.continuity import cap_adjustment, continuity, continuity_waiting_months
 from policy.rules.types import Person, PolicySpec, QuoteRequest
@@ -152,11 +154,43 @@ def _policy_codes(region_codes: Iterable[str]) -> dict[str, str]:
     return out
 
 
+# The reads below take the ID numbers as one array parameter, joined as a table
+# (``unnest(%s::varchar[])``): the ORM's ``__in`` spells out one placeholder per number,
+# and building, sending and planning that statement cost more than running it; the join
+# (rather than ``= ANY``) keeps the plan sound when the statistics do not yet know of rows
+# just written, e.g. by an import in the same transaction (bench/RESULTS.md, imports).
+
+_COVERAGE_SQL = f"""
+SELECT c.id_number, c.year, c.ended_on FROM unnest(%s::varchar[]) AS t(n)
+JOIN {EmployeeCoverage._meta.db_table} c ON c.id_number = t.n WHERE c.year IN (%s, %s)
+"""
+_EMPLOYEE_YEARS_SQL = f"""
+SELECT c.id_number, c.year FROM unnest(%s::varchar[]) AS t(n)
+JOIN {EmployeeCoverage._meta.db_table} c ON c.id_number = t.n WHERE c.year < %s
+"""
+_PAID_YEARS_SQL = f"""
+SELECT r.id_number, e.year FROM unnest(%s::varchar[]) AS t(n)
+JOIN {Resident._meta.db_table} r ON r.id_number = t.n
+JOIN {Enrollment._meta.db_table} e ON e.resident_id = r.id
+WHERE e.status = %s AND e.year < %s
+"""
+_REPAIRED_SQL = f"""
+SELECT r.id_number, g.year FROM unnest(%s::varchar[]) AS t(n)
+JOIN {Resident._meta.db_table} r ON r.id_number = t.n
+JOIN {GapRepair._meta.db_table} g ON g.resident_id = r.id
+"""
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
 def _employee_coverage(numbers: list[str], year: int) -> dict[str, _Coverage]:
     insured: set[str] = set()
     left: dict[str, date] = {}
-    for number, y, ended in EmployeeCoverage.objects.filter(
-            id_number__in=numbers, year__in=(year - 1, year)).values_list("id_number", "year", "ended_on"):
+    for number, y, ended in _rows(_COVERAGE_SQL, [numbers, year - 1, year]):
         if y == year and ended is None:
             insured.add(number)
         if ended is not None and (number not in left or ended > left[number]):
@@ -166,20 +200,16 @@ def _employee_coverage(numbers: list[str], year: int) -> dict[str, _Coverage]:
 
 def _history(numbers: list[str], year: int) -> dict[str, dict[int, str]]:
     out: dict[str, dict[int, str]] = {}
-    for number, y in EmployeeCoverage.objects.filter(
-            id_number__in=numbers, year__lt=year).values_list("id_number", "year"):
+    for number, y in _rows(_EMPLOYEE_YEARS_SQL, [numbers, year]):
         out.setdefault(number, {})[y] = "employee"
-    for number, y in Enrollment.objects.filter(
-            resident__id_number__in=numbers, status=EnrollmentStatus.PAID, year__lt=year).values_list(
-            "resident__id_number", "year"):
-        out.setdefault(number, {})[y] = "resident"
+    for number, y in _rows(_PAID_YEARS_SQL, [numbers, EnrollmentStatus.PAID.value, year]):
+        out.setdefault(number, {})[y] = "resident"  # a paid enrollment wins
     return out
 
 
 def _repaired(numbers: list[str]) -> dict[str, set[int]]:
     out: dict[str, set[int]] = {}
-    for number, y in GapRepair.objects.filter(resident__id_number__in=numbers).values_list(
-            "resident__id_number", "year"):
+    for number, y in _rows(_REPAIRED_SQL, [numbers]):
         out.setdefault(number, set()).add(y)
     return out
 

@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
+from django.db import connection
+
 from core import clock
 from policy.models import Region
-from policy.rules import QuoteError, quote
+from policy.rules import QuoteError
 
 from ..models import Enrollment, EnrollmentStatus, Resident
-from ..pricing import SpecCache, plan_repricing, registration_date
+from ..pricing import QuoteMemo, SpecCache, plan_repricing, registration_date
 from ..selectors import PersonFacts, permit_valid, quote_requests_for
 from ..spreadsheet import Table, plain
 from .common import (
@@ -149,13 +151,31 @@ def _without(parsed: list[ParsedResident], errors: list[RowError]) -> list[Parse
     return [p for p in parsed if p.row not in bad]
 
 
+# Arrays joined as tables, with their types spelled out: see enrollment.selectors.
+_EXISTING_SQL = f"""
+SELECT r.id_number, r.id, r.name, r.region_id, r.hukou, r.residence_permit, r.student,
+       r.residence_permit_expires_on
+FROM unnest(%s::varchar[]) AS t(n) JOIN {Resident._meta.db_table} r ON r.id_number = t.n
+"""
+_ENROLLED_SQL = f"""
+SELECT e.resident_id, e.year FROM unnest(%s::bigint[]) AS t(id)
+JOIN {Enrollment._meta.db_table} e ON e.resident_id = t.id
+WHERE e.year = ANY(%s::int[]) AND e.status <> %s
+"""
+READ_CHUNK = 20000  # ID numbers per read (one array parameter each; see selectors)
+PRICE_CHUNK = 10000  # people per call of the facts gatherer (six reads each)
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
 def _compare_with_database(parsed: list[ParsedResident]) -> None:
-    for start in range(0, len(parsed), CHUNK):
-        chunk = parsed[start:start + CHUNK]
-        existing = {r[0]: r[1:] for r in Resident.objects.filter(
-            id_number__in=[p.id_number for p in chunk]).values_list(
-            "id_number", "id", "name", "region_id", "hukou", "residence_permit", "student",
-            "residence_permit_expires_on")}
+    for start in range(0, len(parsed), READ_CHUNK):
+        chunk = parsed[start:start + READ_CHUNK]
+        existing = {r[0]: r[1:] for r in _rows(_EXISTING_SQL, [[p.id_number for p in chunk]])}
         for p in chunk:
             old = existing.get(p.id_number)
             if old is None:
@@ -184,21 +204,24 @@ def _reprice_changes(parsed: list[ParsedResident], errors: list[RowError], today
 
 def _price_registrations(parsed, errors, today, specs: SpecCache, progress) -> None:
     """Price every requested registration with the rules (errors per row)."""
+    memo = QuoteMemo()
     wanted = [p for p in parsed if p.year is not None]
     done = 0
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start:start + CHUNK]
-        enrolled = set(Enrollment.objects.filter(
-            resident__id_number__in=[p.id_number for p in chunk], year__in={p.year for p in chunk})
-            .exclude(status=EnrollmentStatus.CANCELLED).values_list("resident__id_number", "year"))
+    for start in range(0, len(wanted), PRICE_CHUNK):
+        chunk = wanted[start:start + PRICE_CHUNK]
+        # Only a resident on file can hold an enrollment: the people new to the file are not asked.
+        on_file = {p.resident_id: p.id_number for p in chunk if p.resident_id is not None}
+        enrolled = {(on_file[rid], year) for rid, year in _rows(_ENROLLED_SQL, [
+            list(on_file), sorted({p.year for p in chunk}), EnrollmentStatus.CANCELLED.value])
+        } if on_file else set()
         for year in sorted({p.year for p in chunk}):
-            _price_year([p for p in chunk if p.year == year], year, enrolled, errors, today, specs)
+            _price_year([p for p in chunk if p.year == year], year, enrolled, errors, today, specs, memo)
         done += len(chunk)
         if progress:
             progress(done, len(wanted))
 
 
-def _price_year(rows, year, enrolled, errors, today, specs: SpecCache) -> None:
+def _price_year(rows, year, enrolled, errors, today, specs: SpecCache, memo: QuoteMemo) -> None:
     todo = []
     for p in rows:
         spec = specs.get(p.region_id, year)
@@ -213,7 +236,7 @@ def _price_year(rows, year, enrolled, errors, today, specs: SpecCache) -> None:
     for p in todo:
         req = requests[p.id_number]
         try:
-            p.quote = quote(specs.get(p.region_id, year), req)
+            p.quote = memo.quote(specs.get(p.region_id, year), req)
             p.register = "new"
         except QuoteError as exc:
             errors.append(_refused_registration(p, req, exc))

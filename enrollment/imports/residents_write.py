@@ -81,10 +81,13 @@ def write_residents(parsed: list[ParsedResident], *, actor, registered_via: str 
                         progress(i, len(parsed))
             if progress:
                 progress(len(parsed), len(parsed))
-            cur.execute(_UPSERT, {"now": now})
-            for (inserted,) in cur.fetchall():
-                out.created += inserted
-                out.updated += not inserted
+            # Not run when the file changes nobody: the audit triggers (statement level) would
+            # still open an audit context for the no-op, and a second import must leave no trace.
+            if any(p.action != "unchanged" for p in parsed):
+                cur.execute(_UPSERT, {"now": now})
+                for (inserted,) in cur.fetchall():
+                    out.created += inserted
+                    out.updated += not inserted
         out.repriced = len(enrollments_reprice([u for p in parsed for u in p.repriced], now=now))
         out.registered = len(enrollments_insert(
             _registrations(parsed, actor, registered_via, today, now), now=now))
@@ -95,9 +98,11 @@ def write_residents(parsed: list[ParsedResident], *, actor, registered_via: str 
 
 def _registrations(parsed, actor, registered_via, today, now) -> list:
     todo = [p for p in parsed if p.register == "new"]
-    with connection.cursor() as cur:
-        cur.execute("SELECT id_number, id FROM enrollment_resident WHERE id_number = ANY(%s)",
-                    [[p.id_number for p in todo]])
+    if not todo:
+        return []
+    with connection.cursor() as cur:  # the staged file joined: no list of numbers to send
+        cur.execute("SELECT r.id_number, r.id FROM import_resident_stage s "
+                    "JOIN enrollment_resident r ON r.id_number = s.id_number")
         ids = dict(cur.fetchall())
     user_id = getattr(actor, "pk", None)
     return [row_from_quote(p.quote, resident_id=ids[p.id_number], region_id=p.region_id,
