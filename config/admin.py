@@ -74,7 +74,7 @@ class BatchRunAdmin(admin.ModelAdmin):
     def report_xlsx(self, request, object_id: int):
         """The error report as a spreadsheet: 行号, 列, 原因 (one line per fault)."""
         run = self.get_queryset(request).filter(pk=object_id).first()
-        if run is None or not run.report:
+        if run is None or not run.report or not self.has_view_permission(request, run):
             raise Http404("没有错误报告")
         return xlsx_response(report_rows(run.report), f"batch-{run.pk}-errors.xlsx")
 

@@ -39,18 +39,26 @@ def upload_dir() -> Path:
 
 def import_submit(*, kind: str, data: bytes, filename: str, actor, skip_invalid: bool = False) -> batch.Started:
     """Keep the file and start its import in the background (a BatchRun)."""
-    suffix = Path(filename).suffix.lower()[:10]
-    stored = f"{uuid.uuid4().hex}{suffix}"
+    filename = clean_filename(filename)
+    suffix = Path(filename).suffix.lower()
+    stored = f"{uuid.uuid4().hex}{suffix if suffix in ('.csv', '.xlsx') else ''}"
     path = upload_dir() / stored
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     try:
-        return batch.start(kind, {"file": filename[:200], "stored": stored, "skip_invalid": skip_invalid,
+        return batch.start(kind, {"file": filename, "stored": stored, "skip_invalid": skip_invalid,
                                   "via": "admin"}, actor=actor)
     except Exception:
         path.unlink(missing_ok=True)
         raise
+
+
+def clean_filename(name: str) -> str:
+    """The name a person gave the file, as shown: no folders, no control characters."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:200] or "upload"
 
 
 def report_lines(errors) -> str:

@@ -126,8 +126,11 @@ LOGIN_URL = "admin:login"
 _BUSINESS_DATE = env.str("BUSINESS_DATE", default="").strip()
 if _BUSINESS_DATE:
     import datetime as _dt
+    import re as _re
 
     try:
+        if not _re.fullmatch(r"\d{4}-\d{2}-\d{2}", _BUSINESS_DATE):
+            raise ValueError(_BUSINESS_DATE)
         BUSINESS_DATE = _dt.date.fromisoformat(_BUSINESS_DATE)
     except ValueError:
         raise ImproperlyConfigured(
@@ -190,3 +193,6 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+# Uploaded rosters hold ID numbers: readable by the server's user only.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700

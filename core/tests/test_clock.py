@@ -6,6 +6,7 @@ import sys
 from datetime import date
 from zoneinfo import ZoneInfo
 
+import pytest
 from django.utils import timezone
 
 from core import clock
@@ -41,10 +42,11 @@ def test_environment_variable_sets_the_date():
     assert out.stdout.strip() == "2027-01-10"
 
 
-def test_a_bad_business_date_refuses_to_start():
-    out = _settings_import("config.settings.test", BUSINESS_DATE="2027-13-40")
+@pytest.mark.parametrize("bad", ["2027-13-40", "2026-02-29", "20260101", "2026-1-1", "garbage"])
+def test_a_bad_business_date_refuses_to_start(bad):
+    out = _settings_import("config.settings.test", BUSINESS_DATE=bad)
     assert out.returncode != 0
-    assert "BUSINESS_DATE" in out.stderr and "2027-13-40" in out.stderr
+    assert "BUSINESS_DATE" in out.stderr and bad in out.stderr
 
 
 def test_production_refuses_a_pinned_date():

@@ -138,6 +138,8 @@ def test_upload_shows_a_preview_and_writes_nothing_until_confirmed(worker_client
     content = response.content.decode()
     assert 'name="confirm"' in content
     assert NINGBO_MAN not in content  # the preview masks ID numbers
+    waiting = list((Path(settings.MEDIA_ROOT) / "django-import-export").iterdir())
+    assert [oct(p.stat().st_mode & 0o777) for p in waiting] == ["0o600"]  # it holds ID numbers
     assert counts() == before  # nothing written yet
 
     done = confirm(worker_client, PROCESS_URL, response)

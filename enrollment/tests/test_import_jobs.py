@@ -46,6 +46,19 @@ def test_a_submitted_import_keeps_its_file_privately_until_it_has_run(django_cap
     assert not stored.exists()  # deleted once the import committed
 
 
+@pytest.mark.parametrize("given, shown, suffix", [
+    ("../../etc/名单.csv", "名单.csv", ".csv"),
+    ("C:\\Users\\x\\花名册.XLSX", "花名册.XLSX", ".xlsx"),
+    ("<img src=x onerror=alert(1)>.csv\n=HYPERLINK(1)", "<img src=x onerror=alert(1)>.csv=HYPERLINK(1)", ""),
+    ("", "upload", ""),
+])
+def test_the_given_file_name_is_shown_cleaned_and_never_names_the_stored_file(given, shown, suffix):
+    run = import_submit(kind="import_residents", data=csv(), filename=given, actor="test").run
+    stored = run.params["stored"]
+    assert run.params["file"] == shown
+    assert len(stored) == 32 + len(suffix) and stored.endswith(suffix) and stored[:32].isalnum()
+
+
 def test_a_rejected_file_closes_the_run_as_failed_with_its_report():
     bad = number("330203", "19800101", "011")[:-1] + "0"
     run = work(import_submit(kind="import_residents", data=csv(["张三", bad, "本地", "无", "", "330200"]),
