@@ -4,8 +4,10 @@ recorded too.  Services wrap their writes in ``audit_context(actor, ...)``;
 web requests get the user from pghistory's middleware."""
 
 import contextlib
+import uuid
 
 import pghistory
+from pghistory import runtime
 
 
 # Tables that set-based bulk paths write thousands of rows at a time get statement-level
@@ -39,7 +41,12 @@ def tracked(level=None):
 
 @contextlib.contextmanager
 def audit_context(actor=None, **extra):
-    """Attach who (and why) to every change made inside the block."""
+    """Attach who (and why) to every change made inside the block.
+
+    Inside another context (a web request's, a command's) the block gets a context row
+    of its own — the outer metadata plus this block's — and the outer one is restored
+    afterwards.  pghistory itself would merge nested metadata into the outer row, so a
+    later block's action would relabel every event written before it."""
     ctx = {k: v for k, v in extra.items() if v is not None}
     if actor is not None:
         if getattr(actor, "pk", None) is not None:
@@ -47,5 +54,13 @@ def audit_context(actor=None, **extra):
             ctx["username"] = actor.get_username()
         else:
             ctx["actor"] = str(actor)
-    with pghistory.context(**ctx):
+    outer = getattr(runtime._tracker, "value", None)
+    if outer is None:
+        with pghistory.context(**ctx):
+            yield
+        return
+    runtime._tracker.value = runtime.Context(id=uuid.uuid4(), metadata={**outer.metadata, **ctx})
+    try:
         yield
+    finally:
+        runtime._tracker.value = outer
