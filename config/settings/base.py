@@ -185,6 +185,10 @@ LOGGING = {
 }
 
 # The auditor's trail (/admin/pghistory/events/): who (context), what, before -> after.
+# Unfiltered, the trail is a union over every event table (millions of rows after a renewal):
+# the page asks for an event kind (事件模型) first.
+PGHISTORY_ADMIN_ALL_EVENTS = False
+PGHISTORY_ADMIN_CLASS = "accounts.audit_admin.AuditTrailAdmin"
 PGHISTORY_ADMIN_LIST_DISPLAY = ["pgh_created_at", "pgh_label", "pgh_obj_model", "pgh_obj_id", "pgh_data",
                                 "pgh_diff", "pgh_context"]
 
