@@ -175,7 +175,9 @@ def renew_range(*, region: str, to_year: int, lo: int, hi: int, today: date, act
         now = timezone.now()
         if new:
             to_insert = _not_registered_meanwhile(new, to_year)
-            inserted = len(enrollments_insert(to_insert, now=now)) if to_insert else 0
+            written = enrollments_insert(to_insert, now=now) if to_insert else []
+            _withdraw_notices([w.resident_id for w in written], to_year)
+            inserted = len(written)
             counts["renewed"] += inserted
             counts["unchanged"] += len(new) - inserted  # registered (or cancelled) meanwhile
         _file_notices(notes, to_year, now)
@@ -196,6 +198,14 @@ def _enrollment_row(row, result, year: int, user_id: int | None) -> EnrollmentRo
         assistance_identity=result.assistance.identity if result.assistance else "",
         assistance_amount=result.assistance.amount if result.assistance else None,
         timing=result.timing)
+
+
+def _withdraw_notices(resident_ids: list[int], year: int) -> None:
+    """A person renewed now no longer has to register again: an earlier run's notice goes."""
+    if resident_ids:
+        with connection.cursor() as cur:
+            cur.execute("DELETE FROM enrollment_reregistrationnotice WHERE year = %s AND resident_id = ANY(%s)",
+                        [year, sorted(resident_ids)])
 
 
 def _file_notices(notes: list[tuple[int, str, str, str]], year: int, now) -> None:

@@ -92,3 +92,11 @@ def test_cleanup_deletes_what_no_active_import_needs(settings):
     assert not abandoned.exists()
     BatchRun.objects.filter(pk=keep.pk).update(status="failed")
     assert imports_cleanup() == 1 and [p.name for p in upload_dir().iterdir()] == ["fresh.csv"]
+
+
+def test_checking_and_writing_share_one_bar_that_only_moves_forward():
+    from enrollment.import_jobs import _one_bar
+
+    seen = [_one_bar("检查参保登记", d, 100)[0] for d in (0, 50, 100)] + [
+        _one_bar("写入", d, 100)[0] for d in (0, 50, 100)]
+    assert seen == [0, 25, 50, 50, 75, 100] and seen == sorted(seen)

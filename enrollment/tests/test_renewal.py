@@ -278,3 +278,18 @@ def test_schedule_renewals_catches_up_on_a_missed_opening_day(django_capture_on_
     # after the benefit year has ended nothing is caught up any more
     BatchRun.objects.update(status="failed")
     assert schedule_renewals.apply(kwargs={"today": "2027-01-01"}).get() == []
+
+
+def test_a_later_renewal_withdraws_the_notice_it_no_longer_needs(ningbo):
+    """A permit renewed after the first run: the next run renews the person and the notice
+    asking them to register again goes (hostile review)."""
+    assert renew("330200", 2026, date(2025, 11, 3)) == EXPECTED_NINGBO
+    expired = ningbo["permit_expired"]
+    assert ReregistrationNotice.objects.filter(resident=expired, year=2026, reason="permit_expired").exists()
+    resident_update(resident=expired, actor=None, today=date(2025, 11, 4),
+                    residence_permit_expires_on=date(2027, 6, 30))
+    assert renew("330200", 2026, date(2025, 11, 5)) == summary(1, 4, hukou_moved=1, category_changed=2,
+                                                               graduated=1, parent_permit=1, not_eligible=1)
+    assert Enrollment.objects.filter(resident=expired, year=2026, registered_via="default_renewal").exists()
+    assert not ReregistrationNotice.objects.filter(resident=expired, year=2026).exists()
+    assert ReregistrationNotice.objects.filter(year=2026).count() == 6  # the others stand
