@@ -89,6 +89,9 @@ class _Coverage:
     left: date | None  # latest day they left employee insurance (that year or the year before)
 
 
+_NOT_COVERED = _Coverage(False, None)
+
+
 def quote_requests_for(people: Iterable[PersonFacts | Resident], year: int,
                        paid_on: date | Callable[[PersonFacts], date]) -> dict[str, QuoteRequest]:
     """The QuoteRequest of each person for ``year``, keyed by ID number.
@@ -121,9 +124,12 @@ def quote_requests_for(people: Iterable[PersonFacts | Resident], year: int,
     identities = subsidies_selectors.identities_for_many(numbers, [year],
                                                          policy_regions=set(policy.values()))
     out: dict[str, QuoteRequest] = {}
+    no_years: frozenset[int] = frozenset()
     for p in facts:
         on = paid_on(p) if callable(paid_on) else paid_on
-        cov = coverage.get(p.id_number, _Coverage(False, None))
+        cov = coverage.get(p.id_number, _NOT_COVERED)
+        years = history.get(p.id_number)
+        repairs = repaired.get(p.id_number)
         own_permit = permit_valid(p, on)
         person = Person(birth_date=p.birth_date, hukou=p.hukou, residence_permit=own_permit,
                         student=p.student or None, employee_insured=cov.insured,
@@ -132,8 +138,8 @@ def quote_requests_for(people: Iterable[PersonFacts | Resident], year: int,
         out[p.id_number] = QuoteRequest(
             region=p.region_id, year=year, paid_on=on, person=person,
             identities=identities.get((p.id_number, year, policy[p.region_id]), ()),
-            history=dict(sorted(history.get(p.id_number, {}).items())),
-            repaired_years=frozenset(repaired.get(p.id_number, ())),
+            history=dict(sorted(years.items())) if years else {},
+            repaired_years=frozenset(repairs) if repairs else no_years,
             left_other_scheme_on=cov.left)
     return out
 
@@ -154,31 +160,44 @@ def _policy_codes(region_codes: Iterable[str]) -> dict[str, str]:
     return out
 
 
-# The reads below take the ID numbers as one array parameter, joined as a table
-# (``unnest(%s::varchar[])``): the ORM's ``__in`` spells out one placeholder per number,
-# and building, sending and planning that statement cost more than running it; the join
-# (rather than ``= ANY``) keeps the plan sound when the statistics do not yet know of rows
-# just written, e.g. by an import in the same transaction (bench/RESULTS.md, imports).
+# The reads below take the ID numbers as one parameter, joined as a table: the ORM's
+# ``__in`` spells out one placeholder per number, and building, sending and planning that
+# statement cost more than running it; the join (rather than ``= ANY``) keeps the plan sound
+# when the statistics do not yet know of rows just written (an import in the same
+# transaction).  The parameter is the numbers joined by commas, split by the server: the
+# driver binds parameters client-side, and quoting a list element by element cost more than
+# the query (bench/RESULTS.md, imports).  ID numbers are digits and X (normalised and checked
+# by the model's constraint), never a comma.
+
+_NUMBERS = "unnest(string_to_array(%s, ',')) AS t(n)"
 
 _COVERAGE_SQL = f"""
-SELECT c.id_number, c.year, c.ended_on FROM unnest(%s::varchar[]) AS t(n)
+SELECT c.id_number, c.year, c.ended_on FROM {_NUMBERS}
 JOIN {EmployeeCoverage._meta.db_table} c ON c.id_number = t.n WHERE c.year IN (%s, %s)
 """
 _EMPLOYEE_YEARS_SQL = f"""
-SELECT c.id_number, c.year FROM unnest(%s::varchar[]) AS t(n)
+SELECT c.id_number, c.year FROM {_NUMBERS}
 JOIN {EmployeeCoverage._meta.db_table} c ON c.id_number = t.n WHERE c.year < %s
 """
 _PAID_YEARS_SQL = f"""
-SELECT r.id_number, e.year FROM unnest(%s::varchar[]) AS t(n)
+SELECT r.id_number, e.year FROM {_NUMBERS}
 JOIN {Resident._meta.db_table} r ON r.id_number = t.n
 JOIN {Enrollment._meta.db_table} e ON e.resident_id = r.id
 WHERE e.status = %s AND e.year < %s
 """
 _REPAIRED_SQL = f"""
-SELECT r.id_number, g.year FROM unnest(%s::varchar[]) AS t(n)
+SELECT r.id_number, g.year FROM {_NUMBERS}
 JOIN {Resident._meta.db_table} r ON r.id_number = t.n
 JOIN {GapRepair._meta.db_table} g ON g.resident_id = r.id
 """
+
+
+def joined(values) -> str:
+    """Values for ``string_to_array(%s, ',')``: ID numbers or ids, never holding a comma."""
+    text = ",".join(map(str, values))
+    if values and text.count(",") != len(values) - 1:
+        raise ValueError("a value holds a comma")
+    return text
 
 
 def _rows(sql: str, params: list) -> list[tuple]:
@@ -190,7 +209,7 @@ def _rows(sql: str, params: list) -> list[tuple]:
 def _employee_coverage(numbers: list[str], year: int) -> dict[str, _Coverage]:
     insured: set[str] = set()
     left: dict[str, date] = {}
-    for number, y, ended in _rows(_COVERAGE_SQL, [numbers, year - 1, year]):
+    for number, y, ended in _rows(_COVERAGE_SQL, [joined(numbers), year - 1, year]):
         if y == year and ended is None:
             insured.add(number)
         if ended is not None and (number not in left or ended > left[number]):
@@ -200,16 +219,16 @@ def _employee_coverage(numbers: list[str], year: int) -> dict[str, _Coverage]:
 
 def _history(numbers: list[str], year: int) -> dict[str, dict[int, str]]:
     out: dict[str, dict[int, str]] = {}
-    for number, y in _rows(_EMPLOYEE_YEARS_SQL, [numbers, year]):
+    for number, y in _rows(_EMPLOYEE_YEARS_SQL, [joined(numbers), year]):
         out.setdefault(number, {})[y] = "employee"
-    for number, y in _rows(_PAID_YEARS_SQL, [numbers, EnrollmentStatus.PAID.value, year]):
+    for number, y in _rows(_PAID_YEARS_SQL, [joined(numbers), EnrollmentStatus.PAID.value, year]):
         out.setdefault(number, {})[y] = "resident"  # a paid enrollment wins
     return out
 
 
 def _repaired(numbers: list[str]) -> dict[str, set[int]]:
     out: dict[str, set[int]] = {}
-    for number, y in _rows(_REPAIRED_SQL, [numbers]):
+    for number, y in _rows(_REPAIRED_SQL, [joined(numbers)]):
         out.setdefault(number, set()).add(y)
     return out
 

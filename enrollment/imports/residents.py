@@ -33,7 +33,7 @@ from policy.rules import QuoteError
 
 from ..models import Enrollment, EnrollmentStatus, Resident
 from ..pricing import QuoteMemo, SpecCache, plan_repricing, registration_date
-from ..selectors import PersonFacts, permit_valid, quote_requests_for
+from ..selectors import PersonFacts, joined, permit_valid, quote_requests_for
 from ..spreadsheet import Table, plain
 from .common import (
     CHUNK,
@@ -151,14 +151,14 @@ def _without(parsed: list[ParsedResident], errors: list[RowError]) -> list[Parse
     return [p for p in parsed if p.row not in bad]
 
 
-# Arrays joined as tables, with their types spelled out: see enrollment.selectors.
+# Lists sent as one parameter and joined as tables: see enrollment.selectors.
 _EXISTING_SQL = f"""
 SELECT r.id_number, r.id, r.name, r.region_id, r.hukou, r.residence_permit, r.student,
        r.residence_permit_expires_on
-FROM unnest(%s::varchar[]) AS t(n) JOIN {Resident._meta.db_table} r ON r.id_number = t.n
+FROM unnest(string_to_array(%s, ',')) AS t(n) JOIN {Resident._meta.db_table} r ON r.id_number = t.n
 """
 _ENROLLED_SQL = f"""
-SELECT e.resident_id, e.year FROM unnest(%s::bigint[]) AS t(id)
+SELECT e.resident_id, e.year FROM unnest(string_to_array(%s, ',')::bigint[]) AS t(id)
 JOIN {Enrollment._meta.db_table} e ON e.resident_id = t.id
 WHERE e.year = ANY(%s::int[]) AND e.status <> %s
 """
@@ -175,7 +175,7 @@ def _rows(sql: str, params: list) -> list[tuple]:
 def _compare_with_database(parsed: list[ParsedResident]) -> None:
     for start in range(0, len(parsed), READ_CHUNK):
         chunk = parsed[start:start + READ_CHUNK]
-        existing = {r[0]: r[1:] for r in _rows(_EXISTING_SQL, [[p.id_number for p in chunk]])}
+        existing = {r[0]: r[1:] for r in _rows(_EXISTING_SQL, [joined([p.id_number for p in chunk])])}
         for p in chunk:
             old = existing.get(p.id_number)
             if old is None:
@@ -212,7 +212,7 @@ def _price_registrations(parsed, errors, today, specs: SpecCache, progress) -> N
         # Only a resident on file can hold an enrollment: the people new to the file are not asked.
         on_file = {p.resident_id: p.id_number for p in chunk if p.resident_id is not None}
         enrolled = {(on_file[rid], year) for rid, year in _rows(_ENROLLED_SQL, [
-            list(on_file), sorted({p.year for p in chunk}), EnrollmentStatus.CANCELLED.value])
+            joined(list(on_file)), sorted({p.year for p in chunk}), EnrollmentStatus.CANCELLED.value])
         } if on_file else set()
         for year in sorted({p.year for p in chunk}):
             _price_year([p for p in chunk if p.year == year], year, enrolled, errors, today, specs, memo)

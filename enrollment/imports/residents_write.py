@@ -32,6 +32,7 @@ CREATE TEMP TABLE import_resident_stage (
 ) ON COMMIT DROP
 """
 _UPSERT = """
+WITH written AS (
 INSERT INTO enrollment_resident AS r
   (id_number, name, birth_date, sex, region_id, hukou, residence_permit, residence_permit_expires_on,
    student, school, phone, created_at, updated_at)
@@ -48,7 +49,9 @@ ON CONFLICT (id_number) DO UPDATE SET
 WHERE (r.name, r.region_id, r.hukou, r.residence_permit, r.student)
       IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.region_id, EXCLUDED.hukou,
                         EXCLUDED.residence_permit, EXCLUDED.student)
-RETURNING (xmax = 0)
+RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written
 """
 
 
@@ -85,9 +88,7 @@ def write_residents(parsed: list[ParsedResident], *, actor, registered_via: str 
             # still open an audit context for the no-op, and a second import must leave no trace.
             if any(p.action != "unchanged" for p in parsed):
                 cur.execute(_UPSERT, {"now": now})
-                for (inserted,) in cur.fetchall():
-                    out.created += inserted
-                    out.updated += not inserted
+                out.created, out.updated = cur.fetchone()
         out.repriced = len(enrollments_reprice([u for p in parsed for u in p.repriced], now=now))
         out.registered = len(enrollments_insert(
             _registrations(parsed, actor, registered_via, today, now), now=now))
