@@ -34,6 +34,13 @@ class BatchChunkInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).exclude(status=BatchChunk.Status.DONE)
 
+    def get_fields(self, request, obj=None):
+        # a failed chunk's traceback is for operators, not for the people who started the run
+        return self.fields if request.user.is_superuser else [f for f in self.fields if f != "error"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
     def has_add_permission(self, request, obj=None):
         return False
 

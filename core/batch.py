@@ -238,12 +238,15 @@ def _chunk_failed(chunk_id: int, exc: Exception, worker: str) -> str:
     with transaction.atomic():
         chunk = BatchChunk.objects.select_for_update().get(pk=chunk_id)
         chunk.attempts += 1
-        chunk.error = text
+        chunk.error = text  # the traceback, for operators
         chunk.worker = worker[:200]
+        # for people: the reason when it is one, else only that it failed
+        chunk.counts = {"message": exc.message if isinstance(exc, BatchError)
+                        else f"处理出错（{type(exc).__name__}），已记录供运维人员排查"}
         final = isinstance(exc, BatchError) or chunk.attempts >= MAX_ATTEMPTS
         if final:
             chunk.status = BatchChunk.Status.FAILED
-        chunk.save(update_fields=["attempts", "error", "worker", "status"])
+        chunk.save(update_fields=["attempts", "error", "worker", "status", "counts"])
     if final:
         finish_if_complete(chunk.run_id, force=True)
         return FAILED
@@ -272,7 +275,7 @@ def finish_if_complete(run_id: int, *, force: bool = False) -> BatchRun | None:
         run.finished_at = timezone.now()
         if failed:
             run.status = BatchRun.Status.FAILED
-            run.report = "\n\n".join(f"分片 {c.seq}：{c.error}" for c in failed)[:20000]
+            run.report = "\n\n".join(c.counts.get("message") or c.error for c in failed)[:20000]
         else:
             job = get_job(run.kind)
             run.summary = job.summarize(run, dict(counts))

@@ -127,7 +127,10 @@ def _csv_delimiter(text: str) -> str:
 def _read_csv(data: bytes) -> list[list[str]]:
     text = decode_csv(data)
     reader = csv.reader(io.StringIO(text), delimiter=_csv_delimiter(text))
-    return [[clean_text(v) for v in row] for row in reader]
+    try:
+        return [[clean_text(v) for v in row] for row in reader]
+    except csv.Error as exc:  # a cell over the reader's limit, a stray NUL, …
+        raise SpreadsheetError(f"CSV 文件第 {reader.line_num} 行无法读取：{exc}") from None
 
 
 def read_grid(data: bytes, filename: str = "") -> list[list[str]]:

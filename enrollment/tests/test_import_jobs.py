@@ -100,3 +100,10 @@ def test_checking_and_writing_share_one_bar_that_only_moves_forward():
     seen = [_one_bar("检查参保登记", d, 100)[0] for d in (0, 50, 100)] + [
         _one_bar("写入", d, 100)[0] for d in (0, 50, 100)]
     assert seen == [0, 25, 50, 50, 75, 100] and seen == sorted(seen)
+
+
+def test_an_unreadable_file_fails_once_with_a_plain_reason():
+    data = ("姓名,身份证号码\n" + "x" * 200_000 + ",1\n").encode()
+    run = work(import_submit(kind="import_residents", data=data, filename="big.csv", actor="test").run)
+    assert run.status == "failed" and run.report.startswith("文件无法读取：CSV 文件第 2 行无法读取")
+    assert list(run.chunks.values_list("attempts", flat=True)) == [1]  # not retried
