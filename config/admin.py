@@ -134,7 +134,17 @@ class BatchRunAdmin(admin.ModelAdmin):
         codes = region_codes(request.user)
         if codes is None:
             return qs
-        return qs.filter(params__region__in=list(codes)) | qs.filter(created_by=request.user)
+        from django.db.models import Q
+
+        from policy.models import Region
+
+        # a county's people are renewed in their city's run (孝义 141181 with 吕梁 141100)
+        cities = set(Region.objects.filter(code__in=codes, policy_region__isnull=False)
+                     .values_list("policy_region_id", flat=True))
+        seen = Q(params__region__in=sorted(codes | cities)) | Q(created_by=request.user)
+        for code in sorted(codes):  # an import submitted by a colleague of the same region
+            seen |= Q(params__regions__contains=[code])
+        return qs.filter(seen)
 
     # another region's run reached by a guessed id: 404, as for residents
     _get_obj_does_not_exist_redirect = RegionScopedAdmin._get_obj_does_not_exist_redirect

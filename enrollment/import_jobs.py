@@ -20,6 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from accounts.scoping import region_codes
 from core import batch
 from core.models import BatchRun
 from core.progress import SideProgress
@@ -47,8 +48,11 @@ def import_submit(*, kind: str, data: bytes, filename: str, actor, skip_invalid:
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     try:
-        return batch.start(kind, {"file": filename, "stored": stored, "skip_invalid": skip_invalid,
-                                  "via": "admin"}, actor=actor)
+        params = {"file": filename, "stored": stored, "skip_invalid": skip_invalid, "via": "admin"}
+        codes = region_codes(actor) if getattr(actor, "pk", None) is not None else None
+        if codes is not None:
+            params["regions"] = sorted(codes)  # who else may follow the run: the same regions
+        return batch.start(kind, params, actor=actor)
     except Exception:
         path.unlink(missing_ok=True)
         raise

@@ -33,3 +33,21 @@ def test_the_batch_list_does_not_query_per_row(client):
     assert page_queries() == few  # twice the rows, the same queries
     content = client.get("/admin/core/batchrun/").content.decode()
     assert "默认续保" in content and "330200 → 2026 年度" in content and "cw1" in content
+
+
+def test_a_county_caseworker_follows_the_city_renewal_that_renews_their_people(client):
+    from django.contrib.auth.models import Group
+
+    from accounts.models import StaffRegion
+    from accounts.roles import CASEWORKER
+
+    user = get_user_model().objects.create_user("xiaoyi", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name=CASEWORKER))
+    StaffRegion.objects.create(user=user, region_id="141181")
+    city = BatchRun.objects.create(kind="renew_enrollments", scope="141100-2027", status="done",
+                                   params={"region": "141100", "to_year": 2027})
+    other = BatchRun.objects.create(kind="renew_enrollments", scope="330200-2027", status="done",
+                                    params={"region": "330200", "to_year": 2027})
+    client.force_login(user)
+    assert client.get(f"/admin/core/batchrun/{city.pk}/change/").status_code == 200
+    assert client.get(f"/admin/core/batchrun/{other.pk}/change/").status_code == 404

@@ -433,13 +433,17 @@ def test_a_confirmed_import_is_recorded_with_who_the_file_and_the_counts(worker_
     run = BatchRun.objects.get()
     assert (run.kind, run.params, run.status, run.created_by) == (
         "import_residents", {"file": "镇海区名单.csv", "via": "admin", "stored": run.params["stored"],
-                             "skip_invalid": False}, "done", caseworker)
+                             "skip_invalid": False, "regions": ["330200"]}, "done", caseworker)
     assert (run.total, run.processed, run.succeeded, run.failed, run.report) == (2, 2, 2, 0, "")
     assert run.summary == {"rows": 2, "created": 2, "updated": 0, "unchanged": 0, "registered": 0,
                            "already_registered": 0, "invalid_rows": 0, "rejected": False}
     assert run.started_at <= run.finished_at
     page = worker_client.get(BATCH_URL).content.decode()
     assert "镇海区名单.csv" in page and "导入参保人" in page
+
+    colleague = make_staff("nb_colleague", CASEWORKER, ["330200"])
+    worker_client.force_login(colleague)
+    assert "镇海区名单.csv" in worker_client.get(BATCH_URL).content.decode()  # the same region follows it
 
     other = make_staff("xn_worker", CASEWORKER, ["630100"])
     worker_client.force_login(other)
