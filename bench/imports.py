@@ -236,12 +236,20 @@ def start_worker(broker: str, log_dir: Path) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def stop_worker(worker: subprocess.Popen | None) -> None:
-    if worker is None or worker.poll() is not None:
+def stop_worker(worker: subprocess.Popen | None, broker: str) -> None:
+    if worker is None:
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait(timeout=30)
+    if worker.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
+    import redis  # the queue's own keys go too (task results expire by themselves)
+
+    with contextlib.suppress(redis.RedisError):
+        client = redis.Redis.from_url(broker)
+        keys = list(client.scan_iter(match=f"*{QUEUE}*"))
+        if keys:
+            client.delete(*keys)
 
 
 def wait_ready(worker: subprocess.Popen, log_dir: Path, deadline: float = 60) -> float:
@@ -381,7 +389,7 @@ def main(argv=None) -> int:
             print("FAIL: the counts or times are not those expected")
         return 0 if ok else 1
     finally:
-        stop_worker(worker)
+        stop_worker(worker, args.broker)
         from django.db import connections
 
         connections.close_all()
