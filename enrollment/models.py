@@ -29,8 +29,10 @@ class Resident(models.Model):
     name = models.CharField("姓名", max_length=50, db_index=True)
     birth_date = models.DateField("出生日期", help_text="由身份证号码得出")
     sex = models.CharField("性别", max_length=1, choices=Sex.choices, help_text="由身份证号码得出")
+    # no index of its own: (region, id) serves every region lookup, and the FK's own two
+    # indexes (plain and varchar_pattern_ops) cost every bulk write (bench/RESULTS.md)
     region = models.ForeignKey(Region, verbose_name="参保地", on_delete=models.PROTECT,
-                               related_name="residents")
+                               related_name="residents", db_index=False)
     hukou = models.CharField("户籍", max_length=10, choices=Hukou.choices, default=Hukou.LOCAL)
     residence_permit = models.BooleanField("持有效居住证", default=False)
     residence_permit_expires_on = models.DateField("居住证有效期至", null=True, blank=True)
@@ -91,15 +93,17 @@ class Enrollment(models.Model):
     resident = models.ForeignKey(Resident, verbose_name="参保人", on_delete=models.PROTECT,
                                  related_name="enrollments")
     year = models.PositiveSmallIntegerField("待遇年度")
+    # region lookups use the (region, year, id) and (region, status, id) indexes
     region = models.ForeignKey(Region, verbose_name="参保地", on_delete=models.PROTECT,
-                               related_name="+")
+                               related_name="+", db_index=False)
     category = models.CharField("参保类别", max_length=20, choices=list(CATEGORIES.items()))
     status = models.CharField("状态", max_length=12, choices=EnrollmentStatus.choices,
                               default=EnrollmentStatus.REGISTERED)
     registered_via = models.CharField("登记方式", max_length=20, choices=RegisteredVia.choices)
     registered_at = models.DateTimeField("登记时间", default=timezone.now)
     registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登记人", null=True,
-                                      blank=True, on_delete=models.PROTECT, related_name="+")
+                                      blank=True, on_delete=models.PROTECT, related_name="+",
+                                      db_index=False)  # never searched by; users are not deleted
     nonlocal_via_parent_permit = models.BooleanField("凭父母居住证参保（外地婴幼儿）", default=False)
 
     personal_standard = models.DecimalField("个人缴费标准", null=True, blank=True, **MONEY)
@@ -122,7 +126,8 @@ class Enrollment(models.Model):
 
     cancelled_at = models.DateTimeField("注销时间", null=True, blank=True)
     cancelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="注销人", null=True,
-                                     blank=True, on_delete=models.PROTECT, related_name="+")
+                                     blank=True, on_delete=models.PROTECT, related_name="+",
+                                     db_index=False)
     cancel_reason = models.CharField("注销原因", max_length=200, blank=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
