@@ -188,6 +188,14 @@ LOGGING = {
 }
 
 # The auditor's trail (/admin/pghistory/events/): who (context), what, before -> after.
+# The audit tables index a copied foreign key exactly when the tracked table does (DEFAULT:
+# the field's own db_index): a reference the base table does not index is not searched in
+# its history either, and every index costs each bulk-written row (bench/RESULTS.md).
+from pghistory.config import ForeignKey as _EventForeignKey  # noqa: E402
+from pghistory.constants import DEFAULT as _FIELD_DEFAULT  # noqa: E402
+
+PGHISTORY_FOREIGN_KEY_FIELD = _EventForeignKey(db_index=_FIELD_DEFAULT)
+
 # Unfiltered, the trail is a union over every event table (millions of rows after a renewal):
 # the page asks for an event kind (事件模型) first.
 PGHISTORY_ADMIN_ALL_EVENTS = False
