@@ -22,6 +22,7 @@ from django.db import transaction
 
 from accounts.scoping import region_codes
 from core import batch
+from core.audit_actor import acting_user
 from core.models import BatchRun
 from core.progress import SideProgress
 
@@ -49,7 +50,7 @@ def import_submit(*, kind: str, data: bytes, filename: str, actor, skip_invalid:
         f.write(data)
     try:
         params = {"file": filename, "stored": stored, "skip_invalid": skip_invalid, "via": "admin"}
-        codes = region_codes(actor) if getattr(actor, "pk", None) is not None else None
+        codes = region_codes(actor) if acting_user(actor) is not None else None
         if codes is not None:
             params["regions"] = sorted(codes)  # who else may follow the run: the same regions
         return batch.start(kind, params, actor=actor)

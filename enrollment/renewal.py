@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import clock
+from core.audit_actor import acting_user
 from accounts.audit import audit_context
 from policy.models import Region
 from policy.rules import QuoteError, quote
@@ -150,7 +151,7 @@ def renew_range(*, region: str, to_year: int, lo: int, hi: int, today: date, act
     spec = check_renewal(region, to_year)
     paid_on = registration_date(spec, today)
     regions = renewal_regions(region)
-    user_id = getattr(actor, "pk", None)
+    user_id = getattr(acting_user(actor), "pk", None)
     counts = _new_counts()
     with transaction.atomic(), audit_context(actor, action="renew_enrollments", region=region, year=to_year):
         rows = _read_candidates(to_year, regions, lo, hi)

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_context
 from core import clock
+from core.audit_actor import acting_user
 
 from ..spreadsheet import Table, read_table
 from ..writer import enrollments_insert, enrollments_reprice, row_from_quote
@@ -105,7 +106,7 @@ def _registrations(parsed, actor, registered_via, today, now) -> list:
         cur.execute("SELECT r.id_number, r.id FROM import_resident_stage s "
                     "JOIN enrollment_resident r ON r.id_number = s.id_number")
         ids = dict(cur.fetchall())
-    user_id = getattr(actor, "pk", None)
+    user_id = getattr(acting_user(actor), "pk", None)
     return [row_from_quote(p.quote, resident_id=ids[p.id_number], region_id=p.region_id,
                            registered_via=registered_via, registered_on=today,
                            registered_by_id=user_id,
