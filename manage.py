@@ -19,7 +19,7 @@ def main():
     import django
 
     django.setup()
-    from accounts.audit import audit_context
+    from core.audit import audit_context
 
     with audit_context(f"manage.py {command}"):
         execute_from_command_line(sys.argv)

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.db import models
 from django.db.models import Q
 
-from accounts.audit import tracked
+from core.audit import tracked
 
 
 class TokenScope(models.TextChoices):

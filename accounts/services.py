@@ -9,9 +9,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.audit import audit_context
 from core.audit_actor import acting_user
 
-from .audit import audit_context
 from .models import ApiToken, LoginFailure, TokenScope, hash_token
 
 

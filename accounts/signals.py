@@ -3,7 +3,8 @@
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
-from .audit import audit_context
+from core.audit import audit_context
+
 from .backends import clear_failures, record_failure
 
 

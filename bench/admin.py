@@ -489,7 +489,7 @@ def make_caseworkers() -> dict:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from accounts.audit import audit_context
+    from core.audit import audit_context
     from accounts.models import StaffRegion
     from accounts.roles import CASEWORKER
 

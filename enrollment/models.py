@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 
-from accounts.audit import tracked
+from core.audit import tracked
 from policy.models import MONEY, Region
 from policy.rules.types import CATEGORIES, STUDENT_STATUSES, TIMINGS
 

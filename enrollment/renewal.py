@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from core import clock
 from core.audit_actor import acting_user
-from accounts.audit import audit_context
+from core.audit import audit_context
 from policy.models import Region
 from policy.rules import QuoteError, quote
 from policy.rules.category import find_category

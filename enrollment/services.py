@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 
 from core import clock
 from core.audit_actor import acting_user
-from accounts.audit import audit_context
+from core.audit import audit_context
 from policy.models import Region
 from policy.rules import PolicySpec, QuoteError, QuoteResult, quote
 from policy.selectors import published_spec

@@ -22,7 +22,7 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.audit import audit_context
+from core.audit import audit_context
 from policy.rules.types import QuoteResult
 
 CHUNK = 5000

@@ -14,7 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from accounts.audit import tracked
+from core.audit import tracked
 
 from .rules.types import (
     BENEFIT_START_RULES,

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.audit import audit_context
+from core.audit import audit_context
 from core.audit_actor import acting_user
 
 from .datafile import (

@@ -3,7 +3,7 @@
 from django.db import models
 from django.db.models import Q
 
-from accounts.audit import tracked
+from core.audit import tracked
 from policy.models import Region
 from policy.rules.types import IDENTITIES
 

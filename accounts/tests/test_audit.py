@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.utils import timezone
 
-from accounts.audit import audit_context
+from core.audit import audit_context
 from accounts.models import (
     GroupEvent,
     GroupPermissionEvent,

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from accounts.audit import audit_context
+from core.audit import audit_context
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from typing import Callable
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.audit import audit_context
+from core.audit import audit_context
 from core import clock
 
 from ..spreadsheet import Table, plain, read_table

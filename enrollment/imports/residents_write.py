@@ -17,7 +17,7 @@ from typing import Callable
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.audit import audit_context
+from core.audit import audit_context
 from core import clock
 from core.audit_actor import acting_user
 

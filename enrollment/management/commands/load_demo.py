@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from accounts.audit import audit_context
+from core.audit import audit_context
 from accounts.roles import AUDITOR, CASEWORKER, POLICY_ADMIN
 from enrollment.idnumbers import make_number
 from enrollment.models import Resident
