@@ -1,22 +1,14 @@
 """Counting failed logins for the lockout (no money or status changes here)."""
 
-from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
 from core.audit import audit_context
 
-from .backends import clear_failures, record_failure
+from .backends import clear_failures
 
-
-def _ip(request):
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR")
-
-
-@receiver(user_login_failed, dispatch_uid="accounts.login_failed")
-def on_login_failed(sender, credentials, request=None, **kwargs):
-    record_failure(credentials.get("username", ""), _ip(request))
+# A failed attempt is counted by accounts.backends.LockoutBackend itself, inside the
+# per-username lock that makes check and count atomic (issue 8 item 2).
 
 
 @receiver(user_logged_in, dispatch_uid="accounts.logged_in")
