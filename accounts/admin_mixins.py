@@ -1,6 +1,6 @@
 """Admin building blocks: region scoping, 404 for objects out of scope, paginators."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.utils.functional import cached_property
@@ -34,6 +34,11 @@ class CappedCountPaginator(Paginator):
     capped = False
 
 
+def is_row_id(value: str) -> bool:
+    """A primary key as a form sends it: ASCII digits that fit a bigint."""
+    return value.isascii() and value.isdigit() and len(value) <= 18
+
+
 class UserRegionFilter(admin.SimpleListFilter):
     """参保地 filter listing only the regions the user works on."""
 
@@ -64,6 +69,14 @@ class RegionScopedAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return scope(super().get_queryset(request), request.user, self.region_field)
+
+    def response_action(self, request, queryset):
+        """An action on ids that are not row ids (``abc``, ``''``, ``1 OR 1=1``) is refused with
+        a message before the selection becomes a query (which would be a 500)."""
+        if not all(is_row_id(v) for v in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)):
+            self.message_user(request, "所选记录无效，未办理：请在列表中重新勾选", messages.ERROR)
+            return None  # the changelist redirects back to itself
+        return super().response_action(request, queryset)
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         raise Http404(f"{opts.verbose_name} {object_id} 不存在或不在您的经办地区内")

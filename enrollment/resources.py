@@ -146,8 +146,20 @@ class ResidentImportResource(_ServiceResource):
             yield rr
 
 
+# A cell starting with one of these is a formula to a spreadsheet program (OWASP CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value):
+    """Text that a spreadsheet would run as a formula, prefixed with ' so it stays text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 class ResidentExportResource(resources.ModelResource):
-    """Exports mask ID numbers unless the user may see them in full."""
+    """Exports mask ID numbers unless the user may see them in full, and never carry a
+    live formula (names such as ``=HYPERLINK(...)`` are written as text, prefixed with ')."""
 
     id_number = fields.Field(attribute="id_number", column_name="身份证号码")
     name = fields.Field(attribute="name", column_name="姓名")
@@ -167,6 +179,9 @@ class ResidentExportResource(resources.ModelResource):
         super().__init__()
         request = kwargs.get("request")
         self.full_ids = bool(request and request.user.has_perm("enrollment.view_full_id_number"))
+
+    def export_field(self, field, instance, **kwargs):
+        return neutralise_formula(super().export_field(field, instance, **kwargs))
 
     def dehydrate_id_number(self, obj):
         return obj.id_number if self.full_ids else idnumbers.mask(obj.id_number)

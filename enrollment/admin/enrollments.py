@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 
 from accounts.admin_mixins import RegionScopedAdmin, UserRegionFilter
 from accounts.scoping import region_codes
@@ -47,9 +48,13 @@ class YearFilter(admin.SimpleListFilter):
         return [(str(y), f"{y} 年度") for y in years]
 
     def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(year=int(self.value()))
-        return queryset
+        value = self.value()
+        if not value:
+            return queryset
+        if not (value.isascii() and value.isdigit() and len(value) == 4):
+            # the admin answers ?e=1 (the list, unfiltered) instead of a 500
+            raise IncorrectLookupParameters(f"待遇年度无效：{value[:20]}")
+        return queryset.filter(year=int(value))
 
 
 @admin.register(Enrollment)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
+from django.db import connection, transaction
+from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -54,6 +55,17 @@ class ResidentForm(forms.ModelForm):
             self.fields["birth_date"].disabled = True
             self.initial["birth_date"] = self.instance.birth_date
 
+    def clean_id_number(self):
+        """Written as imports, search and the API read it: full-width digits, spaces, dashes
+        and a lower-case x are normalised before any check (idnumbers.normalise)."""
+        value = self.cleaned_data.get("id_number")
+        if self.instance.pk:
+            return value
+        number = idnumbers.normalise(value)
+        if number:
+            serialise_adds(number)
+        return number
+
     def clean(self):
         data = super().clean()
         if self.instance.pk:
@@ -85,6 +97,17 @@ class ResidentForm(forms.ModelForm):
                 transaction.set_rollback(True)
         except EnrollmentError as exc:
             raise forms.ValidationError(exc.message) from None
+
+
+def serialise_adds(number: str) -> None:
+    """Two 增加 of one number at once: the second waits here (the admin's change view is one
+    transaction) until the first has committed, and then its duplicate check sees it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"resident_add:{number}"])
+
+
+class NotSaved(Exception):
+    """save_model refused by the service after the form was valid (a race with another path)."""
 
 
 def resident_fields(data) -> dict:
@@ -144,6 +167,13 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColu
 
         return RequestForm
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except NotSaved as exc:  # the change view's transaction is rolled back
+            self.message_user(request, f"未保存：{exc}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     def get_fieldsets(self, request, obj=None):
         person = ["id_number", "birth_date", "name", "region", "hukou", "residence_permit",
                   "residence_permit_expires_on", "student", "school", "phone"]
@@ -168,8 +198,11 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColu
                 self.message_user(request, "已按新情况重新计算未缴费的登记："
                                   + "、".join(f"{e.year} 年度" for e in result.recomputed), messages.INFO)
         else:
-            created = resident_create(id_number=data["id_number"], birth_date=data.get("birth_date"),
-                                      actor=request.user, **fields)
+            try:
+                created = resident_create(id_number=data["id_number"], birth_date=data.get("birth_date"),
+                                          actor=request.user, **fields)
+            except EnrollmentError as exc:  # e.g. the same number created meanwhile by an import
+                raise NotSaved(exc.message) from None
             obj.pk = created.pk
             obj.__dict__.update(created.__dict__)
 
