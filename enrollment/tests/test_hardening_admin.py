@@ -116,10 +116,8 @@ NASTY = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", 
 def export(client, fmt):
     url = f"{RESIDENTS}export/"
     form = client.get(url).context["form"]
-    choices = [str(label) for _, label in form.fields["format"].choices]
-    data = {"format": str(next(i for i, c in enumerate(choices) if c.lower() == fmt.lower()) - 1
-                          if choices[0] == "---" else
-                          next(i for i, c in enumerate(choices) if c.lower() == fmt.lower())),
+    data = {"format": next(value for value, label in form.fields["format"].choices
+                           if str(label).lower() == fmt),
             "resource": "0"}
     data.update({name: "on" for name in form.fields if name.startswith("residentexportresource_")})
     resp = client.post(url, data)
@@ -129,12 +127,10 @@ def export(client, fmt):
 
 @pytest.fixture
 def nasty_people():
-    from enrollment.models import Resident as R
-
     people = [person("330203", "19800101", f"{i * 2 + 11:03d}", name=f"张{i}", today=NINGBO_DAY)
               for i in range(len(NASTY))]
     for p, name in zip(people, NASTY):
-        R.objects.filter(pk=p.pk).update(name=name)  # as an older import could have stored it
+        Resident.objects.filter(pk=p.pk).update(name=name)  # as an older import could have stored it
     return people
 
 
