@@ -9,6 +9,7 @@ which may be newer than the birth year (a Xiaoyi resident born in 1990 holds
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
@@ -46,7 +47,8 @@ def parse(text, *, today: date | None = None) -> IdNumber:
         raise IdNumberError("身份证号码为空")
     if len(number) != 18:
         raise IdNumberError(f"身份证号码应为 18 位，实为 {len(number)} 位")
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    # ASCII only: isdigit() also takes Arabic-Indic, Devanagari, superscript digits...
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         raise IdNumberError("身份证号码前 17 位应为数字，末位为数字或 X")
     if ric.calc_check_digit(number) != number[17]:
         raise IdNumberError("身份证号码校验位不正确")

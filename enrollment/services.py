@@ -32,6 +32,7 @@ from .models import (
 )
 from .pricing import RULE_FIELDS, plan_repricing, registration_date
 from .selectors import PersonFacts, quote_request_for
+from .spreadsheet import has_invisible
 from .writer import enrollments_insert, enrollments_reprice, row_from_quote
 
 class EnrollmentError(Exception):
@@ -97,6 +98,8 @@ def _clean_resident_fields(fields: dict) -> dict:
         out["name"] = (out["name"] or "").strip()
         if not out["name"]:
             raise EnrollmentError("invalid_input", "姓名不能为空")
+        if has_invisible(out["name"]):
+            raise EnrollmentError("invalid_input", "姓名含有不可见或控制字符")
     if "region_id" in out and not Region.objects.filter(code=out["region_id"]).exists():
         raise EnrollmentError("invalid_input", f"未知参保地 {out['region_id']}")
     if out.get("hukou") == Hukou.LOCAL:

@@ -17,9 +17,12 @@ import csv
 import io
 import re
 import unicodedata
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
 
 
 class SpreadsheetError(ValueError):
@@ -30,6 +33,8 @@ class SpreadsheetError(ValueError):
 class Table:
     headers: list[str]
     rows: list[tuple[int, dict[str, str]]]  # (spreadsheet row number, {header: text})
+    # (row, column, reason) of cells over the length cap; their text is cut to the cap.
+    cell_errors: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 NUMERIC_CELL = "\x00numeric:"  # prefix marking a cell Excel held as a number
@@ -54,6 +59,40 @@ def clean_header(value) -> str:
     while previous != text:
         previous, text = text, _HEADER_MARK.sub("", text)
     return text
+
+
+def _limit(name: str, default: int) -> int:
+    return getattr(settings, name, default)
+
+
+def max_cell_chars() -> int:
+    return _limit("SPREADSHEET_MAX_CELL_CHARS", 1000)
+
+
+def has_invisible(text: str) -> bool:
+    """Control (Cc: NUL, BEL, ESC...), format (Cf: zero-width, bidi marks), private-use,
+    surrogate or line/paragraph-separator characters: nothing a name may hold."""
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp") for c in text)
+
+
+def _check_xlsx_zip(data: bytes) -> None:
+    """Refuse a file that is not a zip, or would inflate beyond the caps, before any parse."""
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise SpreadsheetError("无法读取 Excel 文件：不是有效的 .xlsx 文件（应为 Excel 工作簿；旧版 .xls 请另存为 .xlsx）") from None
+    total = sum(m.file_size for m in members)
+    packed = sum(m.compress_size for m in members)
+    cap = _limit("SPREADSHEET_MAX_UNCOMPRESSED_BYTES", 200 * 1024 * 1024)
+    if total > cap:
+        raise SpreadsheetError(f"Excel 文件解压后过大（超过 {cap // (1024 * 1024)} MB），"
+                               "请拆分后导入或另存为 CSV")
+    ratio = _limit("SPREADSHEET_MAX_COMPRESSION_RATIO", 250)
+    for m in members:  # small parts (styles, themes) may compress well; large ones are checked
+        if m.file_size > 1024 * 1024 and m.file_size > ratio * max(m.compress_size, 1):
+            raise SpreadsheetError(f"Excel 文件压缩比异常（超过 {ratio} 倍），已拒绝读取")
+    if packed and total > 1024 * 1024 and total > ratio * packed:
+        raise SpreadsheetError(f"Excel 文件压缩比异常（超过 {ratio} 倍），已拒绝读取")
 
 
 def _cell_text(value) -> str:
@@ -85,6 +124,7 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     and dates (date for datetime at midnight): ``_cell_text`` makes the same text of both."""
     from python_calamine import CalamineWorkbook
 
+    _check_xlsx_zip(data)
     try:
         sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
         rows = sheet.to_python(skip_empty_area=False)  # from A1: row numbers as the sheet shows
@@ -126,6 +166,9 @@ def _csv_delimiter(text: str) -> str:
 
 def _read_csv(data: bytes) -> list[list[str]]:
     text = decode_csv(data)
+    if "\x00" in text:  # a binary file, or a cell posing as a numeric marker: never a name
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise SpreadsheetError(f"CSV 文件第 {line} 行含有空字符（NUL），不是有效的文本文件")
     reader = csv.reader(io.StringIO(text), delimiter=_csv_delimiter(text))
     try:
         return [[clean_text(v) for v in row] for row in reader]
@@ -179,14 +222,19 @@ def table_from_grid(grid: list[list[str]], *, required: list[str], optional: lis
     dupes = [c for c in wanted if header_row.count(c) > 1]
     if dupes:
         raise SpreadsheetError("表头重复：" + "、".join(dupes))
-    rows = []
+    rows, cell_errors = [], []
     first = header_index + 1
+    cap = max_cell_chars()
     for number, raw in enumerate(grid[first:], start=first + 1):
         values = {c: (raw[i] if i < len(raw) else "") for c, i in wanted.items()}
         if not any(v.removeprefix(NUMERIC_CELL) for v in values.values()):
             continue  # a blank row keeps its number but is not data
+        for c, v in values.items():
+            if len(v) > cap:  # never echoed whole: cut to the cap, reported by length
+                cell_errors.append((number, c, f"超过 {cap} 个字"))
+                values[c] = v[:cap]
         rows.append((number, values))
-    return Table(headers=list(wanted), rows=rows)
+    return Table(headers=list(wanted), rows=rows, cell_errors=cell_errors)
 
 
 def is_numeric_cell(text: str) -> bool:

@@ -9,13 +9,14 @@ from datetime import date
 from accounts.scoping import region_codes
 
 from .. import idnumbers
-from ..spreadsheet import is_numeric_cell, plain
+from ..spreadsheet import has_invisible, is_numeric_cell, plain
 
 CHUNK = 2000
 
 # A row about a person (or record) another region holds: neither who holds it nor
 # where is told, so one region's caseworker learns nothing of another's people.
 HELD_ELSEWHERE = "身份证号码已由其他经办地区登记，请联系该地区经办机构或上级"
+INVISIBLE_IN_NAME = "含有不可见或控制字符"
 
 
 @dataclass
@@ -59,7 +60,14 @@ def check_name(values: dict, errors: list, row: int) -> str:
         errors.append(RowError(row, "姓名", "不能为空"))
     elif len(name) > 50:
         errors.append(RowError(row, "姓名", "超过 50 个字"))
+    elif has_invisible(name):
+        errors.append(RowError(row, "姓名", INVISIBLE_IN_NAME))
     return name
+
+
+def cell_errors(table) -> list:
+    """The row errors of cells over the length cap (the reader cut them)."""
+    return [RowError(row, column, reason) for row, column, reason in getattr(table, "cell_errors", ())]
 
 
 def check_id(values: dict, errors: list, row: int, today: date):

@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from core.audit import audit_context
 from core import clock
+from policy.models import Region
 
+from ..models import Resident
 from ..spreadsheet import Table, plain, read_table
 from .common import (
     HELD_ELSEWHERE,
@@ -23,12 +25,15 @@ from .common import (
     check_id,
     check_name,
     check_year,
+    cell_errors,
     parse_date,
     user_codes,
 )
 
 COVERAGE_REQUIRED = ["姓名", "身份证号码", "参保地", "参保年度"]
 COVERAGE_OPTIONAL = ["中断日期"]
+FIRST_YEAR = 2000  # no employee-insurance year before this is carried over
+EARLIEST_END = date(1950, 1, 1)
 
 
 def import_employee_coverage(data: bytes, filename: str, **kwargs) -> ImportResult:
@@ -44,7 +49,10 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
     today = today or clock.today()
     result = ImportResult(total_rows=len(table.rows), dry_run=dry_run)
     codes = user_codes(user)
-    rows, numbers, errors, seen = [], [], [], {}
+    known = set(Region.objects.values_list("code", flat=True))
+    latest_end = date(today.year + 2, 12, 31)  # the end of the latest year a row may hold
+    rows, numbers, errors, seen = [], [], cell_errors(table), {}
+    bad_cells = {e.row for e in errors}
     for i, (row, values) in enumerate(table.rows, 1):
         if progress and i % 10000 == 0:
             progress("检查", i, len(table.rows))
@@ -54,11 +62,17 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
         code = plain(values.get("参保地", ""))
         if not re.fullmatch(r"\d{6}", code):
             row_errors.append(RowError(row, "参保地", f"应为六位行政区划代码，收到 {code!r}"))
+        elif code not in known:
+            row_errors.append(RowError(row, "参保地", f"未知地区 {code}"))
         elif codes is not None and code not in codes:
             row_errors.append(RowError(row, "参保地", f"{code} 不在您的经办地区内"))
         year = check_year(values, row_errors, row)
         if year is None and not any(e.column == "参保年度" for e in row_errors):
             row_errors.append(RowError(row, "参保年度", "不能为空"))
+        elif year is not None and not FIRST_YEAR <= year <= today.year + 2:
+            # the business year (next year's collection runs in this one) and the one after
+            row_errors.append(RowError(row, "参保年度", f"应在 {FIRST_YEAR}–{today.year + 2} 之间，收到 {year}"))
+            year = None
         ended = None
         text = plain(values.get("中断日期", ""))
         if text:
@@ -66,12 +80,16 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
                 ended = parse_date(text)
             except ValueError:
                 row_errors.append(RowError(row, "中断日期", f"应为 YYYY-MM-DD 日期，收到 {text!r}"))
+            else:
+                if not EARLIEST_END <= ended <= latest_end:
+                    row_errors.append(RowError(row, "中断日期", f"应在 {EARLIEST_END.isoformat()} 至 "
+                                                              f"{latest_end.isoformat()} 之间，收到 {text}"))
         if ident is not None and year is not None:
             key = (ident.number, year)
             if key in seen:
                 row_errors.append(RowError(row, "身份证号码", f"{year} 年度与第 {seen[key]} 行重复"))
             seen[key] = row
-        if row_errors:
+        if row_errors or row in bad_cells:
             errors.extend(row_errors)
             continue
         rows.append((ident.number, name, code, year, ended))
@@ -84,10 +102,17 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
         for row, r in zip(numbers, rows):
             if (r[0], r[3]) in foreign:
                 errors.append(RowError(row, "身份证号码", f"{r[3]} 年度：{HELD_ELSEWHERE}"))
-        rows = [r for r in rows if (r[0], r[3]) not in foreign]
+        # Nor write coverage for a person another region holds as its resident.
+        held = set(Resident.objects.filter(id_number__in=[r[0] for r in rows])
+                   .exclude(region_id__in=codes).values_list("id_number", flat=True))
+        for row, r in zip(numbers, rows):
+            if r[0] in held and (r[0], r[3]) not in foreign:
+                errors.append(RowError(row, "身份证号码", HELD_ELSEWHERE))
+        rows = [r for r in rows if (r[0], r[3]) not in foreign and r[0] not in held]
         errors.sort(key=lambda e: e.row)  # stable: a row keeps its order of checks
     if progress:
         progress("检查", len(table.rows), len(table.rows))
+    errors.sort(key=lambda e: e.row)  # stable: a row keeps its order of checks
     result.errors = errors
     if errors and not skip_invalid:
         result.rejected = True
@@ -123,3 +148,4 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
         progress("写入", len(rows), len(rows))
     result.unchanged = len(rows) - result.created - result.updated
     return result
+

@@ -43,6 +43,7 @@ from .common import (
     check_name,
     check_region,
     check_year,
+    cell_errors,
     user_codes,
 )
 
@@ -127,7 +128,7 @@ def parse_residents(table: Table, *, user=None, today: date | None = None,
     regions = {r.code: r for r in Region.objects.all()}
     codes = user_codes(user)
     parsed: list[ParsedResident] = []
-    errors: list[RowError] = []
+    errors: list[RowError] = cell_errors(table)
     seen: dict[str, int] = {}
     for row, values in table.rows:
         p, row_errors = _check_row(row, values, today, regions, codes, seen)

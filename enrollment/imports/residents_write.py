@@ -23,7 +23,7 @@ from core.audit_actor import acting_user
 
 from ..spreadsheet import Table, read_table
 from ..writer import enrollments_insert, enrollments_reprice, row_from_quote
-from .common import ImportResult
+from .common import HELD_ELSEWHERE, ImportResult, RowError, user_codes
 from .residents import RESIDENT_OPTIONAL, RESIDENT_REQUIRED, ParsedResident, parse_residents
 
 _STAGE = """
@@ -50,10 +50,26 @@ ON CONFLICT (id_number) DO UPDATE SET
 WHERE (r.name, r.region_id, r.hukou, r.residence_permit, r.student)
       IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.region_id, EXCLUDED.hukou,
                         EXCLUDED.residence_permit, EXCLUDED.student)
+  -- checked when the file was read, and again here on the locked row: a person another
+  -- region created or moved meanwhile is never taken over (see HeldElsewhere)
+  AND (%(codes)s::varchar[] IS NULL OR r.region_id = ANY(%(codes)s::varchar[]))
 RETURNING (xmax = 0) AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written
 """
+# Rows of the file whose person is (now, locked by the upsert) held by a region not the user's.
+_HELD_ELSEWHERE = """
+SELECT s.id_number FROM import_resident_stage s JOIN enrollment_resident r ON r.id_number = s.id_number
+WHERE NOT r.region_id = ANY(%(codes)s::varchar[]) ORDER BY s.id_number
+"""
+
+
+class HeldElsewhere(Exception):
+    """People of the file another region created or took while the import ran (rolled back)."""
+
+    def __init__(self, numbers: list[str]):
+        super().__init__(f"{len(numbers)} held elsewhere")
+        self.numbers = numbers
 
 
 @dataclass
@@ -66,9 +82,12 @@ class Written:
 
 
 def write_residents(parsed: list[ParsedResident], *, actor, registered_via: str = "community",
-                    today: date | None = None,
+                    today: date | None = None, codes=None,
                     progress: Callable[[int, int], None] | None = None) -> Written:
-    """Write checked rows — one transaction, set-based."""
+    """Write checked rows — one transaction, set-based.
+
+    ``codes``: the importing user's regions (None: every region).  A row whose person is
+    held by another region when written raises HeldElsewhere, the transaction rolled back."""
     today = today or clock.today()
     now = timezone.now()
     out = Written()
@@ -88,8 +107,13 @@ def write_residents(parsed: list[ParsedResident], *, actor, registered_via: str 
             # Not run when the file changes nobody: the audit triggers (statement level) would
             # still open an audit context for the no-op, and a second import must leave no trace.
             if any(p.action != "unchanged" for p in parsed):
-                cur.execute(_UPSERT, {"now": now})
+                cur.execute(_UPSERT, {"now": now, "codes": None if codes is None else sorted(codes)})
                 out.created, out.updated = cur.fetchone()
+                if codes is not None:
+                    cur.execute(_HELD_ELSEWHERE, {"codes": sorted(codes)})
+                    held = [n for (n,) in cur.fetchall()]
+                    if held:
+                        raise HeldElsewhere(held)
         out.repriced = len(enrollments_reprice([u for p in parsed for u in p.repriced], now=now))
         out.registered = len(enrollments_insert(
             _registrations(parsed, actor, registered_via, today, now), now=now))
@@ -140,8 +164,25 @@ def import_residents_table(table: Table, *, skip_invalid: bool = False, dry_run:
         result.already_registered = sum(1 for p in parsed if p.register == "already")
         result.repriced = sum(len(p.repriced) for p in parsed)
         return result
-    written = write_residents(parsed, actor=actor, today=today,
-                              progress=(lambda d, t: progress("写入", d, t)) if progress else None)
+    codes = user_codes(user)
+    while True:
+        try:
+            written = write_residents(
+                parsed, actor=actor, today=today, codes=codes,
+                progress=(lambda d, t: progress("写入", d, t)) if progress else None)
+            break
+        except HeldElsewhere as exc:  # another region took them while the file was read
+            held = set(exc.numbers)
+            result.errors = sorted(
+                [*result.errors, *(RowError(p.row, "身份证号码", HELD_ELSEWHERE)
+                                   for p in parsed if p.id_number in held)],
+                key=lambda e: (e.row, e.column))
+            parsed = [p for p in parsed if p.id_number not in held]
+            result.rows = parsed
+            if not skip_invalid:
+                result.rejected = True
+                result.unchanged = 0
+                return result
     result.created, result.updated = written.created, written.updated
     result.registered, result.already_registered = written.registered, written.already
     result.repriced = written.repriced
