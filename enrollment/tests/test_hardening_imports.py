@@ -19,9 +19,10 @@ from enrollment.services import EnrollmentError, resident_create
 from enrollment.spreadsheet import SpreadsheetError, read_grid
 
 from .import_support import COVERAGE_HEADER, NINGBO_WOMAN, XIAOYI_MAN, csv_bytes, counts
-from .support import caseworker
+from .support import caseworker, clone
 
 TODAY = date(2026, 11, 1)
+RACE_DAY = date(2026, 11, 3)  # Lüliang's 2027 collection window
 LVLIANG_NEW = make_number("14110219850101123")
 HEADER_YEAR = ["姓名", "身份证号码", "户籍", "居住证", "学生类别", "参保地", "参保年度"]
 
@@ -35,12 +36,15 @@ def lines(result) -> list[str]:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("policies")
+@pytest.mark.parametrize("year", ["", "2027"])
 @pytest.mark.parametrize("skip_invalid", [False, True])
-def test_resident_created_elsewhere_while_import_runs_is_not_taken_over(monkeypatch, skip_invalid):
+def test_resident_created_elsewhere_while_import_runs_is_not_taken_over(monkeypatch, skip_invalid, year):
+    if year:
+        clone("141100", 2026, 2027)
     lvliang = caseworker("ll_worker", "141100")
     other = make_number("14110219900101123")
-    data = csv_bytes([["王五", other, "本地", "无", "", "141100", ""],
-                      ["张三", LVLIANG_NEW, "本地", "无", "", "141100", ""]], header=HEADER_YEAR)
+    data = csv_bytes([["王五", other, "本地", "无", "", "141100", year],
+                      ["张三", LVLIANG_NEW, "本地", "无", "", "141100", year]], header=HEADER_YEAR)
     module = sys.modules[import_residents.__module__]
     real = module.write_residents
 
@@ -65,7 +69,7 @@ def test_resident_created_elsewhere_while_import_runs_is_not_taken_over(monkeypa
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, "write_residents", ningbo_creates_it_meanwhile)
-    result = import_residents(data, "a.csv", actor=lvliang, user=lvliang, today=TODAY,
+    result = import_residents(data, "a.csv", actor=lvliang, user=lvliang, today=RACE_DAY,
                               skip_invalid=skip_invalid)
 
     assert lines(result) == [f"row 3: 身份证号码: {HELD_ELSEWHERE}"]
@@ -76,8 +80,11 @@ def test_resident_created_elsewhere_while_import_runs_is_not_taken_over(monkeypa
     if skip_invalid:
         assert Resident.objects.filter(id_number=other, region_id="141100").exists()
         assert (result.created, result.updated) == (1, 0)
+        assert result.registered == (1 if year else 0)
+        assert Enrollment.objects.filter(resident__id_number=other, year=2027).count() == (1 if year else 0)
     else:  # nothing half-written
         assert not Resident.objects.filter(id_number=other).exists()
+        assert not Enrollment.objects.exists()
 
 
 # --- item 3: zip bombs and long cells ---------------------------------------------------------
