@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from config.openapi import openapi_view
+from config.openapi import not_found_view, openapi_view
 from enrollment import api as enrollment_api
 from policy import api as policy_api
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("openapi.json", openapi_view, name="api-openapi"),
     path("quote", policy_api.quote_view, name="api-quote"),
     path("enrollments", enrollment_api.enrollments_view, name="api-enrollments"),
-    path("enrollments/<str:id_number>/<int:year>", enrollment_api.enrollment_detail_view,
+    # year as text: the view answers 422 invalid_input for "abc", not the resolver's HTML 404
+    path("enrollments/<str:id_number>/<str:year>", enrollment_api.enrollment_detail_view,
          name="api-enrollment-detail"),
+    re_path(r"", not_found_view),  # any other /api/v1/ path: 404 in the contract's shape
 ]

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document served at /api/v1/openapi.json."""
 
-from core.api import json_response
+from core.api import error_response, json_response
 
 MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["780.00"]}
 DATE = {"type": "string", "format": "date"}
@@ -136,6 +136,7 @@ def schema() -> dict:
                     "403": _error("token scope or permission"),
                     "404": _error("resident_not_found, policy_missing"),
                     "409": _error("already_enrolled"),
+                    "413": _error("payload_too_large: body over the cap (API_MAX_BODY_BYTES, 1 MB)"),
                     "422": _error("invalid_input, name_mismatch, region_mismatch, not_eligible, "
                                   "window_closed, value_not_in_source, …"),
                 },
@@ -149,7 +150,9 @@ def schema() -> dict:
                 "responses": {
                     "200": {"description": "the enrollment", **_json({"$ref": "#/components/schemas/Enrollment"})},
                     "401": _error("no or bad token"),
+                    "403": _error("token scope or permission"),
                     "404": _error("not_registered"),
+                    "422": _error("invalid_input: not the shape of an ID number, or not a year"),
                 },
             }},
             "/quote": {"post": {
@@ -167,9 +170,12 @@ def schema() -> dict:
                         {"type": "array", "items": {"oneOf": [
                             {"$ref": "#/components/schemas/QuoteResult"},
                             {"$ref": "#/components/schemas/Error"}]}}]})},
-                    "401": {"description": "no or bad token", **_json({"$ref": "#/components/schemas/Error"})},
-                    "404": {"description": "policy_missing", **_json({"$ref": "#/components/schemas/Error"})},
-                    "422": {"description": "invalid_input, not_eligible, payment_day_not_allowed, "
+                    "401": _error("no or bad token"),
+                    "403": _error("a staff session without the permission to read policies"),
+                    "404": _error("policy_missing"),
+                    "413": _error("payload_too_large: body over the cap (API_MAX_BODY_BYTES, 1 MB)"),
+                    "422": {"description": "invalid_input (also an array over API_QUOTE_MAX_ITEMS, 1000), "
+                                           "not_eligible, payment_day_not_allowed, "
                                            "window_not_open, window_closed, value_not_in_source",
                             **_json({"$ref": "#/components/schemas/Error"})},
                 },
@@ -180,3 +186,7 @@ def schema() -> dict:
 
 def openapi_view(request):
     return json_response(schema())
+
+
+def not_found_view(request, *args, **kwargs):
+    return error_response(404, "not_found", f"没有这个接口：{request.path}")

@@ -15,6 +15,8 @@ import functools
 import json
 from typing import Callable
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -36,11 +38,42 @@ def json_response(data, status: int = 200) -> JsonResponse:
     return JsonResponse(data, status=status, safe=False, json_dumps_params={"ensure_ascii": False})
 
 
-def read_json(request: HttpRequest):
+def max_body_bytes() -> int:
+    return settings.API_MAX_BODY_BYTES
+
+
+def _too_large() -> ApiError:
+    cap = max_body_bytes()
+    size = f"{cap // (1024 * 1024)} MB" if cap % (1024 * 1024) == 0 else f"{cap} 字节"
+    return ApiError(413, "payload_too_large", f"请求内容过大，每次请求不得超过 {size} (request body too large)")
+
+
+def check_body_size(request: HttpRequest) -> None:
+    """Refuse a body over API_MAX_BODY_BYTES by its Content-Length, before anything reads it."""
     try:
-        return json.loads(request.body.decode("utf-8") or "null")
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ApiError(400, "invalid_input", "Content-Length 无效") from None
+    if length > max_body_bytes():
+        raise _too_large()
+
+
+def read_json(request: HttpRequest):
+    """The body as JSON; 413 over the cap, 422 invalid_input when unreadable or nested too
+    deeply for the parser (``[`` × 1000 raised RecursionError, a 500)."""
+    check_body_size(request)
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise _too_large() from None
+    if len(raw) > max_body_bytes():
+        raise _too_large()
+    try:
+        return json.loads(raw.decode("utf-8") or "null")
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(422, "invalid_input", f"无法解析的 JSON (malformed JSON): {exc}") from None
+    except RecursionError:
+        raise ApiError(422, "invalid_input", "JSON 嵌套层数过多 (JSON nested too deeply)") from None
 
 
 def api_endpoint(methods: tuple[str, ...], authenticate: Callable[[HttpRequest], None]):
@@ -51,18 +84,29 @@ def api_endpoint(methods: tuple[str, ...], authenticate: Callable[[HttpRequest],
         @csrf_exempt
         @functools.wraps(view)
         def inner(request, *args, **kwargs):
-            if request.method not in methods:
+            allowed = methods + (("HEAD",) if "GET" in methods and "HEAD" not in methods else ())
+            if request.method not in allowed:
                 resp = error_response(405, "method_not_allowed", f"不支持 {request.method} 方法")
-                resp["Allow"] = ", ".join(methods)
+                resp["Allow"] = ", ".join(allowed)
                 return resp
+            head = request.method == "HEAD"
+            if head:
+                request.method = "GET"  # HEAD is GET without the body (RFC 9110 §9.3.2)
             try:
+                check_body_size(request)
                 authenticate(request)
                 out = view(request, *args, **kwargs)
             except ApiError as exc:
-                return error_response(exc.status, exc.code, exc.message)
-            if isinstance(out, tuple):
-                data, status = out
-                return json_response(data, status)
+                out = error_response(exc.status, exc.code, exc.message)
+            else:
+                if isinstance(out, tuple):
+                    data, status = out
+                    out = json_response(data, status)
+            if head:
+                request.method = "HEAD"
+                if not out.streaming:
+                    out["Content-Length"] = str(len(out.content))
+                    out.content = b""
             return out
 
         return inner

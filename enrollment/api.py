@@ -1,5 +1,7 @@
 """Enrollment endpoints (INTERFACES.md section 5, scope ``staff``)."""
 
+import re
+
 from accounts.api_auth import endpoint
 from accounts.scoping import can_see_region
 from core.api import ApiError, read_json
@@ -10,6 +12,9 @@ from .selectors import enrollments_for
 from .services import EnrollmentError, enrollment_register
 
 API_VIAS = ("school", "community", "online")
+# The shape of a stored (normalised) number; the check digit is not asked of a lookup.
+ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+YEARS = range(1900, 2201)
 
 
 def _money(value):
@@ -118,9 +123,16 @@ def enrollments_view(request):
 
 
 @endpoint(methods=("GET",), scopes=("staff",))
-def enrollment_detail_view(request, id_number: str, year: int):
+def enrollment_detail_view(request, id_number: str, year: str):
     _require_perm(request, "enrollment.view_enrollment")
     number = idnumbers.normalise(id_number)
+    # A string that can never be an ID number (a NUL byte reached PostgreSQL: 500) is the
+    # caller's mistake, as on the POST: 422 invalid_input, not 404 not_registered.
+    if not ID_SHAPE.fullmatch(number):
+        raise ApiError(422, "invalid_input", "id_number: 身份证号码应为 17 位数字加 1 位数字或 X")
+    year = int(year) if year.isascii() and year.isdigit() and len(year) <= 4 else None
+    if year not in YEARS:
+        raise ApiError(422, "invalid_input", f"year: 年度应为 {YEARS[0]} 至 {YEARS[-1]} 之间的整数")
     # the admin's rule: a staff session sees the enrollments of its regions (enrollments_for)
     visible = Enrollment.objects.select_related("resident")
     if request.api_token is None:

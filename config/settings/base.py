@@ -45,9 +45,17 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
     # Records who made each change in the audit trail (django-pghistory context).
     "core.middleware.AuditMiddleware",
 ]
+
+# Content-Security-Policy on every answer (core.middleware); the admin loads only its own files.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                           "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+# JSON API limits: a larger body is 413 payload_too_large; a longer quote array 422 invalid_input.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+API_QUOTE_MAX_ITEMS = env.int("API_QUOTE_MAX_ITEMS", default=1000)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

@@ -247,3 +247,59 @@ def test_openapi_documents_the_enrollment_endpoints_as_served(api, zhang):
     assert set(enrollment["required"]) <= set(answer)
     assert set(answer) == set(enrollment["properties"])
     assert set(doc["components"]["schemas"]["EnrollmentCreate"]["required"]) == set(body(zhang))
+
+
+# --- bad input on the path and in the body (issue 8, items 6 and 9; HEAD) -------------------
+
+
+@pytest.mark.parametrize("id_number", ["%00", "33020319800101001%00", "%E2%80%8B", "a" * 300, "%20"])
+def test_get_with_an_impossible_id_number_is_422_invalid_input(api, id_number):
+    """A NUL byte on the path reached PostgreSQL and answered 500.  A string that can never
+    be an ID number is the caller's mistake (422 invalid_input, as the POST says), not a
+    lookup that found nothing (404 not_registered)."""
+    resp = api("get", f"{URL}/{id_number}/2026")
+    assert error(resp) == (422, "invalid_input")
+    assert "id_number" in resp.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("year", ["0", "99999999999999999999", "2147483648"])
+def test_get_with_an_impossible_year_is_422_invalid_input(api, zhang, year):
+    resp = api("get", f"{URL}/{zhang.id_number}/{year}")
+    assert error(resp) == (422, "invalid_input")
+
+
+@pytest.mark.parametrize("body", ["[" * 1_000, '{"id_number":' * 2_000, "[" * 200_000])
+def test_post_deeply_nested_json_is_422(api, body):
+    assert error(api("post", raw=body)) == (422, "invalid_input")
+
+
+def test_post_over_the_body_cap_is_413(api):
+    resp = api("post", raw=json.dumps({"name": "x" * 2_000_000}))
+    assert error(resp) == (413, "payload_too_large")
+
+
+def test_head_answers_as_get_without_a_body(api, zhang, client, staff_token):
+    register(zhang, 2025, NINGBO_DAY)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {staff_token}"}
+    got = client.get(detail_url(zhang), **auth)
+    head = client.head(detail_url(zhang), **auth)
+    assert head.status_code == got.status_code == 200
+    assert head.content == b""
+    assert head["Content-Type"] == "application/json"
+    assert int(head["Content-Length"]) == len(got.content)
+    missing = client.head(detail_url(zhang, 2026), **auth)
+    assert (missing.status_code, missing.content) == (404, b"")
+
+
+@pytest.mark.parametrize("path", ["abc", "null,null", "２０２６"])
+def test_get_with_a_year_that_is_not_a_number_is_422_json(api, zhang, path):
+    """The resolver's <int:year> answered these with Django's HTML 404 page."""
+    resp = api("get", f"{URL}/{zhang.id_number}/{path}")
+    assert resp["Content-Type"] == "application/json"
+    assert error(resp) == (422, "invalid_input")
+
+
+def test_an_unknown_api_path_is_404_json(api):
+    resp = api("get", "/api/v1/nowhere/at/all")
+    assert resp["Content-Type"] == "application/json"
+    assert error(resp) == (404, "not_found")

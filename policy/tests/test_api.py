@@ -274,3 +274,51 @@ def test_every_local_ref_in_openapi_resolves(db, client):
         node = doc
         for part in ref.split("/"):
             node = node[part]
+
+
+# --- limits on what one request may carry (issue 8, items 5 and 6) ---------------------------
+
+
+def test_a_body_over_the_cap_is_413_in_the_contracts_shape(policies, client, staff_token, settings):
+    """10 MB of JSON answered 400 text/html (Django's DATA_UPLOAD_MAX_MEMORY_SIZE page)."""
+    settings.DEBUG = False
+    big = json.dumps([DIBAO] * 60_000)
+    assert len(big) > 10_000_000
+    message = assert_error(post(client, None, staff_token, raw=big), 413, "payload_too_large")
+    assert "1 MB" in message or "1048576" in message
+
+
+def test_a_body_over_the_cap_is_413_before_the_token_is_checked(policies, client):
+    resp = client.post(URL, data="x" * 1_100_000, content_type="application/json")
+    assert_error(resp, 413, "payload_too_large")
+
+
+def test_a_body_just_under_the_cap_is_read(policies, client, staff_token, settings):
+    settings.API_MAX_BODY_BYTES = 2_000
+    assert_error(post(client, None, staff_token, raw=" " * 1_900 + "{"), 422, "invalid_input")
+    assert_error(post(client, None, staff_token, raw=" " * 2_001 + "{"), 413, "payload_too_large")
+
+
+def test_a_quote_array_over_the_cap_is_422_and_says_the_limit(policies, client, staff_token, settings):
+    """A 20,000-element array took 59 s from any token."""
+    settings.API_QUOTE_MAX_ITEMS = 5
+    assert post(client, [DIBAO] * 5, staff_token).status_code == 200
+    message = assert_error(post(client, [DIBAO] * 6, staff_token), 422, "invalid_input")
+    assert "5" in message
+
+
+def test_the_default_array_cap_is_1000(policies, client, staff_token):
+    message = assert_error(post(client, [{}] * 1_001, staff_token), 422, "invalid_input")
+    assert "1000" in message
+
+
+@pytest.mark.parametrize("body", ["[" * 1_000, "[" * 1_000 + "]" * 1_000, '{"a":' * 5_000 + "1" + "}" * 5_000,
+                                  "[" * 200_000])
+def test_deeply_nested_json_is_422_not_a_recursion_error(policies, client, staff_token, body):
+    assert_error(post(client, None, staff_token, raw=body), 422, "invalid_input")
+
+
+def test_head_is_not_allowed_on_a_post_only_endpoint(policies, client, staff_token):
+    resp = client.head(URL, HTTP_AUTHORIZATION=f"Bearer {staff_token}")
+    assert resp.status_code == 405
+    assert resp["Allow"] == "POST"
