@@ -86,11 +86,16 @@ def test_thirty_concurrent_attempts_with_the_right_one_log_in_at_most_once(alice
     assert len(checked) <= (2 * limit + 1 if any(results) else limit)
 
 
-def test_the_same_right_password_twice_at_once_logs_in_once_when_the_limit_is_near(alice, checked):
-    """Four failures recorded: of many concurrent attempts (wrong ones and the right one
-    twice) at most one success, and never after the fifth failure."""
+def test_the_right_password_twice_at_once_when_the_limit_is_near(alice, checked):
+    """Four failures recorded, then ten wrong guesses and the right password twice at once.
+    A password is checked only while fewer than the limit of failures stand: before any
+    success at most one wrong guess is checked (the fifth failure locks), and each success
+    (which clears the count) lets at most the limit of guesses be checked again.  Which
+    attempts win the race varies; the bound does not."""
     for i in range(4):
         LoginFailure.objects.create(username="alice", ip=None)
     results = attempt_all([f"wrong-{i}" for i in range(10)] + [PASSWORD, PASSWORD])
-    assert sum(results) <= 1
-    assert len(checked) <= 1 + 1 + settings.LOGIN_MAX_FAILURES
+    successes = sum(results)
+    assert successes <= 2
+    wrong_checked = [p for p in checked if p != PASSWORD]
+    assert len(wrong_checked) <= 1 + settings.LOGIN_MAX_FAILURES * successes
