@@ -78,6 +78,20 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+
+
+def use_connection_pool(databases: dict, size: int, timeout: float) -> None:
+    """A pool of at most ``size`` connections per process (psycopg_pool): a request or task
+    borrows one and gives it back, so a threaded web server holds at most ``size`` however
+    many requests arrive (40 parallel requests once exhausted a shared server, one connection
+    kept per thread by CONN_MAX_AGE).  Size PostgreSQL's max_connections for
+    (web processes + Celery workers) x DATABASE_POOL_MAX + commands.  0 turns it off
+    (CONN_MAX_AGE applies, e.g. behind PgBouncer).  Not used by the test settings: test
+    threads that end without closing would keep their pooled connections."""
+    if size > 0:
+        databases["default"]["CONN_MAX_AGE"] = 0  # Django requires it with a pool
+        databases["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1, "max_size": size, "timeout": timeout}
 # Settings each connection starts with (libpq "options"; those already in the URL come first).
 _CONNECTION_OPTIONS = [DATABASES["default"].get("OPTIONS", {}).get("options", "")]
 # The planner's cost of a random page read.  PostgreSQL's default (4) models spinning disks;

@@ -33,3 +33,6 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SESSION_COOKIE_AGE = 8 * 3600
+
+use_connection_pool(DATABASES, env.int("DATABASE_POOL_MAX", default=8),  # noqa: F405
+                    env.float("DATABASE_POOL_TIMEOUT", default=30.0))
