@@ -136,11 +136,10 @@ class BatchRunAdmin(admin.ModelAdmin):
             return qs
         from django.db.models import Q
 
-        from policy.models import Region
+        from policy.selectors import policy_codes
 
         # a county's people are renewed in their city's run (孝义 141181 with 吕梁 141100)
-        cities = set(Region.objects.filter(code__in=codes, policy_region__isnull=False)
-                     .values_list("policy_region_id", flat=True))
+        cities = set(policy_codes(codes).values())
         seen = Q(params__region__in=sorted(codes | cities)) | Q(created_by=request.user)
         for code in sorted(codes):  # an import submitted by a colleague of the same region
             seen |= Q(params__regions__contains=[code])

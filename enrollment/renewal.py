@@ -22,7 +22,7 @@ from django.utils import timezone
 from core import clock
 from core.audit_actor import acting_user
 from core.audit import audit_context
-from policy.models import Region
+from policy.selectors import policy_members
 from policy.rules import QuoteError, quote
 from policy.rules.category import find_category
 
@@ -72,9 +72,7 @@ ON CONFLICT (resident_id, year) DO UPDATE SET reason = EXCLUDED.reason, detail =
 
 def renewal_regions(region_code: str) -> list[str]:
     """The region and the counties that run its policy (Lüliang: also Xiaoyi)."""
-    codes = [region_code]
-    codes += list(Region.objects.filter(policy_region_id=region_code).values_list("code", flat=True))
-    return codes
+    return policy_members(region_code)
 
 
 def _not_eligible(exc: QuoteError) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 from django.db import connection
 
-from policy.models import Region
+from policy import selectors as policy_selectors
 from policy.rules.continuity import cap_adjustment, continuity, continuity_waiting_months
 from policy.rules.types import Person, PolicySpec, QuoteRequest
 from subsidies import selectors as subsidies_selectors
@@ -152,12 +152,7 @@ def quote_request_for(resident: Resident, year: int, paid_on: date, *,
 
 
 def _policy_codes(region_codes: Iterable[str]) -> dict[str, str]:
-    """Region code -> the code of the region whose policy it runs (itself, or its city)."""
-    codes = set(region_codes)
-    out = {code: code for code in codes}
-    for code, policy in Region.objects.filter(code__in=codes).values_list("code", "policy_region_id"):
-        out[code] = policy or code
-    return out
+    return policy_selectors.policy_codes(region_codes)
 
 
 # The reads below take the ID numbers as one parameter, joined as a table: the ORM's

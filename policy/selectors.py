@@ -20,6 +20,22 @@ def policy_region(code: str) -> Region | None:
     return region.policy_region or region
 
 
+def policy_codes(region_codes) -> dict[str, str]:
+    """Region code -> the code of the region whose policy it runs (itself, or its city):
+    孝义 141181 -> 吕梁 141100.  Unknown codes map to themselves."""
+    codes = set(region_codes)
+    out = {code: code for code in codes}
+    for code, policy in Region.objects.filter(code__in=codes).values_list("code", "policy_region_id"):
+        out[code] = policy or code
+    return out
+
+
+def policy_members(region_code: str) -> list[str]:
+    """The region and the counties that run its policy (吕梁 141100: also 孝义 141181)."""
+    return [region_code, *Region.objects.filter(policy_region_id=region_code).order_by("code")
+            .values_list("code", flat=True)]
+
+
 def published_spec(region_code: str, year: int) -> PolicySpec:
     """The published policy of a region and year as a PolicySpec.
 

@@ -21,6 +21,10 @@ IdentityKey = tuple[str, int, str]  # (id_number, year, policy region code)
 
 # The numbers go as one comma-joined value split by the server: a long IN list of
 # literals costs more to build and send than the query costs (bench/RESULTS.md, imports).
+# The join follows this table's own foreign key to its region for one column, the
+# region's policy region, to keep the facts at one query per kind (the ORM's
+# ``region__policy_region`` does the same); every other read of regions goes through
+# policy.selectors.
 _IDENTITIES = """
 SELECT a.id_number, a.year, COALESCE(r.policy_region_id, a.region_id), a.identity, a.certified_on
 FROM unnest(string_to_array(%(numbers)s, ',')) AS t(n)
