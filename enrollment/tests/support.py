@@ -83,3 +83,10 @@ def today_is(day: date):
     """Freeze timezone.localdate() (the 'today' of code paths that take no today=)."""
     with mock.patch("django.utils.timezone.localdate", return_value=day):
         yield
+
+
+def msgs(resp) -> list[str]:
+    """The messages an admin response left for the user."""
+    from django.contrib.messages import get_messages
+
+    return [str(m) for m in get_messages(resp.wsgi_request)]

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pghistory
 import pytest
-from django.contrib.messages import get_messages
 from pghistory.models import Events
 
 from enrollment.idnumbers import mask
@@ -14,20 +13,13 @@ from enrollment.models import Enrollment, Resident
 from enrollment.services import enrollment_cancel
 from enrollment.tasks import renew_region
 
-from .support import caseworker, clone, grant, person, register, register_and_pay, today_is
+from .support import caseworker, clone, grant, msgs, person, register, register_and_pay, today_is
 
 pytestmark = pytest.mark.usefixtures("policies")
 
 RESIDENTS = "/admin/enrollment/resident/"
 ENROLLMENTS = "/admin/enrollment/enrollment/"
 NINGBO_DAY = date(2024, 11, 1)
-
-
-@pytest.fixture
-def cw(client):
-    user = caseworker("cw330", "330200")
-    client.force_login(user)
-    return user
 
 
 @pytest.fixture
@@ -50,10 +42,6 @@ def listed(resp):
 
 def pks(*objs):
     return sorted(o.pk for o in objs)
-
-
-def msgs(resp):
-    return [str(m) for m in get_messages(resp.wsgi_request)]
 
 
 # --- lists, filters, search ---------------------------------------------------------------------

@@ -6,28 +6,16 @@ from datetime import date
 
 import openpyxl
 import pytest
-from django.contrib.messages import get_messages
 
 from enrollment.models import Enrollment, Resident
 
-from .support import caseworker, number, person, register
+from .support import msgs, number, person, register
 
 pytestmark = pytest.mark.usefixtures("policies")
 
 RESIDENTS = "/admin/enrollment/resident/"
 ENROLLMENTS = "/admin/enrollment/enrollment/"
 NINGBO_DAY = date(2024, 11, 1)
-
-
-@pytest.fixture
-def cw(client):
-    user = caseworker("cw330", "330200")
-    client.force_login(user)
-    return user
-
-
-def msgs(resp):
-    return [str(m) for m in get_messages(resp.wsgi_request)]
 
 
 # --- item 4: actions with ids that are not numbers ---------------------------------------------

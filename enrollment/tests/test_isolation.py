@@ -39,13 +39,6 @@ def world():
     return w
 
 
-@pytest.fixture
-def cw(client):
-    user = caseworker("cw330", "330200")
-    client.force_login(user)
-    return user
-
-
 def listed(client, url, **params):
     resp = client.get(url, params)
     assert resp.status_code == 200
