@@ -25,6 +25,7 @@ class SideProgress:
         self.interval = interval
         self._last = 0.0
         self._conn = None
+        self.last_done = 0
 
     def _connect(self):
         params = {k: v for k, v in connection.get_connection_params().items()
@@ -32,6 +33,7 @@ class SideProgress:
         return psycopg.connect(**params, autocommit=True)
 
     def update(self, done: int, total: int, *, failed: int | None = None, force: bool = False) -> None:
+        self.last_done = done
         now = time.monotonic()
         if not force and now - self._last < self.interval:
             return

@@ -27,6 +27,7 @@ from core.models import BatchRun
 from core.progress import SideProgress
 
 from .imports import import_employee_coverage, import_residents
+from .imports.common import ERRORS_SO_FAR
 from .spreadsheet import SpreadsheetError
 
 SUMMARY_KEYS = ("rows", "created", "updated", "unchanged", "registered", "already_registered", "invalid_rows")
@@ -79,6 +80,14 @@ def _one_bar(label: str, done: int, total: int) -> tuple[int, int]:
     return (total - total // 2 + half if label == "写入" else half), total
 
 
+def _live(side: SideProgress, label: str, done: int, total: int) -> None:
+    """Rows done on one bar, and the faulty rows found so far, while the import goes on."""
+    if label == ERRORS_SO_FAR:
+        side.update(side.last_done, total, failed=done, force=True)
+    else:
+        side.update(*_one_bar(label, done, total))
+
+
 class ImportJob(batch.Job):
     def __init__(self, kind: str, label: str, service):
         self.kind, self.label, self.service = kind, label, service
@@ -96,7 +105,7 @@ class ImportJob(batch.Job):
             result = self.service(
                 data, run.params["file"], skip_invalid=bool(run.params.get("skip_invalid")),
                 actor=batch.actor_of(run), user=run.created_by,
-                progress=lambda label, done, total: side.update(*_one_bar(label, done, total)))
+                progress=lambda label, done, total: _live(side, label, done, total))
         except SpreadsheetError as exc:
             raise batch.BatchError("invalid_file", f"文件无法读取：{exc}") from None
         finally:

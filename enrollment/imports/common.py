@@ -113,3 +113,13 @@ def parse_date(text: str) -> date:
     if m is None:
         raise ValueError(text)
     return date(*map(int, m.groups()))
+
+
+# A progress call under this label reports the rows found faulty so far (done = that count),
+# so a live view shows the errors while the import is still going; bars ignore it.
+ERRORS_SO_FAR = "错误行"
+
+
+def report_errors(progress, errors, total: int) -> None:
+    if progress:
+        progress(ERRORS_SO_FAR, len({e.row for e in errors}), total)

@@ -27,6 +27,7 @@ from .common import (
     check_year,
     cell_errors,
     parse_date,
+    report_errors,
     user_codes,
 )
 
@@ -113,6 +114,7 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
     if progress:
         progress("检查", len(table.rows), len(table.rows))
     errors.sort(key=lambda e: e.row)  # stable: a row keeps its order of checks
+    report_errors(progress, errors, len(table.rows))
     result.errors = errors
     if errors and not skip_invalid:
         result.rejected = True

@@ -23,7 +23,7 @@ from core.audit_actor import acting_user
 
 from ..spreadsheet import Table, read_table
 from ..writer import enrollments_insert, enrollments_reprice, row_from_quote
-from .common import HELD_ELSEWHERE, ImportResult, RowError, user_codes
+from .common import HELD_ELSEWHERE, ImportResult, RowError, report_errors, user_codes
 from .residents import RESIDENT_OPTIONAL, RESIDENT_REQUIRED, ParsedResident, parse_residents
 
 _STAGE = """
@@ -153,6 +153,7 @@ def import_residents_table(table: Table, *, skip_invalid: bool = False, dry_run:
         progress=(lambda d, t: progress("检查参保登记", d, t)) if progress else None)
     result.errors = errors
     result.rows = parsed
+    report_errors(progress, errors, len(table.rows))
     if errors and not skip_invalid:
         result.rejected = True
         return result

@@ -107,3 +107,30 @@ def test_an_unreadable_file_fails_once_with_a_plain_reason():
     run = work(import_submit(kind="import_residents", data=data, filename="big.csv", actor="test").run)
     assert run.status == "failed" and run.report.startswith("文件无法读取：CSV 文件第 2 行无法读取")
     assert list(run.chunks.values_list("attempts", flat=True)) == [1]  # not retried
+
+
+def test_the_faulty_rows_are_reported_while_the_import_goes_on():
+    from enrollment.import_jobs import _live
+    from enrollment.imports import import_residents
+
+    seen = []
+    good = number("330203", "19800101", "011")
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    import_residents(csv(["张三", good, "本地", "无", "", "330200"], ["李四", bad, "本地", "无", "", "330200"]),
+                     "x.csv", actor="test", progress=lambda label, done, total: seen.append((label, done, total)))
+    assert ("错误行", 1, 2) in seen
+
+    class Side:
+        last_done = 0
+
+        def __init__(self):
+            self.calls = []
+
+        def update(self, done, total, *, failed=None, force=False):
+            self.last_done = done
+            self.calls.append((done, total, failed))
+
+    side = Side()
+    _live(side, "检查参保登记", 2, 2)
+    _live(side, "错误行", 1, 2)
+    assert side.calls == [(1, 2, None), (1, 2, 1)]  # half of the bar; then one faulty row, bar kept

@@ -682,7 +682,7 @@ def test_coverage_service_reports_progress_of_checking_and_writing():
     result = import_employee_coverage(data, "coverage.csv", actor="tester", today=IN_WINDOW,
                                       progress=lambda label, done, total: seen.append((label, done, total)))
     assert result.created == 2
-    assert seen == [("检查", 2, 2), ("写入", 2, 2)]
+    assert seen == [("检查", 2, 2), ("错误行", 0, 2), ("写入", 2, 2)]  # the faulty rows found: none
 
 
 def test_coverage_command_dry_run_counts_and_writes_nothing(tmp_path):

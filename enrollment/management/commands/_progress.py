@@ -4,6 +4,8 @@ import sys
 
 from tqdm import tqdm
 
+from enrollment.imports.common import ERRORS_SO_FAR
+
 
 class Progress:
     def __init__(self, enabled: bool | None = None):
@@ -11,7 +13,7 @@ class Progress:
         self.bars: dict[str, tqdm] = {}
 
     def __call__(self, label: str, done: int, total: int) -> None:
-        if not self.enabled:
+        if not self.enabled or label == ERRORS_SO_FAR:  # a count, not a bar
             return
         bar = self.bars.get(label)
         if bar is None:
