@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tablib
 from django.core.exceptions import ValidationError
+from django.utils.text import Truncator
 from import_export import fields, resources
 from import_export.formats.base_formats import Format
 from import_export.results import Error, Result, RowResult
@@ -18,6 +19,7 @@ from .imports import (
     import_employee_coverage_table,
     import_residents_table,
 )
+from .imports.common import ECHO_LIMIT
 from .models import EmployeeCoverage, Resident
 from .spreadsheet import SpreadsheetError, plain, read_grid, table_from_grid
 
@@ -94,7 +96,8 @@ class _ServiceResource(resources.ModelResource):
             by_row.setdefault(error.row, []).append(error)
         values_by_row = dict(table.rows)
         for row, errors in sorted(by_row.items()):
-            values = {k: plain(v) for k, v in values_by_row.get(row, {}).items()}
+            # A faulty row's cells as the preview shows them: never a whole 1,000-character cell.
+            values = {k: Truncator(plain(v)).chars(ECHO_LIMIT, truncate="…") for k, v in values_by_row.get(row, {}).items()}
             messages = {}
             for e in errors:
                 messages.setdefault(e.column, []).append(f"第 {row} 行：{e.reason}")

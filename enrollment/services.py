@@ -21,6 +21,7 @@ from policy.rules import PolicySpec, QuoteError, QuoteResult, quote
 from policy.selectors import published_spec
 
 from . import idnumbers
+from .imports.common import echo
 from .models import (
     Enrollment,
     EnrollmentStatus,
@@ -109,7 +110,7 @@ def _clean_resident_fields(fields: dict) -> dict:
         out["residence_permit_expires_on"] = None
     student = out.get("student")
     if student is not None and student not in ("", "primary_secondary", "college"):
-        raise EnrollmentError("invalid_input", f"未知学生类别 {student!r}")
+        raise EnrollmentError("invalid_input", f"未知学生类别 {echo(student)}")
     unknown = set(out) - set(RESIDENT_FIELDS)
     if unknown:
         raise EnrollmentError("invalid_input", f"不能修改字段 {', '.join(sorted(unknown))}")
@@ -241,7 +242,7 @@ def enrollment_register(*, resident: Resident, year: int, registered_via: str, a
     """
     today = _today(today)
     if registered_via not in RegisteredVia.values:
-        raise EnrollmentError("invalid_input", f"未知登记方式 {registered_via!r}")
+        raise EnrollmentError("invalid_input", f"未知登记方式 {echo(registered_via)}")
     with transaction.atomic(), audit_context(actor, action="enrollment_register"):
         resident = Resident.objects.select_for_update().get(pk=resident.pk)
         if Enrollment.objects.filter(resident=resident, year=year).exclude(
@@ -267,7 +268,7 @@ def enrollment_record_payment(*, enrollment: Enrollment, amount: Decimal, paid_o
     """Mark an enrollment paid: the amount must be what the rules say is due on
     ``paid_on``; benefit start, end and waiting follow from that date."""
     if paid_via not in PaidVia.values:
-        raise EnrollmentError("invalid_input", f"未知缴费方式 {paid_via!r}")
+        raise EnrollmentError("invalid_input", f"未知缴费方式 {echo(paid_via)}")
     if not isinstance(amount, Decimal):
         raise EnrollmentError("invalid_input", "金额须为 Decimal")
     with transaction.atomic(), audit_context(actor, action="enrollment_record_payment"):

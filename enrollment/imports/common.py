@@ -50,6 +50,18 @@ class ImportResult:
                 "invalid_rows": len({e.row for e in self.errors}), "rejected": self.rejected}
 
 
+ECHO_LIMIT = 50
+
+
+def echo(text, limit: int = ECHO_LIMIT) -> str:
+    """A received value quoted for a message: ``repr`` of at most ``limit`` characters,
+    then "…" when cut, so a 1,000-character cell never comes back whole."""
+    text = str(text)
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + "…"
+
+
 def user_codes(user):
     return None if user is None else region_codes(user)
 
@@ -86,7 +98,7 @@ def check_id(values: dict, errors: list, row: int, today: date):
 def check_region(values: dict, errors: list, row: int, regions: dict, codes) -> str | None:
     code = plain(values.get("参保地", ""))
     if not re.fullmatch(r"\d{6}", code):
-        errors.append(RowError(row, "参保地", f"应为六位行政区划代码，收到 {code!r}"))
+        errors.append(RowError(row, "参保地", f"应为六位行政区划代码，收到 {echo(code)}"))
         return None
     if code not in regions:
         errors.append(RowError(row, "参保地", f"未知地区 {code}"))
@@ -102,7 +114,7 @@ def check_year(values: dict, errors: list, row: int) -> int | None:
     if not text:
         return None
     if not re.fullmatch(r"\d{4}", text):
-        errors.append(RowError(row, "参保年度", f"应为四位年份，收到 {text!r}"))
+        errors.append(RowError(row, "参保年度", f"应为四位年份，收到 {echo(text)}"))
         return None
     return int(text)
 

@@ -26,6 +26,7 @@ from .common import (
     check_name,
     check_year,
     cell_errors,
+    echo,
     parse_date,
     report_errors,
     user_codes,
@@ -62,7 +63,7 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
         ident = check_id(values, row_errors, row, today)
         code = plain(values.get("参保地", ""))
         if not re.fullmatch(r"\d{6}", code):
-            row_errors.append(RowError(row, "参保地", f"应为六位行政区划代码，收到 {code!r}"))
+            row_errors.append(RowError(row, "参保地", f"应为六位行政区划代码，收到 {echo(code)}"))
         elif code not in known:
             row_errors.append(RowError(row, "参保地", f"未知地区 {code}"))
         elif codes is not None and code not in codes:
@@ -80,7 +81,7 @@ def import_employee_coverage_table(table: Table, *, skip_invalid: bool = False, 
             try:
                 ended = parse_date(text)
             except ValueError:
-                row_errors.append(RowError(row, "中断日期", f"应为 YYYY-MM-DD 日期，收到 {text!r}"))
+                row_errors.append(RowError(row, "中断日期", f"应为 YYYY-MM-DD 日期，收到 {echo(text)}"))
             else:
                 if not EARLIEST_END <= ended <= latest_end:
                     row_errors.append(RowError(row, "中断日期", f"应在 {EARLIEST_END.isoformat()} 至 "

@@ -44,6 +44,7 @@ from .common import (
     check_region,
     check_year,
     cell_errors,
+    echo,
     user_codes,
 )
 
@@ -97,16 +98,16 @@ def _check_row(row: int, values: dict, today: date, regions: dict, codes, seen: 
     ident = check_id(values, errors, row, today)
     hukou = HUKOU.get(plain(values.get("户籍", "")))
     if hukou is None:
-        errors.append(RowError(row, "户籍", f"应为“本地”或“外地”，收到 {plain(values.get('户籍', ''))!r}"))
+        errors.append(RowError(row, "户籍", f"应为“本地”或“外地”，收到 {echo(plain(values.get('户籍', '')))}"))
     permit = PERMIT.get(plain(values.get("居住证", "")))
     if permit is None:
-        errors.append(RowError(row, "居住证", f"应为“有”或“无”，收到 {plain(values.get('居住证', ''))!r}"))
+        errors.append(RowError(row, "居住证", f"应为“有”或“无”，收到 {echo(plain(values.get('居住证', '')))}"))
     elif permit and hukou == "local":
         errors.append(RowError(row, "居住证", "本地户籍人员不登记居住证"))
     student = STUDENT.get(plain(values.get("学生类别", "")))
     if student is None:
         errors.append(RowError(row, "学生类别",
-                               f"应为“中小学生”“大学生”或空，收到 {plain(values.get('学生类别', ''))!r}"))
+                               f"应为“中小学生”“大学生”或空，收到 {echo(plain(values.get('学生类别', '')))}"))
     region = check_region(values, errors, row, regions, codes)
     year = check_year(values, errors, row)
     if ident is not None:

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.html import escape
 
 from accounts.models import StaffRegion
 from accounts.roles import AUDITOR, CASEWORKER
@@ -415,6 +416,25 @@ def test_employee_coverage_bad_rows_and_other_region_in_admin(worker_client):
     ]
     assert response.context.get("confirm_form") is None
     assert EmployeeCoverage.objects.count() == 0 and Enrollment.objects.count() == 0
+
+
+def test_a_long_bad_cell_is_shown_cut_in_the_preview(worker_client, settings):
+    settings.SPREADSHEET_MAX_CELL_CHARS = 1000
+    data = csv_bytes([["张三", NINGBO_MAN, "农" * 1000, "无", "", "330200"]])
+    before = counts()
+    response = upload(worker_client, IMPORT_URL, data)
+    assert response.status_code == 200
+    (invalid,) = response.context["result"].invalid_rows
+    ((message,),) = invalid.field_specific_errors.values()
+    assert message.startswith("第 2 行：应为“本地”或“外地”，收到 ")
+    assert message.endswith("…") and len(message) < 120
+    assert "农" * 49 + "…" in invalid.values  # the row's cells, cut as well (truncatechars)
+    assert max(len(v) for v in invalid.values) <= 50
+    content = response.content.decode()
+    assert "农" * 51 not in content
+    assert escape(message) in content
+    assert response.context.get("confirm_form") is None
+    assert counts() == before
 
 
 # --- each confirmed import is a BatchRun (批处理任务) ----------------------------------------

@@ -241,3 +241,51 @@ def test_import_with_arabic_indic_digits_gives_a_row_error():
     assert result.rejected
     assert [line.split(":")[1].strip() for line in lines(result)] == ["身份证号码"]
     assert counts() == before
+
+
+# --- item 3: a bad value is echoed cut, never whole ---------------------------------------------
+
+
+def test_echo_quotes_short_values_as_before_and_cuts_long_ones():
+    from enrollment.imports.common import echo
+
+    assert echo("农村") == "'农村'"
+    assert echo("") == "''"
+    assert echo("a" * 50) == repr("a" * 50)
+    assert echo("a" * 1000) == repr("a" * 50) + "…"
+    assert echo("a" * 60, limit=5) == "'aaaaa'…"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("column", ["户籍", "居住证", "学生类别", "参保地", "参保年度"])
+def test_a_long_bad_cell_is_echoed_cut_by_the_command(tmp_path, settings, column):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.SPREADSHEET_MAX_CELL_CHARS = 1000
+    row = dict(zip(HEADER_YEAR, ["李四", NINGBO_WOMAN, "本地", "无", "", "330200", ""]))
+    row[column] = "农" * 1000  # at the reader's cap: not cut by it, so only echo() keeps it short
+    path = tmp_path / "a.csv"
+    path.write_bytes(csv_bytes([list(row.values())], header=HEADER_YEAR))
+    before = counts()
+    out, err = StringIO(), StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command("import_residents", str(path), stdout=out, stderr=err)
+    assert exit_.value.code == 1
+    (message, summary) = err.getvalue().splitlines()
+    assert message.startswith(f"row 2: {column}: ")
+    assert message.endswith(repr("农" * 50) + "…")
+    assert len(message) < 120
+    assert summary.startswith("rejected: 1 invalid row(s)")
+    assert counts() == before
+
+
+@pytest.mark.django_db
+def test_a_long_bad_coverage_cell_is_echoed_cut():
+    data = csv_bytes([["李四", NINGBO_WOMAN, "宁" * 1000, "2025", "日" * 1000]], header=COVERAGE_HEADER)
+    result = import_employee_coverage(data, "c.csv", today=TODAY)
+    assert result.rejected
+    assert [line.split(":")[1].strip() for line in lines(result)] == ["参保地", "中断日期"]
+    assert all(len(line) < 120 and line.endswith("…") for line in lines(result))
+    assert not EmployeeCoverage.objects.exists()
