@@ -30,7 +30,6 @@ from .imports import import_employee_coverage, import_residents
 from .imports.common import ERRORS_SO_FAR
 from .spreadsheet import SpreadsheetError
 
-SUMMARY_KEYS = ("rows", "created", "updated", "unchanged", "registered", "already_registered", "invalid_rows")
 REPORT_LINES = 2000
 
 
@@ -40,7 +39,8 @@ def upload_dir() -> Path:
     return path
 
 
-def import_submit(*, kind: str, data: bytes, filename: str, actor, skip_invalid: bool = False) -> batch.Started:
+def import_submit(*, kind: str, data: bytes, filename: str, actor, skip_invalid: bool = False,
+                  options: dict | None = None, regions: list[str] | None = None) -> batch.Started:
     """Keep the file and start its import in the background (a BatchRun)."""
     filename = clean_filename(filename)
     suffix = Path(filename).suffix.lower()
@@ -51,8 +51,12 @@ def import_submit(*, kind: str, data: bytes, filename: str, actor, skip_invalid:
         f.write(data)
     try:
         params = {"file": filename, "stored": stored, "skip_invalid": skip_invalid, "via": "admin"}
+        if options:
+            params["options"] = options  # the service's own arguments (a roster's region and year)
         codes = region_codes(actor) if acting_user(actor) is not None else None
-        if codes is not None:
+        if regions is not None:
+            params["regions"] = sorted(regions)  # the run is about these regions only
+        elif codes is not None:
             params["regions"] = sorted(codes)  # who else may follow the run: the same regions
         return batch.start(kind, params, actor=actor)
     except Exception:
@@ -89,8 +93,17 @@ def _live(side: SideProgress, label: str, done: int, total: int) -> None:
 
 
 class ImportJob(batch.Job):
-    def __init__(self, kind: str, label: str, service):
+    """An admin import on the engine.  ``labels``: the summary's keys (in order) and their
+    Chinese names; the service's result has ``as_dict()`` with those keys, ``errors`` and,
+    optionally, ``warnings`` (lines added to the report)."""
+
+    LABELS = {"rows": "行数", "created": "新增", "updated": "更新", "unchanged": "无变化",
+              "registered": "登记参保", "already_registered": "此前已登记", "invalid_rows": "有错误的行"}
+
+    def __init__(self, kind: str, label: str, service, labels: dict | None = None):
         self.kind, self.label, self.service = kind, label, service
+        if labels is not None:
+            self.LABELS = labels
 
     def plan(self, run):
         return [(0, 1)], 0  # all-or-nothing: one chunk
@@ -102,31 +115,36 @@ class ImportJob(batch.Job):
         data = path.read_bytes()
         side = SideProgress(run.pk)
         try:
-            result = self.service(
-                data, run.params["file"], skip_invalid=bool(run.params.get("skip_invalid")),
+            result = self.call_service(
+                run, data, skip_invalid=bool(run.params.get("skip_invalid")),
+                **run.params.get("options", {}),
                 actor=batch.actor_of(run), user=run.created_by,
                 progress=lambda label, done, total: _live(side, label, done, total))
         except SpreadsheetError as exc:
             raise batch.BatchError("invalid_file", f"文件无法读取：{exc}") from None
         finally:
             side.close()
-        BatchRun.objects.filter(pk=run.pk).update(report=report_lines(result.errors))
+        report = report_lines(result.errors)
+        warnings = list(getattr(result, "warnings", ()))
+        if warnings:
+            report = "\n".join([report, *warnings[:REPORT_LINES]]).strip("\n")
+        BatchRun.objects.filter(pk=run.pk).update(report=report)
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
         summary = result.as_dict()
-        counts = {k: int(summary[k]) for k in SUMMARY_KEYS}
+        counts = {k: int(summary[k]) for k in self.LABELS}
         counts.update(rejected=int(bool(summary["rejected"])), processed=summary["rows"],
                       succeeded=0 if summary["rejected"] else summary["rows"] - summary["invalid_rows"],
                       failed=summary["invalid_rows"])
         return counts
 
+    def call_service(self, run, data: bytes, **kwargs):
+        return self.service(data, run.params["file"], **kwargs)
+
     def summarize(self, run, counts: dict) -> dict:
-        return {**{k: counts.get(k, 0) for k in SUMMARY_KEYS}, "rejected": bool(counts.get("rejected"))}
+        return {**{k: counts.get(k, 0) for k in self.LABELS}, "rejected": bool(counts.get("rejected"))}
 
     def refused(self, run, counts: dict) -> bool:
         return bool(counts.get("rejected"))
-
-    LABELS = {"rows": "行数", "created": "新增", "updated": "更新", "unchanged": "无变化",
-              "registered": "登记参保", "already_registered": "此前已登记", "invalid_rows": "有错误的行"}
 
     def describe(self, summary: dict) -> list[tuple[str, object]]:
         out = [(label, summary.get(key, 0)) for key, label in self.LABELS.items()]

@@ -101,6 +101,9 @@ class PolicyYear(models.Model):
         "外地新生儿凭父母参保可登记的月龄上限", null=True, blank=True,
         help_text="宁波：0-6 个月新生儿，父母一方在本市参保；无此政策则留空")
 
+    assistance_refund_in_window = models.BooleanField(
+        "集中缴费期内新认定且已缴费的，退还资助部分", default=False,
+        help_text="动态调整（吕梁 003 §二）：动态调整前已参保的新增困难群体，集中缴费期内由医疗救助给予资助；缴费期结束后个人缴费不退还")
     continuity_from_year = models.PositiveSmallIntegerField("连续参保起算年度", default=2025)
     fixed_waiting_months = models.PositiveSmallIntegerField("固定等待期（月）", default=3)
     variable_waiting = models.BooleanField("实行变动等待期", default=False,

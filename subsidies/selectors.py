@@ -30,7 +30,7 @@ SELECT a.id_number, a.year, COALESCE(r.policy_region_id, a.region_id), a.identit
 FROM unnest(string_to_array(%(numbers)s, ',')) AS t(n)
 JOIN subsidies_assistanceidentity a ON a.id_number = t.n
 JOIN policy_region r ON r.code = a.region_id
-WHERE a.year = ANY(%(years)s)"""
+WHERE a.year = ANY(%(years)s) AND a.removed_at IS NULL"""
 
 
 def identities_for_many(id_numbers: Iterable[str], years: Iterable[int], *,

@@ -8,6 +8,7 @@ result with money as two-decimal strings and dates as ISO strings.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from decimal import Decimal
 
@@ -74,17 +75,43 @@ def _parse_year(value, field: str) -> int:
     return value
 
 
+# The traditional characters of the identity names in the sources (003 is written in
+# them), as simplified: enough to read every name of the identity table either way.
+_SIMPLIFIED = str.maketrans(
+    "員對監測貧殘證撫優屬業職兒實無養邊緣級穩脫醫療戶難聯軍鄉興發庭療際僅層嚴穩個並認證",
+    "员对监测贫残证抚优属业职儿实无养边缘级稳脱医疗户难联军乡兴发庭疗际仅层严稳个并认证")
+_REMARK = re.compile(r"[（(][^（）()]*[）)]$")
+
+
+def normalise_name(value: str) -> str:
+    """A name as the identity table is compared: NFKC (full-width brackets and letters
+    as plain ones), no spaces, simplified characters, no trailing remark in brackets
+    ("特困人员（含孤儿）" → "特困人员")."""
+    text = unicodedata.normalize("NFKC", value)
+    text = re.sub(r"\s+", "", text).translate(_SIMPLIFIED)
+    while True:
+        cut = _REMARK.sub("", text)
+        if cut == text or not cut:
+            return text
+        text = cut
+
+
+_BY_NAME = None
+
+
 def identity_code(value) -> str | None:
     """An identity code from a code or a Chinese name; None when unknown."""
+    global _BY_NAME
     if not isinstance(value, str):
         return None
     text = value.strip()
     if text in IDENTITIES:
         return text
-    for code, name in IDENTITIES.items():
-        if text == name:
-            return code
-    return IDENTITY_ALIASES.get(text)
+    if _BY_NAME is None:
+        names = {normalise_name(name): code for code, name in IDENTITIES.items()}
+        names.update({normalise_name(name): code for name, code in IDENTITY_ALIASES.items()})
+        _BY_NAME = names
+    return _BY_NAME.get(normalise_name(text))
 
 
 def _parse_person(raw) -> Person:

@@ -38,25 +38,69 @@ IDENTITIES = {
     "restructured_soe": "市属改制企业职工",
 }
 
-# Other Chinese names seen in the sources and rosters, mapped to a code.
+# Other Chinese names seen in the sources and rosters, mapped to a code (compared after
+# ``policy.rules.io.identity_code`` has normalised them: NFKC, no spaces, traditional
+# characters as simplified, a trailing remark in brackets dropped).
 IDENTITY_ALIASES = {
+    "特困": "tekun",
+    "特困对象": "tekun",
     "特困供养人员": "tekun",
     "特困供养对象": "tekun",
     "城乡特困供养对象": "tekun",
+    "城乡特困人员": "tekun",
+    "事实无人抚养": "de_facto_orphan",
+    "艾滋病病毒感染": "hiv_child",
+    "低保": "dibao",
+    "低保户": "dibao",
+    "低保人员": "dibao",
+    "低保家庭成员": "dibao",
     "最低生活保障家庭成员": "dibao",
     "最低生活保障对象": "dibao",
-    "低保": "dibao",
+    "城乡最低生活保障对象": "dibao",
+    "城乡低保对象": "dibao",
     "困境儿童": "dibao",
     "低保边缘": "dibao_edge",
+    "低保边缘对象": "dibao_edge",
+    "低保边缘家庭": "dibao_edge",
     "最低生活保障边缘家庭成员": "dibao_edge",
+    "低收入人口": "low_income_member",
+    "低收入家庭": "low_income_member",
+    "低收入家庭重度残疾人": "low_income_severe_disabled",
     "监测对象": "monitored",
+    "返贫监测对象": "monitored",
+    "防返贫监测对象": "monitored",
+    "脱贫不稳定人口": "monitored",
+    "脱贫不稳定户": "monitored",
+    "边缘易致贫人口": "monitored",
+    "边缘易致贫户": "monitored",
+    "突发严重困难人口": "monitored",
+    "突发严重困难户": "monitored",
     "返贫致贫": "returned_poverty",
+    "返贫人口": "returned_poverty",
+    "致贫人口": "returned_poverty",
+    "脱贫户": "poverty_alleviated",
+    "医疗救助": "medical_assistance",
     "重度残疾人": "disabled_severe",
+    "一二级重度残疾人": "disabled_severe",
+    "一级二级重度残疾人": "disabled_severe",
+    "一、二级残疾人": "disabled_severe",
+    "一二级残疾人": "disabled_severe",
+    "重度残疾": "disabled_severe",
     "残疾人": "disabled_certified",
+    "残疾人员": "disabled_certified",
+    "持证残疾人": "disabled_certified",
     "二代残疾证": "disabled_certified",
+    "持二代残疾证": "disabled_certified",
+    "持第二代残疾人证": "disabled_certified",
+    "持二代残疾证人员": "disabled_certified",
+    "持二代残疾证的残疾人员": "disabled_certified",
+    "持第二代残疾人证的残疾人员": "disabled_certified",
     "重点优抚对象": "entitled",
+    "优抚": "entitled",
     "享受国家定期抚恤补助的优抚对象": "entitled",
     "改制企业职工": "restructured_soe",
+    "市属改制企业职工": "restructured_soe",
+    "市属未改制企业退休职工": "restructured_soe",
 }
 
 # Special groups that are not assistance identities.
@@ -169,6 +213,7 @@ class PolicySpec:
     payment_day_to: int | None = None
     nonlocal_requires_permit: bool = True
     nonlocal_infant_parent_months: int | None = None
+    assistance_refund_in_window: bool = False  # dynamic adjustment (003 §二): see subsidies.roster
     continuity_from_year: int = 2025
     fixed_waiting_months: int = 3
     variable_waiting: bool = False

@@ -21,6 +21,14 @@ class ImportCommand(BaseCommand):
     def service(self, data: bytes, filename: str, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def service_options(self, options: dict) -> dict:
+        """The service's own arguments from the command line (a roster's region and year)."""
+        return {}
+
+    def run_params(self, options: dict) -> dict:
+        """What the BatchRun records beside the file (and its regions, for the admin's scope)."""
+        return {}
+
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)
         parser.add_argument("--skip-invalid", action="store_true",
@@ -30,6 +38,7 @@ class ImportCommand(BaseCommand):
                             help="show a progress bar even when not a terminal")
 
     def handle(self, *args, file, skip_invalid, dry_run, progress, **options):
+        extra = self.service_options(options)
         try:
             data = file.read_bytes()
         except OSError as exc:
@@ -38,11 +47,12 @@ class ImportCommand(BaseCommand):
 
         def work():
             return self.service(data, file.name, skip_invalid=skip_invalid, dry_run=dry_run,
-                                actor=f"manage.py {self.kind} {file.name}", progress=bar)
+                                actor=f"manage.py {self.kind} {file.name}", progress=bar, **extra)
 
         try:
             result = work() if dry_run else record_import(
-                self.kind, work, source=str(file), options={"skip_invalid": skip_invalid})
+                self.kind, work, source=str(file),
+                options={"skip_invalid": skip_invalid, **self.run_params(options)})
         except SpreadsheetError as exc:
             self.stderr.write(f"{file.name}: {exc}")
             sys.exit(1)
@@ -50,6 +60,8 @@ class ImportCommand(BaseCommand):
             bar.close()
         for error in result.errors:
             self.stderr.write(str(error))
+        for warning in getattr(result, "warnings", ()):
+            self.stderr.write(f"warning: {warning}")
         self.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False))
         if result.rejected:
             if self.rejection_summary:

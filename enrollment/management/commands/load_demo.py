@@ -81,11 +81,13 @@ class Command(BaseCommand):
         from subsidies.models import AssistanceIdentity
 
         people = list(Resident.objects.filter(region__in=["141100", "141181"]).order_by("id")[:4])
+        departments = {"dibao": "civil_affairs", "tekun": "civil_affairs", "monitored": "rural_revitalisation",
+                       "disabled_certified": "disabled_federation"}
         for resident, code in zip(people, ["dibao", "tekun", "monitored", "disabled_certified"]):
             AssistanceIdentity.objects.get_or_create(
                 id_number=resident.id_number, region_id="141100", year=2026, identity=code,
-                defaults={"name": resident.name, "resident": resident, "department": "民政局",
-                          "certified_on": date(2025, 6, 1), "source": "演示名单"})
+                department=departments[code],
+                defaults={"name": resident.name, "certified_on": date(2025, 6, 1), "source": "演示名单"})
 
     def _enrollments(self) -> int:
         """Each region's published year: most registered in the window, two of three paid."""

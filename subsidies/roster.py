@@ -1,0 +1,625 @@
+"""Import of a department's roster (困难人员名单) for a region and benefit year:
+姓名, 身份证号码, 困难类别, 认定部门, 认定日期 (INTERFACES.md section 4).
+
+Every row is read and checked first (the identity by code or any Chinese name,
+the department one that certifies that identity in the region's policy, the
+certificate cut-off, the name against the matched resident, duplicates);
+then the difference with the department's list on file is worked out
+(new / updated / unchanged / removed) and, from it, what changes for each
+person whose identities change — all in memory, so the admin's preview shows
+exactly what a confirmation will do:
+
+- an unpaid (registered) enrollment of the year is priced again with the
+  person's identities as they will be (the single highest assistance);
+- a paid enrollment, in a region whose policy says so (吕梁 003 §二, the
+  ``assistance_refund_in_window`` flag), is owed the assistance part back when
+  the identity was certified by the end of the window (an OwedRefund, paid
+  out by the payments ledger); certified after the window, nothing is owed;
+- a person not yet registered keeps a *pending* identity, which applies when
+  they register (every pricing path reads identities by ID number).
+
+The write is one transaction, serialised per region and year by an advisory
+lock: COPY into a staging table, an upsert in key order, the removed marked
+(never deleted), the difference kept as RosterChange rows, the new prices
+written by the one enrollment writer (``enrollment.writer``).  A file with any
+faulty row writes nothing unless ``skip_invalid``.  Importing the same file
+again changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from typing import Callable
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core import clock
+from core.audit import audit_context
+from core.audit_actor import acting_user
+from enrollment.imports.common import RowError, cell_errors, check_id, check_name, report_errors
+from enrollment.pricing import QuoteMemo, registration_date
+from enrollment.selectors import PersonFacts, joined, quote_requests_for
+from enrollment.spreadsheet import SpreadsheetError, Table, plain, read_table
+from enrollment.writer import Repriced, enrollments_reprice
+from policy.models import Region
+from policy.rules import PolicySpec, QuoteError, quote
+from policy.rules.io import identity_code
+from policy.rules.types import IDENTITIES, Identity
+from policy.selectors import policy_members, published_spec
+
+from .departments import DEPARTMENTS, department_code, known_departments_text
+from .models import AssistanceIdentity, OwedRefund, RosterChange, RosterImport
+
+ROSTER_REQUIRED = ["姓名", "身份证号码", "困难类别", "认定部门", "认定日期"]
+EARLIEST_CERTIFIED = date(1950, 1, 1)
+SHOWN = 50  # characters of a received value quoted back in a message
+
+
+def _echo(text: str) -> str:
+    return repr(text if len(text) <= SHOWN else text[:SHOWN] + "…")
+
+
+class RosterFileError(SpreadsheetError):
+    """The file (or its region and year) cannot be imported at all."""
+
+
+@dataclass(slots=True)
+class RosterRow:
+    row: int
+    id_number: str
+    name: str
+    identity: str
+    department: str
+    department_name: str
+    certified_on: date
+    matched: bool = False
+    change: str = "new"  # new / updated / unchanged
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.id_number, self.department, self.identity)
+
+
+@dataclass(slots=True)
+class OnFile:
+    """An identity of the department's list on file."""
+
+    pk: int
+    id_number: str
+    name: str
+    department: str
+    identity: str
+    certified_on: date | None
+    active: bool
+
+
+@dataclass(slots=True)
+class OwedChange:
+    enrollment_id: int
+    id_number: str
+    name: str
+    region_id: str
+    identity: str
+    paid_amount: Decimal
+    due_with_assistance: Decimal
+    amount: Decimal  # 0: a refund still owed is withdrawn
+
+
+@dataclass
+class RosterResult:
+    region: str = ""
+    year: int = 0
+    total_rows: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    pending: int = 0
+    repriced: int = 0
+    refunds_owed: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    rejected: bool = False
+    dry_run: bool = False
+    rows: list[RosterRow] = field(default_factory=list)
+    removed_rows: list[OnFile] = field(default_factory=list)
+    departments: list[str] = field(default_factory=list)
+    rosters: list[int] = field(default_factory=list)  # RosterImport ids written
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"rows": self.total_rows, "new": self.new, "unchanged": self.unchanged,
+                "removed": self.removed, "invalid_rows": len({e.row for e in self.errors}),
+                "pending": self.pending, "rejected": self.rejected, "updated": self.updated,
+                "repriced": self.repriced, "refunds_owed": self.refunds_owed}
+
+
+def import_roster(data: bytes, filename: str, *, region: str, year: int, **kwargs) -> RosterResult:
+    table = read_table(data, filename, required=ROSTER_REQUIRED)
+    return import_roster_table(table, region=region, year=year, filename=filename, **kwargs)
+
+
+def check_scope(region: str, year, user=None) -> tuple[Region, PolicySpec]:
+    """The region and its published policy for the year, or RosterFileError."""
+    from accounts.scoping import region_codes
+
+    code = str(region or "").strip()
+    found = Region.objects.filter(code=code).first() if re.fullmatch(r"\d{6}", code) else None
+    if found is None:
+        raise RosterFileError(f"未知地区 {_echo(code)}，请填写六位行政区划代码")
+    codes = region_codes(user) if acting_user(user) is not None else None
+    if codes is not None and code not in codes:
+        raise RosterFileError(f"{found.name}（{code}）不在您的经办地区内")
+    try:
+        year = int(year)
+    except (TypeError, ValueError):
+        raise RosterFileError(f"待遇年度应为四位年份，收到 {_echo(str(year))}") from None
+    try:
+        spec = published_spec(code, year)
+    except QuoteError as exc:
+        raise RosterFileError(f"{exc.message}：资助名单按该年度政策核对，请先发布政策") from None
+    return found, spec
+
+
+def import_roster_table(table: Table, *, region: str, year: int, skip_invalid: bool = False,
+                        dry_run: bool = False, actor=None, user=None, today: date | None = None,
+                        filename: str = "", run=None,
+                        progress: Callable[[str, int, int], None] | None = None) -> RosterResult:
+    today = today or clock.today()
+    place, spec = check_scope(region, year, user)
+    year = int(year)
+    if not table.rows:
+        raise RosterFileError("名单只有表头，没有数据行；整份名单未导入（如需清空某部门名单，请联系管理员）")
+    result = RosterResult(region=place.code, year=year, total_rows=len(table.rows), dry_run=dry_run)
+    members = policy_members(place.policy_code)
+    rows, errors = _check_rows(table, spec, year, today, progress)
+    _match(rows, errors, members)
+    errors.sort(key=lambda e: (e.row, e.column))
+    result.errors = errors
+    report_errors(progress, errors, len(table.rows))
+    if errors and not skip_invalid:
+        result.rejected = True
+        return result
+    bad = {e.row for e in errors}
+    rows = [r for r in rows if r.row not in bad]
+    result.rows = rows
+    result.departments = sorted({r.department for r in rows})
+    with transaction.atomic(), audit_context(actor, action="import_roster"):
+        _lock(place.code, year)
+        on_file = _on_file(place.code, year, result.departments)
+        removed = _difference(rows, on_file, result)
+        plan = _plan(rows, removed, on_file, spec, place.code, year, members, today)
+        refused = _refusals(rows, plan, year, result)
+        if refused:
+            if not skip_invalid:
+                result.rejected = True
+                return result
+            rows = [r for r in rows if r.row not in refused]
+            result.rows = rows
+            _reset(result)
+            removed = _difference(rows, on_file, result)
+            plan = _plan(rows, removed, on_file, spec, place.code, year, members, today)
+            _refusals(rows, plan, year, result)  # the people left: priced before, priced now
+        result.repriced = len(plan.repriced)
+        result.refunds_owed = sum(1 for o in plan.owed if o.amount > 0)
+        if progress:
+            progress("检查", len(table.rows), len(table.rows))
+        if not dry_run:
+            _write(result, rows, removed, plan, place.code, year, actor, filename, run)
+            if progress:
+                progress("写入", len(rows), len(rows))
+    return result
+
+
+def _refusals(rows: list[RosterRow], plan: Plan, year: int, result: RosterResult) -> set[int]:
+    """Rows whose new identity leaves an unpaid enrollment that cannot be priced: faulty
+    rows (the figure it needs is not in source, say).  A person who only loses an identity
+    keeps their list as it was; that is said in the report."""
+    bad = set()
+    if not plan.refused:
+        return bad
+    for r in rows:
+        message = plan.refused.get(r.id_number)
+        if message is not None and r.change != "unchanged":
+            bad.add(r.row)
+            result.errors.append(RowError(r.row, "困难类别", f"该人员 {year} 年度的未缴费登记不能按此身份"
+                                                         f"重新核定：{message}"))
+    result.errors.sort(key=lambda e: (e.row, e.column))
+    noted = {r.id_number for r in rows if r.row in bad}
+    for number, message in sorted(plan.refused.items()):
+        if number not in noted:
+            result.warnings.append(f"{number[:6]}…{number[-4:]}：移出身份后 {year} 年度的未缴费登记不能重新核定"
+                                   f"（{message}），应缴金额未变，请核实后更正或注销该登记")
+    return bad
+
+
+def _reset(result: RosterResult) -> None:
+    result.new = result.updated = result.unchanged = result.removed = result.pending = 0
+    result.warnings.clear()
+
+
+# --- checking --------------------------------------------------------------------------
+
+
+def _check_rows(table: Table, spec: PolicySpec, year: int, today: date, progress):
+    errors: list[RowError] = cell_errors(table)
+    rows: list[RosterRow] = []
+    seen: dict[tuple, int] = {}
+    allowed = set(spec.tiers_by_identity) | {g.code for g in spec.special_groups if g.code in IDENTITIES}
+    for i, (row, values) in enumerate(table.rows, 1):
+        if progress and i % 10000 == 0:
+            progress("检查", i, len(table.rows))
+        row_errors: list[RowError] = []
+        name = check_name(values, row_errors, row)
+        ident = check_id(values, row_errors, row, today)
+        identity = _identity(values, row_errors, row, spec, allowed)
+        department, department_name = _department(values, row_errors, row, spec, identity)
+        certified_on = _certified_on(values, row_errors, row, spec, identity, year, today)
+        if ident is not None and identity and department:
+            key = (ident.number, department, identity)
+            if key in seen:
+                row_errors.append(RowError(row, "身份证号码", f"与第 {seen[key]} 行重复（同一人同一困难类别）"))
+            else:
+                seen[key] = row
+        errors.extend(row_errors)
+        if not row_errors:
+            rows.append(RosterRow(row, ident.number, name, identity, department, department_name,
+                                  certified_on))
+    return rows, errors
+
+
+def _identity(values, errors, row, spec: PolicySpec, allowed) -> str:
+    text = plain(values.get("困难类别", ""))
+    if not text:
+        errors.append(RowError(row, "困难类别", "不能为空"))
+        return ""
+    code = identity_code(text)
+    if code is None:
+        errors.append(RowError(row, "困难类别", f"无法识别的困难类别 {_echo(text)}"))
+        return ""
+    if code not in allowed:
+        errors.append(RowError(row, "困难类别", f"{spec.region_name} {spec.year} 年度政策没有"
+                                             f"“{IDENTITIES[code]}”的资助或参保规定"))
+        return ""
+    return code
+
+
+def _department(values, errors, row, spec: PolicySpec, identity: str) -> tuple[str, str]:
+    text = plain(values.get("认定部门", ""))
+    if not text:
+        errors.append(RowError(row, "认定部门", "不能为空"))
+        return "", ""
+    code = department_code(text)
+    if code is None:
+        errors.append(RowError(row, "认定部门", f"无法识别的认定部门 {_echo(text)}，"
+                                             f"应为{known_departments_text()}之一"))
+        return "", ""
+    tier = spec.tiers_by_identity.get(identity)
+    if tier is not None and tier.certifying_department:
+        wanted = department_code(tier.certifying_department)
+        if wanted is not None and wanted != code:
+            errors.append(RowError(row, "认定部门", f"“{IDENTITIES[identity]}”由{DEPARTMENTS[wanted]}认定"
+                                                 f"（{spec.region_name}政策），收到 {_echo(text)}"))
+            return "", ""
+    return code, text[:100]
+
+
+_CN_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日?")
+
+
+def parse_day(text: str) -> date:
+    """2025-06-30, 2025/6/30, 2025.6.30, 2025年6月30日, 20250630 (ValueError otherwise)."""
+    m = (re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})", text) or _CN_DATE.fullmatch(text)
+         or re.fullmatch(r"(\d{4})(\d{2})(\d{2})", text))
+    if m is None:
+        raise ValueError(text)
+    return date(*map(int, m.groups()))
+
+
+def _certified_on(values, errors, row, spec: PolicySpec, identity: str, year: int, today: date):
+    text = plain(values.get("认定日期", ""))
+    if text.endswith(" 00:00:00"):
+        text = text[:-9]
+    if not text:
+        errors.append(RowError(row, "认定日期", "不能为空"))
+        return None
+    try:
+        on = parse_day(text)
+    except ValueError:
+        errors.append(RowError(row, "认定日期", f"应为 YYYY-MM-DD 日期，收到 {_echo(text)}"))
+        return None
+    latest = min(today, date(year, 12, 31))
+    if not EARLIEST_CERTIFIED <= on <= latest:
+        errors.append(RowError(row, "认定日期", f"应在 {EARLIEST_CERTIFIED.isoformat()} 至 "
+                                             f"{latest.isoformat()} 之间（不能晚于今天或待遇年度末），收到 {text}"))
+        return None
+    tier = spec.tiers_by_identity.get(identity)
+    if tier is not None and tier.certified_by is not None and on > tier.certified_by:
+        errors.append(RowError(row, "认定日期", f"“{IDENTITIES[identity]}”须在 {tier.certified_by.isoformat()} "
+                                             f"前取得认定（持证），认定日期为 {on.isoformat()}，"
+                                             f"不能享受 {year} 年度资助"))
+        return None
+    return on
+
+
+_RESIDENTS = """
+SELECT r.id_number, r.name FROM unnest(string_to_array(%s, ',')) AS t(n)
+JOIN enrollment_resident r ON r.id_number = t.n WHERE r.region_id = ANY(%s)"""
+READ_CHUNK = 20000
+
+
+def _match(rows: list[RosterRow], errors: list[RowError], members: list[str]) -> None:
+    """Matched: a resident of the identity's policy region holds the number.  A name
+    that differs is a faulty row (the number is likely wrong); the stored name is not
+    shown.  A resident of another policy region is not looked at: the roster does not
+    count there, and nothing of that region is told."""
+    for start in range(0, len(rows), READ_CHUNK):
+        chunk = rows[start:start + READ_CHUNK]
+        with connection.cursor() as cur:
+            cur.execute(_RESIDENTS, [joined({r.id_number for r in chunk}), members])
+            names = dict(cur.fetchall())
+        for r in chunk:
+            if r.id_number not in names:
+                continue
+            r.matched = True
+            if _same_name(names[r.id_number]) != _same_name(r.name):
+                errors.append(RowError(r.row, "姓名", "与参保登记的姓名不一致，请核对姓名和身份证号码"))
+
+
+def _same_name(name: str) -> str:
+    return re.sub(r"[\s·•.]", "", name)
+
+
+# --- the difference with the list on file ------------------------------------------------
+
+
+def _lock(region: str, year: int) -> None:
+    """One roster import of a region and year at a time (the difference is read, then written)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('roster:' || %s), %s)", [region, year])
+
+
+def _on_file(region: str, year: int, departments: list[str]) -> dict[tuple, OnFile]:
+    if not departments:
+        return {}
+    out = {}
+    for pk, number, name, dept, code, on, removed in AssistanceIdentity.objects.filter(
+            region_id=region, year=year, department__in=departments).values_list(
+            "pk", "id_number", "name", "department", "identity", "certified_on", "removed_at").iterator(
+            chunk_size=20000):
+        out[(number, dept, code)] = OnFile(pk, number, name, dept, code, on, removed is None)
+    return out
+
+
+def _difference(rows: list[RosterRow], on_file: dict, result: RosterResult) -> list[OnFile]:
+    keys = set()
+    for r in rows:
+        keys.add(r.key)
+        old = on_file.get(r.key)
+        if old is None or not old.active:
+            r.change = "new"
+            result.new += 1
+        elif (old.certified_on, old.name) != (r.certified_on, r.name):
+            r.change = "updated"
+            result.updated += 1
+        else:
+            r.change = "unchanged"
+            result.unchanged += 1
+        if not r.matched:
+            result.pending += 1
+    removed = [o for key, o in on_file.items() if o.active and key not in keys]
+    removed.sort(key=lambda o: (o.id_number, o.department, o.identity))
+    result.removed = len(removed)
+    result.removed_rows = removed
+    return removed
+
+
+# --- what changes for the people -------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    repriced: list[Repriced] = field(default_factory=list)
+    owed: list[OwedChange] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # ID number -> why an unpaid one cannot be priced
+
+
+_ENROLLED = """
+SELECT e.id, e.status, e.region_id, e.nonlocal_via_parent_permit, e.paid_on, e.paid_amount,
+       e.amount_due, e.assistance_identity, e.assistance_amount, e.timing, e.category,
+       r.id, r.id_number, r.name, r.birth_date, r.hukou, r.residence_permit,
+       r.residence_permit_expires_on, r.student, r.region_id
+FROM unnest(string_to_array(%s, ',')) AS t(n)
+JOIN enrollment_resident r ON r.id_number = t.n
+JOIN enrollment_enrollment e ON e.resident_id = r.id
+WHERE e.year = %s AND e.status IN ('registered', 'paid') AND e.region_id = ANY(%s)
+ORDER BY e.id"""
+
+
+def _plan(rows: list[RosterRow], removed: list[OnFile], on_file: dict, spec: PolicySpec, region: str,
+          year: int, members: list[str], today: date) -> Plan:
+    """New prices of unpaid enrollments and refunds owed on paid ones, for the people
+    whose identities change — their identities as they will be after the import."""
+    plan = Plan()
+    gained: dict[str, list[Identity]] = {}
+    lost: dict[str, list[Identity]] = {}
+    for r in rows:
+        if r.change == "unchanged":
+            continue
+        gained.setdefault(r.id_number, []).append(Identity(r.identity, r.certified_on))
+        old = on_file.get(r.key)
+        if old is not None and old.active:
+            lost.setdefault(r.id_number, []).append(Identity(old.identity, old.certified_on))
+    for o in removed:
+        lost.setdefault(o.id_number, []).append(Identity(o.identity, o.certified_on))
+    people = sorted(set(gained) | set(lost))
+    if not people:
+        return plan
+    memo = QuoteMemo()
+    window_end = max((p.ends_on for p in spec.periods if p.kind == "window" and p.ends_on), default=None)
+    for start in range(0, len(people), READ_CHUNK):
+        with connection.cursor() as cur:
+            cur.execute(_ENROLLED, [joined(people[start:start + READ_CHUNK]), year, members])
+            enrolled = cur.fetchall()
+        unpaid, paid = [], []
+        for row in enrolled:
+            (unpaid if row[1] == "registered" else paid).append(row)
+        _reprice(unpaid, spec, year, today, gained, lost, memo, plan)
+        if spec.assistance_refund_in_window and window_end is not None:
+            _owed(paid, spec, year, window_end, gained, lost, memo, plan)
+    return plan
+
+
+def _facts(row) -> PersonFacts:
+    return PersonFacts(id_number=row[12], birth_date=row[14], hukou=row[15], residence_permit=row[16],
+                       residence_permit_expires_on=row[17], student=row[18] or "", region_id=row[2],
+                       resident_id=row[11], via_parent_permit=row[3])
+
+
+def _after(current: tuple[Identity, ...], gained: list[Identity], lost: list[Identity]) -> tuple:
+    """The identities as they will be: those on file, less the ones this roster replaces."""
+    left = Counter((i.code, i.certified_on) for i in current)
+    left.subtract((i.code, i.certified_on) for i in lost)
+    out = [Identity(code, on) for (code, on), n in sorted(left.items(), key=lambda kv: (kv[0][0], kv[0][1] or date.min))
+           for _ in range(max(n, 0))]
+    return tuple(sorted(out + gained, key=lambda i: (i.code, i.certified_on or date.min)))
+
+
+def _reprice(unpaid, spec, year, today, gained, lost, memo, plan: Plan) -> None:
+    if not unpaid:
+        return
+    on = registration_date(spec, today)
+    facts = [_facts(r) for r in unpaid]
+    requests = quote_requests_for(facts, year, on)
+    for row, f in zip(unpaid, facts):
+        req = requests[f.id_number]
+        req = replace(req, identities=_after(req.identities, gained.get(f.id_number, []),
+                                             lost.get(f.id_number, [])))
+        try:
+            result = memo.quote(spec, req)
+        except QuoteError as exc:
+            plan.refused.setdefault(f.id_number, exc.message)
+            continue
+        update = Repriced.of(row[0], row[2], result, via_parent_permit=req.person.parent_insured_locally)
+        if (update.amount_due, update.assistance_identity, update.assistance_amount, update.timing) != (
+                row[6], row[7], row[8], row[9]):
+            plan.repriced.append(update)
+
+
+def _owed(paid, spec, year, window_end: date, gained, lost, memo, plan: Plan) -> None:
+    """Dynamic adjustment: the assistance part of a paid contribution is owed back when
+    an identity certified by the end of the window would have lowered what was paid."""
+    if not paid:
+        return
+    facts = [_facts(r) for r in paid]
+    paid_on = {f.id_number: r[4] for r, f in zip(paid, facts)}
+    requests = quote_requests_for(facts, year, lambda f: paid_on[f.id_number])
+    for row, f in zip(paid, facts):
+        req = requests[f.id_number]
+        after = _after(req.identities, gained.get(f.id_number, []), lost.get(f.id_number, []))
+        # Certified by the end of the window counts as held when paying; later does not.
+        held = tuple(Identity(i.code, min(i.certified_on, req.paid_on) if i.certified_on else None)
+                     for i in after if i.certified_on is None or i.certified_on <= window_end)
+        paid_amount = row[5]
+        try:
+            result = memo.quote(spec, replace(req, identities=held))
+        except QuoteError:
+            continue
+        owed = paid_amount - result.amount_due if result.assistance is not None else Decimal("0.00")
+        owed = max(owed, Decimal("0.00"))
+        plan.owed.append(OwedChange(row[0], f.id_number, row[13], row[2],
+                                    result.assistance.identity if result.assistance else "",
+                                    paid_amount, result.amount_due, owed))
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def _write(result: RosterResult, rows, removed, plan: Plan, region: str, year: int, actor, filename,
+           run) -> None:
+    now = timezone.now()
+    user = acting_user(actor)
+    rosters: dict[str, RosterImport] = {}
+    names = {}
+    for r in rows:
+        names.setdefault(r.department, r.department_name)
+    for dept in sorted(set(result.departments) | {o.department for o in removed}):
+        mine = [r for r in rows if r.department == dept]
+        gone = [o for o in removed if o.department == dept]
+        rosters[dept] = RosterImport.objects.create(
+            region_id=region, year=year, department=dept, department_name=names.get(dept, ""),
+            file_name=(filename or "")[:200], run=run, imported_at=now, imported_by=user,
+            actor="" if user is not None else str(actor or "")[:200], rows=len(mine),
+            new=sum(1 for r in mine if r.change == "new"),
+            updated=sum(1 for r in mine if r.change == "updated"),
+            unchanged=sum(1 for r in mine if r.change == "unchanged"),
+            removed=len(gone), pending=sum(1 for r in mine if not r.matched))
+    result.rosters = [r.pk for r in rosters.values()]
+    changed = [r for r in rows if r.change != "unchanged"]
+    with connection.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE roster_stage (id_number varchar(18), name varchar(50), "
+                    "department varchar(30), identity varchar(40), certified_on date, roster_id bigint) "
+                    "ON COMMIT DROP")
+        with cur.copy("COPY roster_stage FROM STDIN") as copy:
+            for r in changed:
+                copy.write_row((r.id_number, r.name, r.department, r.identity, r.certified_on,
+                                rosters[r.department].pk))
+        cur.execute("""
+            INSERT INTO subsidies_assistanceidentity AS a (id_number, name, region_id, year, identity,
+                department, certified_on, source, roster_id, removed_at, removed_by_id, created_at)
+            SELECT id_number, name, %(region)s, %(year)s, identity, department, certified_on, %(file)s,
+                   roster_id, NULL, NULL, %(now)s
+            FROM roster_stage ORDER BY id_number, department, identity  -- key order: no deadlocks
+            ON CONFLICT (id_number, region_id, year, department, identity) DO UPDATE SET
+              name = EXCLUDED.name, certified_on = EXCLUDED.certified_on, source = EXCLUDED.source,
+              roster_id = EXCLUDED.roster_id, removed_at = NULL, removed_by_id = NULL""",
+                    {"region": region, "year": year, "file": (filename or "")[:200], "now": now})
+        cur.execute("DROP TABLE pg_temp.roster_stage")
+        for dept, roster in rosters.items():
+            ids = [o.pk for o in removed if o.department == dept]
+            if ids:
+                cur.execute("UPDATE subsidies_assistanceidentity SET removed_at = %s, removed_by_id = %s "
+                            "WHERE id = ANY(%s) AND removed_at IS NULL", [now, roster.pk, sorted(ids)])
+    RosterChange.objects.bulk_create(
+        [RosterChange(roster=rosters[r.department], id_number=r.id_number, name=r.name, identity=r.identity,
+                      change=r.change, certified_on=r.certified_on) for r in changed]
+        + [RosterChange(roster=rosters[o.department], id_number=o.id_number, name=o.name, identity=o.identity,
+                        change=RosterChange.Change.REMOVED, certified_on=o.certified_on) for o in removed],
+        batch_size=5000)
+    if plan.repriced:
+        enrollments_reprice(plan.repriced, actor=actor, action="import_roster", now=now)
+    first = next(iter(rosters.values()), None)
+    _write_owed(plan.owed, first, now)
+    if first is not None:
+        RosterImport.objects.filter(pk=first.pk).update(
+            repriced=len(plan.repriced), refunds_owed=sum(1 for o in plan.owed if o.amount > 0))
+
+
+def _write_owed(owed: list[OwedChange], roster: RosterImport | None, now) -> None:
+    if not owed:
+        return
+    existing = {o.enrollment_id: o for o in OwedRefund.objects.select_for_update().filter(
+        enrollment_id__in=[o.enrollment_id for o in owed]).order_by("enrollment_id")}
+    for o in owed:
+        have = existing.get(o.enrollment_id)
+        if have is None:
+            if o.amount > 0:
+                OwedRefund.objects.create(
+                    enrollment_id=o.enrollment_id, id_number=o.id_number, name=o.name, region_id=o.region_id,
+                    year=roster.year if roster else 0, identity=o.identity, paid_amount=o.paid_amount,
+                    due_with_assistance=o.due_with_assistance, amount=o.amount, roster=roster,
+                    created_at=now, note="集中缴费期内新认定，已缴费，退还资助部分（003 §二）")
+            continue
+        if have.status != OwedRefund.Status.OWED:
+            continue  # paid out (or withdrawn) already: the record stands
+        if o.amount > 0 and (o.amount, o.identity) != (have.amount, have.identity):
+            have.amount, have.identity, have.due_with_assistance = o.amount, o.identity, o.due_with_assistance
+            have.save(update_fields=["amount", "identity", "due_with_assistance", "updated_at"])
+        elif o.amount == 0:
+            have.status = OwedRefund.Status.CANCELLED
+            have.note = "资助身份已被认定部门移出，撤销应退"
+            have.save(update_fields=["status", "note", "updated_at"])
