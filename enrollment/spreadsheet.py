@@ -38,6 +38,8 @@ class Table:
 
 
 NUMERIC_CELL = "\x00numeric:"  # prefix marking a cell Excel held as a number
+FORMULA_CELL = "\x00formula"  # a formula cell saved without its value (written by a program, not Excel)
+FORMULA_REASON = "单元格为公式且文件未保存计算结果；请在 Excel 中打开并保存，或将该列“选择性粘贴为数值”后再导入"
 HEADER_SEARCH_ROWS = 20  # the header row is looked for among this many first rows
 
 
@@ -117,20 +119,75 @@ def _cell_text(value) -> str:
     return clean_text(value)
 
 
-def _read_xlsx(data: bytes) -> list[list[str]]:
-    """The first sheet, read by python-calamine (Rust): 100,000 rows in 1.3 s where
+def _read_xlsx(data: bytes, index: int = 0) -> list[list[str]]:
+    """One sheet (the first by default), read by python-calamine (Rust): 100,000 rows in 1.3 s where
     openpyxl's read-only mode took 15.5 s, side by side (bench/RESULTS.md, imports).  Its cells are those
     openpyxl gave, but for empty cells ("" for None), integral numbers (2027.0 for 2027)
-    and dates (date for datetime at midnight): ``_cell_text`` makes the same text of both."""
+    and dates (date for datetime at midnight): ``_cell_text`` makes the same text of both.
+    A formula cell saved without a value (calamine reads it as empty) is marked FORMULA_CELL."""
     from python_calamine import CalamineWorkbook
 
     _check_xlsx_zip(data)
     try:
-        sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
+        sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(index)
         rows = sheet.to_python(skip_empty_area=False)  # from A1: row numbers as the sheet shows
     except Exception as exc:  # CalamineError, zip and XML errors...
         raise SpreadsheetError(f"无法读取 Excel 文件：{exc}") from None
-    return [[_cell_text(v) for v in row] for row in rows]
+    grid = [[_cell_text(v) for v in row] for row in rows]
+    for r, c in _formulas_without_value(data, index):
+        if r < len(grid) and (c >= len(grid[r]) or grid[r][c] == ""):
+            grid[r].extend([""] * (c + 1 - len(grid[r])))
+            grid[r][c] = FORMULA_CELL
+    return grid
+
+
+def xlsx_sheet_names(data: bytes) -> list[str]:
+    from python_calamine import CalamineWorkbook
+
+    _check_xlsx_zip(data)
+    try:
+        return list(CalamineWorkbook.from_filelike(io.BytesIO(data)).sheet_names)
+    except Exception as exc:
+        raise SpreadsheetError(f"无法读取 Excel 文件：{exc}") from None
+
+
+_CELL_WITH_FORMULA = re.compile(rb'<c r="([A-Z]+)(\d+)"[^>]*?(?<!/)>(?:(?!</c>).)*?<f[ >/](?:(?!</c>).)*?</c>', re.S)
+
+
+_CACHED_VALUE = re.compile(rb"<v(?:\s[^>]*)?>[^<]+</v>|<is>")
+
+
+def _formulas_without_value(data: bytes, index: int) -> list[tuple[int, int]]:
+    """(row, column) indexes from A1 of the formula cells of sheet ``index`` that hold no
+    cached value (<v>).  Only looked for when the sheet holds a formula at all."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            book = z.read("xl/workbook.xml")
+            rels = z.read("xl/_rels/workbook.xml.rels")
+            ids = re.findall(rb'<sheet\b[^>]*?r:id="([^"]+)"', book)
+            if index >= len(ids):
+                return []
+            target = re.search(rb'<Relationship\b[^>]*?Id="' + re.escape(ids[index]) + rb'"[^>]*?Target="([^"]+)"',
+                               rels) or re.search(rb'<Relationship\b[^>]*?Target="([^"]+)"[^>]*?Id="'
+                                                  + re.escape(ids[index]) + rb'"', rels)
+            if target is None:
+                return []
+            path = target.group(1).decode().lstrip("/")
+            path = path if path.startswith("xl/") else "xl/" + path
+            xml = z.read(path)
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return []
+    if b"<f" not in xml:
+        return []
+    out = []
+    for m in _CELL_WITH_FORMULA.finditer(xml):
+        if _CACHED_VALUE.search(m.group(0)):
+            continue
+        col = 0
+        for ch in m.group(1):
+            col = col * 26 + ch - 64
+        out.append((int(m.group(2)) - 1, col - 1))
+    return out
 
 
 def decode_csv(data: bytes) -> str:
@@ -188,7 +245,27 @@ def read_grid(data: bytes, filename: str = "") -> list[list[str]]:
 
 def read_table(data: bytes, filename: str, *, required: list[str],
                optional: list[str] = ()) -> Table:
-    return table_from_grid(read_grid(data, filename), required=required, optional=optional)
+    """The table of the file.  In a workbook the first sheet is read; when it holds no
+    header with the required columns, the other sheets are looked at in order and the
+    first that holds one is read (departments often put notes or a cover first)."""
+    grid = read_grid(data, filename)
+    try:
+        return table_from_grid(grid, required=required, optional=optional)
+    except SpreadsheetError as first_error:
+        if not (filename.lower().endswith(".xlsx") or data[:2] == b"PK"):
+            raise
+        names = xlsx_sheet_names(data)
+        for index in range(1, len(names)):
+            other = _read_xlsx(data, index)
+            try:
+                find_header(other, required)
+            except SpreadsheetError:
+                continue
+            return table_from_grid(other, required=required, optional=optional)
+        if len(names) > 1:
+            raise SpreadsheetError(f"{first_error}；已查找全部 {len(names)} 个工作表"
+                                   f"（{'、'.join(names[:10])}），均无此表头") from None
+        raise
 
 
 def _rows_searched(count: int) -> str:
@@ -230,6 +307,10 @@ def table_from_grid(grid: list[list[str]], *, required: list[str], optional: lis
         if not any(v.removeprefix(NUMERIC_CELL) for v in values.values()):
             continue  # a blank row keeps its number but is not data
         for c, v in values.items():
+            if v == FORMULA_CELL:
+                cell_errors.append((number, c, FORMULA_REASON))
+                values[c] = ""
+                continue
             if len(v) > cap:  # never echoed whole: cut to the cap, reported by length
                 cell_errors.append((number, c, f"超过 {cap} 个字"))
                 values[c] = v[:cap]
