@@ -14,6 +14,7 @@ from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from accounts.admin_mixins import RegionScopedAdmin, UserRegionFilter
+from accounts.scoping import region_codes
 from core import clock
 from policy.rules.types import HISTORY_VALUES
 from policy.selectors import published_spec
@@ -156,7 +157,7 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColu
     ordering = ["-id"]
     inlines = [EnrollmentInline]
     actions = ["register_for_year"]
-    readonly_fields = ["sex", "created_at", "updated_at", "coverage", "audit_trail"]
+    readonly_fields = ["sex", "created_at", "updated_at", "coverage", "identities", "audit_trail"]
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -181,6 +182,7 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColu
             return [(None, {"fields": person})]
         return [(None, {"fields": person + ["sex", "created_at", "updated_at"]}),
                 ("参保连续性", {"fields": ["coverage"]}),
+                ("资助身份", {"fields": ["identities"]}),
                 ("变更记录", {"classes": ["collapse"], "fields": ["audit_trail"]})]
 
     def save_model(self, request, obj, form, change):
@@ -242,6 +244,20 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColu
             "<table><thead><tr><th>年度</th><th>参保情况</th></tr></thead><tbody>{}</tbody></table>"
             "<p>测算年度：{} 年度</p><p>连续性：{}</p><p>等待期：{}</p><p>大病保险最高支付限额调整：{}</p>",
             rows or mark_safe("<tr><td colspan=2>2025 年度起无记录</td></tr>"), year, cont, waiting, cap)
+
+    @admin.display(description="资助身份（各认定部门名单）")
+    def identities(self, obj):
+        from subsidies.admin import identities_panel  # subsidies owns the table and its screens
+
+        if obj is None or obj.pk is None:
+            return "—"
+        return identities_panel(obj.id_number, getattr(obj, "visible_regions", frozenset()))
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:  # per request (ModelAdmin instances are shared between threads)
+            obj.visible_regions = region_codes(request.user)
+        return obj
 
     @admin.display(description="变更记录（谁、何时、改了什么）")
     def audit_trail(self, obj):
