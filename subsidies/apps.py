@@ -8,3 +8,4 @@ class SubsidiesConfig(AppConfig):
 
     def ready(self):
         from . import jobs  # noqa: F401  (register the roster import with core.batch)
+        from . import report_admin  # noqa: F401
