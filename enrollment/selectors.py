@@ -99,7 +99,9 @@ def quote_requests_for(people: Iterable[PersonFacts | Resident], year: int,
     The one way the facts for the rules are gathered — registration, payment,
     resident changes, imports and renewal all come here; one person is a batch
     of one.  Six queries whatever the number of people (call it in chunks of
-    a few thousand):
+    a few thousand); inside a transaction a seventh first takes the shared lock
+    on the identities of the policy regions and year
+    (``subsidies.selectors.hold_identities``):
 
     - permit: valid when held and not expired on the payment date;
     - employee insurance: insured in ``year`` and not ended → not eligible;
@@ -121,6 +123,7 @@ def quote_requests_for(people: Iterable[PersonFacts | Resident], year: int,
     coverage = _employee_coverage(numbers, year)
     history = _history(numbers, year)
     repaired = _repaired(numbers)
+    subsidies_selectors.hold_identities(policy.values(), year)
     identities = subsidies_selectors.identities_for_many(numbers, [year],
                                                          policy_regions=set(policy.values()))
     out: dict[str, QuoteRequest] = {}

@@ -54,6 +54,7 @@ from policy.selectors import policy_members, published_spec
 
 from .departments import DEPARTMENTS, department_code, known_departments_text
 from .models import AssistanceIdentity, OwedRefund, RosterChange, RosterImport
+from .selectors import lock_identities
 
 ROSTER_REQUIRED = ["姓名", "身份证号码", "困难类别", "认定部门", "认定日期"]
 EARLIEST_CERTIFIED = date(1950, 1, 1)
@@ -189,7 +190,9 @@ def import_roster_table(table: Table, *, region: str, year: int, skip_invalid: b
     result.rows = rows
     result.departments = sorted({r.department for r in rows})
     with transaction.atomic(), audit_context(actor, action="import_roster"):
-        _lock(place.code, year)
+        # One roster import of a policy region and year at a time, and no pricing from its
+        # identities meanwhile (subsidies.selectors.hold_identities).
+        lock_identities(place.policy_code, year)
         on_file = _on_file(place.code, year, result.departments)
         removed = _difference(rows, on_file, result)
         plan = _plan(rows, removed, on_file, spec, place.code, year, members, today)
@@ -375,12 +378,6 @@ def _same_name(name: str) -> str:
 
 
 # --- the difference with the list on file ------------------------------------------------
-
-
-def _lock(region: str, year: int) -> None:
-    """One roster import of a region and year at a time (the difference is read, then written)."""
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext('roster:' || %s), %s)", [region, year])
 
 
 def _on_file(region: str, year: int, departments: list[str]) -> dict[tuple, OnFile]:

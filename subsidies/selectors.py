@@ -33,6 +33,29 @@ JOIN policy_region r ON r.code = a.region_id
 WHERE a.year = ANY(%(years)s) AND a.removed_at IS NULL"""
 
 
+def hold_identities(policy_regions: Iterable[str], year: int) -> None:
+    """Inside a transaction that prices from identities: a shared lock per (policy region,
+    year), held to its end.  A roster import takes the same lock exclusively
+    (``lock_identities``) before it reads what to re-price, so a registration priced
+    while a roster is being written waits for it (and sees the new identities), and a
+    roster import waits for registrations in flight (and re-prices them) — never a
+    registration priced on the old list that the roster import did not see."""
+    if not connection.in_atomic_block:
+        return  # a plain read: nothing to keep in step
+    codes = sorted(set(policy_regions))
+    if codes:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock_shared(hashtext('identities:' || p), %s) "
+                        "FROM unnest(%s::text[]) AS t(p) ORDER BY p", [year, codes])
+
+
+def lock_identities(policy_region: str, year: int) -> None:
+    """The exclusive side of ``hold_identities``: one roster import of a policy region and
+    year at a time, and no pricing of that region and year meanwhile."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('identities:' || %s), %s)", [policy_region, year])
+
+
 def identities_for_many(id_numbers: Iterable[str], years: Iterable[int], *,
                         policy_regions: Iterable[str] | None = None
                         ) -> dict[IdentityKey, tuple[Identity, ...]]:
