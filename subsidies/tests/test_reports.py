@@ -234,13 +234,47 @@ def test_assistance_report_prints_json_and_writes_the_workbook(lvliang, tmp_path
     assert all(c.data_type != "f" for r in wb["资助人员名单"].iter_rows() for c in r)
 
 
-def test_commands_refuse_an_unknown_region_and_a_year_without_policy(db):
+def test_commands_refuse_an_unknown_region_and_a_year_without_policy(db, tmp_path):
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="未知地区"):
         call_command("assistance_report", region="999999", year=2026, stdout=io.StringIO())
     with pytest.raises(CommandError, match="没有已发布的政策"):
-        call_command("export_tax_flags", region="141100", year=2031, stdout=io.StringIO())
+        call_command("export_tax_flags", region="141100", year=2031, output=str(tmp_path / "f.csv"))
+    assert not (tmp_path / "f.csv").exists()
+
+
+def test_xining_full_and_percentage_tiers_without_a_funding_source(db, tmp_path):
+    """Xining 2025: 特困 full (全额资助, pays 0, flag 1), 低保 50 % of 400 (按比例资助, flag 2);
+    the source names no funding source: 来源文件未给出."""
+    oct_ = date(2024, 10, 10)
+    tekun = person("630102", "19500101", "011", name="特困甲", today=oct_)
+    dibao = person("630102", "19800101", "021", name="低保乙", today=oct_)
+    for r in (tekun, dibao):
+        register(r, 2025, oct_)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows([HEADER, [tekun.name, tekun.id_number, "特困供养人员",
+                                                                "西宁市民政局", "2024-06-01"],
+                                                       [dibao.name, dibao.id_number, "低保对象", "西宁市民政局",
+                                                        "2024-06-01"]])
+    result = import_roster(out.getvalue().encode(), "名单.csv", region="630100", year=2025, today=oct_,
+                           actor="test")
+    assert not result.rejected, result.errors
+    report = funding_report("630100", 2025)
+    assert [(r.identity, r.kind_name, r.funding_source, r.people, r.assistance, r.self_pay)
+            for r in report.identities] == [
+        ("tekun", "全额资助", "来源文件未给出", 1, D("400.00"), D("0.00")),
+        ("dibao", "按比例资助", "来源文件未给出", 1, D("200.00"), D("200.00"))]
+    assert [(s.funding_source, s.people, s.assistance) for s in report.sources] == [
+        ("来源文件未给出", 2, D("600.00"))]
+    file = tmp_path / "xining.csv"
+    call_command("export_tax_flags", region="630100", year=2025, output=str(file), stderr=io.StringIO())
+    lines = list(csv.reader(io.StringIO(file.read_text(encoding="utf-8-sig"), newline="")))
+    assert sorted(lines[1:]) == sorted([
+        [tekun.id_number, "特困甲", "630100", "2025", "特困人员", "全额资助", "400.00", "400.00", "0.00", "1",
+         "来源文件未给出"],
+        [dibao.id_number, "低保乙", "630100", "2025", "低保对象", "按比例资助", "400.00", "200.00", "200.00",
+         "2", "来源文件未给出"]])
 
 
 # --- the admin page --------------------------------------------------------------------------

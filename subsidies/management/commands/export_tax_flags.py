@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from policy.models import Region
 from policy.rules import QuoteError
+from policy.selectors import published_spec
 from subsidies.reports import write_tax_flags
 
 
@@ -21,6 +22,7 @@ class Command(BaseCommand):
         if not Region.objects.filter(code=region).exists():
             raise CommandError(f"未知地区 {region[:20]}")
         try:
+            published_spec(region, year)  # refused before a file is opened, never half-written
             if output:
                 with open(output, "w", encoding="utf-8", newline="") as f:
                     n = write_tax_flags(f, region, year)
