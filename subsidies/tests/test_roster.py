@@ -189,3 +189,22 @@ def test_the_command_prints_the_summary_and_rejects_a_faulty_file(tmp_path, caps
     assert "row 2: 认定部门: “低保对象”由民政部门认定（吕梁市政策），收到 '乡村振兴局'" in captured.err
     assert AssistanceIdentity.objects.count() == 1  # nothing of the rejected file written
     assert RosterImport.objects.count() == 1
+
+
+def test_the_quote_and_the_enrollment_agree_on_assistance_for_the_same_person_and_date(capsys):
+    li = person("141102", "19800501", name="李四")
+    run([["李四", li.id_number, "低保对象", "民政局", "2025-06-01"],
+         ["李四", li.id_number, "特困人员", "民政局", "2025-07-01"]])
+    run([["李四", li.id_number, "监测对象", "乡村振兴局", "2025-06-01"]])
+    e = register(li, 2026, NOV)
+    request = {"region": "141100", "year": 2026, "paid_on": NOV.isoformat(),
+               "person": {"birth_date": "1980-05-01"},
+               "identities": [{"code": "dibao", "certified_on": "2025-06-01"},
+                              {"code": "tekun", "certified_on": "2025-07-01"},
+                              {"code": "monitored", "certified_on": "2025-06-01"}]}
+    call_command("quote", json=json.dumps(request))
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["assistance"] == {"identity": "tekun", "amount": "400.00"}
+    assert (e.assistance_identity, f"{e.assistance_amount:.2f}", f"{e.amount_due:.2f}") == (
+        answer["assistance"]["identity"], answer["assistance"]["amount"], answer["amount_due"])
+    assert answer["amount_due"] == "0.00"
