@@ -6,7 +6,7 @@ from datetime import date
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from core.audit import audit_context
@@ -77,17 +77,25 @@ class Command(BaseCommand):
             StaffRegion.objects.get_or_create(user=user, region_id=code)
 
     def _identities(self):
-        """Lüliang assistance identities (as if matched from the departments' rosters)."""
-        from subsidies.models import AssistanceIdentity
+        """Lüliang's civil affairs and rural revitalisation rosters, imported as a department's
+        file would be (subsidies.roster), certified before the window opened."""
+        import csv
+        import io
+
+        from subsidies.roster import import_roster
 
         people = list(Resident.objects.filter(region__in=["141100", "141181"]).order_by("id")[:4])
-        departments = {"dibao": "civil_affairs", "tekun": "civil_affairs", "monitored": "rural_revitalisation",
-                       "disabled_certified": "disabled_federation"}
-        for resident, code in zip(people, ["dibao", "tekun", "monitored", "disabled_certified"]):
-            AssistanceIdentity.objects.get_or_create(
-                id_number=resident.id_number, region_id="141100", year=2026, identity=code,
-                department=departments[code],
-                defaults={"name": resident.name, "certified_on": date(2025, 6, 1), "source": "演示名单"})
+        lists = {"吕梁市民政局": ["低保对象", "特困人员"], "吕梁市乡村振兴发展中心": ["监测对象", "返贫致贫人口"]}
+        for i, (department, identities) in enumerate(lists.items()):
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(["姓名", "身份证号码", "困难类别", "认定部门", "认定日期"])
+            for resident, identity in zip(people[2 * i:2 * i + 2], identities):
+                writer.writerow([resident.name, resident.id_number, identity, department, "2025-06-01"])
+            result = import_roster(out.getvalue().encode(), f"演示名单-{department}.csv", region="141100",
+                                   year=2026, actor="load_demo", today=date(2025, 10, 1))
+            if result.errors:
+                raise CommandError("; ".join(str(e) for e in result.errors))
 
     def _enrollments(self) -> int:
         """Each region's published year: most registered in the window, two of three paid."""
