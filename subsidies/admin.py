@@ -122,7 +122,7 @@ class AssistanceIdentityAdmin(IdSearchMixin, MaskedIdColumnMixin, ReadOnlyAdmin)
     def id_display_full(self, obj):
         return obj.id_number if getattr(obj, "full_id_shown", False) else idnumbers.mask(obj.id_number)
 
-    @admin.display(description="匹配状态", boolean=False)
+    @admin.display(description="匹配状态", ordering="matched")
     def matched_display(self, obj):
         return "已匹配参保人" if obj.matched else "待登记"
 

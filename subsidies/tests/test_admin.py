@@ -115,6 +115,8 @@ def test_identity_list_shows_matched_and_pending_in_chinese_with_masked_ids(ll_c
     found = ll_client.get(LIST_URL, {"q": "李"})
     assert [o.name for o in found.context["cl"].result_list] == ["李四"]
     assert ll_client.get(LIST_URL, {"q": stranger[:10]}).context["cl"].result_count == 0
+    by_match = ll_client.get(LIST_URL, {"o": "-8"})  # 匹配状态 sorts: matched first
+    assert [o.id_number for o in by_match.context["cl"].result_list] == [li.id_number, stranger]
 
 
 def test_a_county_resident_matches_the_citys_identity(ll_client, db):
@@ -170,6 +172,20 @@ def test_nothing_is_added_changed_or_deleted_from_the_screens(ll_client, people)
         assert not model_admin.has_change_permission(request)
     identity.refresh_from_db()
     assert identity.name == "李四" and AssistanceIdentity.objects.count() == 1
+
+
+def test_an_auditor_reads_every_region_but_cannot_import(client, people):
+    from enrollment.tests.support import auditor
+
+    import_roster(roster([["李四", people["li"].id_number, "低保", "民政局", "2025-06-01"]]), "名单.csv",
+                  region="141100", year=2026, today=NOV, actor="test")
+    client.force_login(auditor())
+    listing = client.get(LIST_URL)
+    assert listing.context["cl"].result_count == 1
+    assert people["li"].id_number in listing.content.decode()  # auditors may see full numbers
+    assert "导入名单" not in listing.content.decode()
+    assert client.get(IMPORT_URL).status_code == 403
+    assert client.post(CONFIRM_URL, {"token": "0" * 32}).status_code == 403
 
 
 # --- the import page -------------------------------------------------------------------
