@@ -107,6 +107,7 @@ class FundingReport:
     sources: list[SourceRow] = field(default_factory=list)
     total: IdentityRow = None
     pending: list[PendingRow] = field(default_factory=list)
+    member_names: list[str] = field(default_factory=list)  # 吕梁市（141100） for the page
 
     def as_dict(self) -> dict:
         """JSON-ready: money as "0.00" strings."""
@@ -143,7 +144,9 @@ def funding_report(region: str, year: int) -> FundingReport:
     tiers = _tiers(region, year)
     order = {code: i for i, code in enumerate(tiers)}
     members = policy_members(region)
-    report = FundingReport(region=region, region_name=place.name, year=year, members=members)
+    names = dict(Region.objects.filter(code__in=members).values_list("code", "name"))
+    report = FundingReport(region=region, region_name=place.name, year=year, members=members,
+                           member_names=[f"{names.get(c, '')}（{c}）" for c in members])
     rows: dict[str, IdentityRow] = {}
     groups = (assisted(region, year).values("assistance_identity", "status")
               .annotate(n=Count("id"), assistance=Sum("assistance_amount"), due=Sum("amount_due")))

@@ -296,6 +296,7 @@ def test_a_caseworker_sees_their_regions_figures_and_downloads(lvliang, client):
     assert resp.status_code == 200
     page = resp.content.decode()
     assert resp.context["report"].region == "141100"  # the first of their regions
+    assert "统计范围：吕梁市（141100）、孝义市（141181）" in page
     assert "低保对象" in page and "960.00" in page and "2880.00" in page and "财政（残联申请）" in page
     xlsx = client.get(reverse("admin:subsidies_report_xlsx"), {"region": "141100", "year": 2026})
     assert xlsx.status_code == 200
