@@ -97,7 +97,8 @@ class _ServiceResource(resources.ModelResource):
         values_by_row = dict(table.rows)
         for row, errors in sorted(by_row.items()):
             # A faulty row's cells as the preview shows them: never a whole 1,000-character cell.
-            values = {k: Truncator(plain(v)).chars(ECHO_LIMIT, truncate="…") for k, v in values_by_row.get(row, {}).items()}
+            values = {k: Truncator(plain(v)).chars(ECHO_LIMIT, truncate="…")
+                      for k, v in values_by_row.get(row, {}).items()}
             messages = {}
             for e in errors:
                 messages.setdefault(e.column, []).append(f"第 {row} 行：{e.reason}")
