@@ -1,8 +1,11 @@
-"""Batch runs and their chunks: long work that survives a crash (core.batch runs them)."""
+"""Batch runs and their chunks (core.batch runs them); the working-day calendar (core.workdays reads it)."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+
+from core.audit import tracked
 
 
 class BatchRun(models.Model):
@@ -92,3 +95,60 @@ class BatchChunk(models.Model):
 
     def __str__(self):
         return f"{self.run_id}/{self.seq} ({self.lo}, {self.hi}]"
+
+
+# --- The working-day calendar (工作日日历) ----------------------------------------------------
+# Only the exceptions to the Monday–Friday rule are stored: holidays on weekdays and working
+# weekends (调休上班).  A date whose year has no WorkdayCalendarYear is unknown, never guessed.
+# core.workdays reads these tables; chinesecalendar seeds the years it knows.
+
+@tracked()
+class WorkdayCalendarYear(models.Model):
+    """A year whose holiday arrangement the bureau holds (from chinesecalendar or entered by hand)."""
+
+    MANUAL = "经办人录入"
+
+    year = models.PositiveSmallIntegerField(
+        "年度", unique=True, validators=[MinValueValidator(2000, "年度应在 2000 至 2100 之间"),
+                                           MaxValueValidator(2100, "年度应在 2000 至 2100 之间")],
+        help_text="保存年度即表示该年的节假日安排已完整录入：未列出的日期按周一至周五上班、周六周日休息判断")
+    source = models.CharField("来源", max_length=50, default=MANUAL,
+                              help_text="“chinesecalendar 版本号”或“经办人录入”")
+    notes = models.TextField("备注", blank=True, help_text="例如国务院办公厅通知的文号")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="录入人", null=True,
+                                   blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField("录入时间", auto_now_add=True)
+    updated_at = models.DateTimeField("修改时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "工作日日历"
+        verbose_name_plural = "工作日日历"
+        ordering = ["-year"]
+        constraints = [
+            models.CheckConstraint(condition=Q(year__gte=2000) & Q(year__lte=2100),
+                                   name="workdaycalendaryear_year_range"),
+        ]
+
+    def __str__(self):
+        return f"{self.year} 年"
+
+
+@tracked()
+class CalendarDay(models.Model):
+    """One exception to the Monday–Friday rule: a weekday off (春节…) or a weekend worked (调休上班)."""
+
+    WORKDAY_CHOICES = [(True, "上班"), (False, "放假")]
+
+    year = models.ForeignKey(WorkdayCalendarYear, verbose_name="年度", on_delete=models.CASCADE,
+                             related_name="days")
+    date = models.DateField("日期", unique=True)
+    is_workday = models.BooleanField("上班/放假", choices=WORKDAY_CHOICES)
+    name = models.CharField("名称", max_length=50, blank=True, help_text="例如 春节、国庆节、调休上班")
+
+    class Meta:
+        verbose_name = "节假日调整"
+        verbose_name_plural = "节假日调整（周一至周五放假、周末上班）"
+        ordering = ["date"]
+
+    def __str__(self):
+        return f"{self.date:%Y-%m-%d} {'上班' if self.is_workday else '放假'} {self.name}".rstrip()
