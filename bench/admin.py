@@ -113,8 +113,8 @@ COLLEGES = ["吕梁学院", "山西大学", "太原理工大学", "山西医科�
 # Lüliang identities and their share of the assisted (tekun … disabled: 003 §二).
 LL_IDENTITIES = [("dibao", 50), ("monitored", 25), ("tekun", 8), ("returned_poverty", 7),
                  ("disabled_certified", 10)]
-DEPARTMENTS = {"dibao": "民政局", "tekun": "民政局", "monitored": "乡村振兴发展中心",
-               "returned_poverty": "乡村振兴发展中心", "disabled_certified": "残疾人联合会"}
+DEPARTMENTS = {"dibao": "civil_affairs", "tekun": "civil_affairs", "monitored": "rural_revitalisation",
+               "returned_poverty": "rural_revitalisation", "disabled_certified": "disabled_federation"}
 
 
 # --- the database ---------------------------------------------------------------------
@@ -328,8 +328,8 @@ ENROLLMENT_COLUMNS = [
     "assistance_identity", "assistance_amount", "amount_due", "timing", "paid_amount", "paid_on",
     "paid_at", "paid_via", "benefit_start", "benefit_end", "waiting_months", "waiting_days",
     "cap_adjustment", "cancelled_at", "cancelled_by_id", "cancel_reason", "updated_at"]
-IDENTITY_COLUMNS = ["id_number", "name", "resident_id", "region_id", "year", "identity",
-                    "department", "certified_on", "source", "created_at"]
+IDENTITY_COLUMNS = ["id_number", "name", "region_id", "year", "identity", "department",
+                    "certified_on", "source", "roster_id", "removed_at", "removed_by_id", "created_at"]
 EMPLOYEE_COLUMNS = ["id_number", "name", "region_code", "year", "ended_on", "imported_at"]
 
 
@@ -410,9 +410,10 @@ def build_chunk(people: People, specs: dict, first_id: int, size: int, counts: L
         key = (person.region, year, "paid" if paid else "registered")
         counts.enrollments[key] = counts.enrollments.get(key, 0) + 1
         if lueliang and person.identity and rng.random() < 0.85:  # still certified for 2027
-            identities.append((person.number, person.name, resident_id, person.region, RENEW_TO,
+            identities.append((person.number, person.name, person.region, RENEW_TO,
                                person.identity, DEPARTMENTS[person.identity],
-                               _day(rng, date(2026, 8, 1), date(2026, 10, 15)), "bench", created))
+                               _day(rng, date(2026, 8, 1), date(2026, 10, 15)), "bench", None, None,
+                               None, created))
         if lueliang and 18 <= 2026 - person.birth.year <= 59 and rng.random() < 0.012:
             employees.append((person.number, person.name, person.region, RENEW_TO, None, created))
     counts.residents += size
