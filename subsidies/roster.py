@@ -599,24 +599,37 @@ def _write(result: RosterResult, rows, removed, plan: Plan, region: str, year: i
 def _write_owed(owed: list[OwedChange], roster: RosterImport | None, now) -> None:
     if not owed:
         return
-    existing = {o.enrollment_id: o for o in OwedRefund.objects.select_for_update().filter(
-        enrollment_id__in=[o.enrollment_id for o in owed]).order_by("enrollment_id")}
+    existing = {}
+    ids = sorted(o.enrollment_id for o in owed)
+    for start in range(0, len(ids), READ_CHUNK):  # locked in id order, a chunk at a time
+        existing.update((o.enrollment_id, o) for o in OwedRefund.objects.select_for_update().filter(
+            enrollment_id__in=ids[start:start + READ_CHUNK]).order_by("enrollment_id"))
+    created, changed, cancelled = [], [], []
     for o in owed:
         have = existing.get(o.enrollment_id)
         if have is None:
             if o.amount > 0:
-                OwedRefund.objects.create(
+                created.append(OwedRefund(
                     enrollment_id=o.enrollment_id, id_number=o.id_number, name=o.name, region_id=o.region_id,
                     year=roster.year if roster else 0, identity=o.identity, paid_amount=o.paid_amount,
                     due_with_assistance=o.due_with_assistance, amount=o.amount, roster=roster,
-                    created_at=now, note="集中缴费期内新认定，已缴费，退还资助部分（003 §二）")
+                    created_at=now, note="集中缴费期内新认定，已缴费，退还资助部分（003 §二）"))
             continue
         if have.status != OwedRefund.Status.OWED:
             continue  # paid out (or withdrawn) already: the record stands
         if o.amount > 0 and (o.amount, o.identity) != (have.amount, have.identity):
             have.amount, have.identity, have.due_with_assistance = o.amount, o.identity, o.due_with_assistance
-            have.save(update_fields=["amount", "identity", "due_with_assistance", "updated_at"])
+            changed.append(have)
         elif o.amount == 0:
             have.status = OwedRefund.Status.CANCELLED
             have.note = "资助身份已被认定部门移出，撤销应退"
-            have.save(update_fields=["status", "note", "updated_at"])
+            cancelled.append(have)
+    # One statement per batch instead of one per refund (auto_now is set here: bulk_update skips it).
+    created.sort(key=lambda r: r.enrollment_id)
+    OwedRefund.objects.bulk_create(created, batch_size=5000)
+    stamp = timezone.now()
+    for have in changed + cancelled:
+        have.updated_at = stamp
+    OwedRefund.objects.bulk_update(changed, ["amount", "identity", "due_with_assistance", "updated_at"],
+                                   batch_size=2000)
+    OwedRefund.objects.bulk_update(cancelled, ["status", "note", "updated_at"], batch_size=2000)
