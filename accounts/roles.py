@@ -2,7 +2,8 @@
 
 - 经办人员 (caseworker): daily work on residents, enrollments, payments,
   assistance and family pools of their own regions; reads policy years.
-- 政策管理员 (policy administrator): edits draft policy years and publishes them.
+- 政策管理员 (policy administrator): edits draft policy years and publishes them; keeps the
+  working-day calendar (工作日日历).
 - 审计人员 (auditor): reads everything, including the audit trail; changes nothing.
 Superusers are for operators, not for daily work.
 """
@@ -38,7 +39,11 @@ def sync_roles(**kwargs) -> None:
         + list(Permission.objects.filter(codename__in=["view_region"])))
     policy_admin, _ = Group.objects.get_or_create(name=POLICY_ADMIN)
     policy_admin.permissions.set(
-        _perms(["policy"], {"view", "add", "change", "delete", "publish"}))
+        _perms(["policy"], {"view", "add", "change", "delete", "publish"})
+        # the working-day calendar (工作日日历): a year the State Council announces after the
+        # bundled chinesecalendar is entered by hand
+        + list(Permission.objects.filter(content_type__app_label="core",
+                                         content_type__model__in=["workdaycalendaryear", "calendarday"])))
     auditor, _ = Group.objects.get_or_create(name=AUDITOR)
     auditor.permissions.set(
         _perms(["policy", "accounts", "auth", "core", *WORK_APPS], {"view"})
