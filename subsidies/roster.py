@@ -581,12 +581,16 @@ def _write(result: RosterResult, rows, removed, plan: Plan, region: str, year: i
             if ids:
                 cur.execute("UPDATE subsidies_assistanceidentity SET removed_at = %s, removed_by_id = %s "
                             "WHERE id = ANY(%s) AND removed_at IS NULL", [now, roster.pk, sorted(ids)])
-    RosterChange.objects.bulk_create(
-        [RosterChange(roster=rosters[r.department], id_number=r.id_number, name=r.name, identity=r.identity,
-                      change=r.change, certified_on=r.certified_on) for r in changed]
-        + [RosterChange(roster=rosters[o.department], id_number=o.id_number, name=o.name, identity=o.identity,
-                        change=RosterChange.Change.REMOVED, certified_on=o.certified_on) for o in removed],
-        batch_size=5000)
+        # The difference report by COPY (no audit trigger on it): 100,000 model instances
+        # through bulk_create took seconds of Python alone.
+        with cur.copy(f"COPY {RosterChange._meta.db_table} (roster_id, id_number, name, identity, change, "
+                      "certified_on) FROM STDIN") as copy:
+            for r in changed:
+                copy.write_row((rosters[r.department].pk, r.id_number, r.name, r.identity, r.change,
+                                r.certified_on))
+            for o in removed:
+                copy.write_row((rosters[o.department].pk, o.id_number, o.name, o.identity,
+                                RosterChange.Change.REMOVED.value, o.certified_on))
     if plan.repriced:
         enrollments_reprice(plan.repriced, actor=actor, action="import_roster", now=now)
     first = next(iter(rosters.values()), None)
