@@ -2,6 +2,7 @@ from django.urls import path, re_path
 
 from config.openapi import not_found_view, openapi_view
 from enrollment import api as enrollment_api
+from payments import api as payments_api
 from policy import api as policy_api
 
 urlpatterns = [
@@ -11,5 +12,7 @@ urlpatterns = [
     # year as text: the view answers 422 invalid_input for "abc", not the resolver's HTML 404
     path("enrollments/<str:id_number>/<str:year>", enrollment_api.enrollment_detail_view,
          name="api-enrollment-detail"),
+    path("dues", payments_api.dues_view, name="api-dues"),
+    path("payments", payments_api.payments_view, name="api-payments"),
     re_path(r"", not_found_view),  # any other /api/v1/ path: 404 in the contract's shape
 ]

@@ -102,6 +102,41 @@ ENROLLMENT = {
 }
 
 
+DUES = {
+    "type": "object",
+    "required": ["name", "region", "year", "category", "amount_due", "status"],
+    "properties": {
+        "name": {"type": "string"}, "region": {"type": "string"}, "year": {"type": "integer"},
+        "category": {"type": "string"}, "amount_due": MONEY,
+        "status": {"type": "string", "enum": ["unpaid", "paid"]},
+    },
+}
+PAYMENT_CREATE = {
+    "type": "object",
+    "required": ["channel", "txn_id", "id_number", "name", "year", "amount", "paid_at"],
+    "additionalProperties": False,
+    "properties": {
+        "channel": {"type": "string", "enum": ["tax_hall", "etax", "wechat", "alipay", "bank", "cash",
+                                               "collective", "assistance", "family_pool"]},
+        "txn_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "id_number": {"type": "string"},
+        "name": {"type": "string"},
+        "year": {"type": "integer"},
+        "amount": MONEY,
+        "paid_at": {"type": "string", "format": "date-time"},
+        "payer": {"type": "object", "description": "who paid, when not the person (代缴)", "properties": {
+            "kind": {"type": "string", "enum": ["self", "other_person", "collector", "department", "pool"]},
+            "id": {"type": "string"}, "name": {"type": "string"}}},
+    },
+}
+PAYMENT = {
+    "type": "object",
+    "required": ["payment_id", "status", "benefit_start"],
+    "properties": {"payment_id": {"type": "integer"}, "status": {"type": "string", "enum": ["paid"]},
+                   "benefit_start": {**DATE, "type": ["string", "null"]}},
+}
+
+
 def _error(description):
     return {"description": description, **_json({"$ref": "#/components/schemas/Error"})}
 
@@ -121,7 +156,8 @@ def schema() -> dict:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "manage.py create_api_token NAME --scope channel|pool|staff"}},
             "schemas": {"Error": ERROR, "QuoteRequest": QUOTE_REQUEST, "QuoteResult": QUOTE_RESULT,
-                        "EnrollmentCreate": ENROLLMENT_CREATE, "Enrollment": ENROLLMENT},
+                        "EnrollmentCreate": ENROLLMENT_CREATE, "Enrollment": ENROLLMENT, "Dues": DUES,
+                        "PaymentCreate": PAYMENT_CREATE, "Payment": PAYMENT},
         },
         "security": [{"bearer": []}],
         "paths": {
@@ -153,6 +189,42 @@ def schema() -> dict:
                     "403": _error("token scope or permission"),
                     "404": _error("not_registered"),
                     "422": _error("invalid_input: not the shape of an ID number, or not a year"),
+                },
+            }},
+            "/dues": {"get": {
+                "summary": "What a person owes for a benefit year, priced today (scope channel)",
+                "operationId": "dues",
+                "parameters": [
+                    {"name": "id_number", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "name", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "year", "in": "query", "required": True, "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {"description": "the amount due today, or the amount paid",
+                            **_json({"$ref": "#/components/schemas/Dues"})},
+                    "401": _error("no or bad token"),
+                    "403": _error("token scope"),
+                    "404": _error("not_registered, policy_missing"),
+                    "422": _error("invalid_input, name_mismatch, payment_day_not_allowed, window_closed, "
+                                  "value_not_in_source, …"),
+                },
+            }},
+            "/payments": {"post": {
+                "summary": "Post a payment; idempotent on channel + txn_id (scope channel)",
+                "operationId": "payment_create",
+                "requestBody": {"required": True, **_json({"$ref": "#/components/schemas/PaymentCreate"})},
+                "responses": {
+                    "200": {"description": "the same channel + txn_id and body again: the first answer",
+                            **_json({"$ref": "#/components/schemas/Payment"})},
+                    "201": {"description": "recorded; the enrollment is paid",
+                            **_json({"$ref": "#/components/schemas/Payment"})},
+                    "401": _error("no or bad token"),
+                    "403": _error("token scope"),
+                    "404": _error("not_registered, policy_missing"),
+                    "409": _error("already_paid (the money is recorded and queued for refund), "
+                                  "idempotency_conflict (same channel + txn_id, another body)"),
+                    "413": _error("payload_too_large"),
+                    "422": _error("invalid_input, name_mismatch, amount_mismatch, payment_day_not_allowed, "
+                                  "window_closed, value_not_in_source, workday_unknown, …"),
                 },
             }},
             "/quote": {"post": {

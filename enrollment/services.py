@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from core import clock
 from core.audit_actor import acting_user
@@ -263,39 +264,61 @@ def enrollment_register(*, resident: Resident, year: int, registered_via: str, a
         return Enrollment.objects.get(pk=inserted[0].id)
 
 
+def fill_paid(e: Enrollment, result: QuoteResult, *, amount: Decimal, paid_on: date, paid_at: datetime,
+              paid_via: str) -> None:
+    """The paid columns of an enrollment (a cache of the payment ledger, written by
+    ``payments.services.payment_record`` in the transaction that records the payment)."""
+    _fill_from_quote(e, result)
+    _fill_benefits(e, result)
+    e.status = EnrollmentStatus.PAID
+    e.paid_amount = amount
+    e.paid_on = paid_on
+    e.paid_at = paid_at
+    e.paid_via = paid_via
+
+
+# The ledger's channel for a payment recorded by a caseworker or the demo by its kind.
+_CHANNEL_OF_VIA = {PaidVia.CHANNEL: "tax_hall", PaidVia.FAMILY_POOL: "family_pool",
+                   PaidVia.ASSISTANCE: "assistance", PaidVia.COLLECTIVE: "collective"}
+
+
 def enrollment_record_payment(*, enrollment: Enrollment, amount: Decimal, paid_on: date,
-                              paid_via: str, actor, paid_at: datetime | None = None) -> Enrollment:
-    """Mark an enrollment paid: the amount must be what the rules say is due on
-    ``paid_on``; benefit start, end and waiting follow from that date."""
+                              paid_via: str, actor, paid_at: datetime | None = None,
+                              txn_id: str | None = None) -> Enrollment:
+    """Mark an enrollment paid through the payment ledger (payments.services.payment_record):
+    the amount must be what the rules say is due on ``paid_on``; benefit start, end and
+    waiting follow from that date.  Recorded on the ledger under the channel of
+    ``paid_via`` (办税服务厅 for a counter payment) with a generated transaction id."""
+    import uuid
+    from datetime import time
+
+    from payments.services import PaymentError, payment_record
+
     if paid_via not in PaidVia.values:
         raise EnrollmentError("invalid_input", f"未知缴费方式 {echo(paid_via)}")
     if not isinstance(amount, Decimal):
         raise EnrollmentError("invalid_input", "金额须为 Decimal")
-    with transaction.atomic(), audit_context(actor, action="enrollment_record_payment"):
-        e = Enrollment.objects.select_for_update().select_related("resident").get(pk=enrollment.pk)
-        if e.status == EnrollmentStatus.PAID:
-            raise EnrollmentError("already_paid", f"{e.year} 年度已缴费")
-        if e.status == EnrollmentStatus.CANCELLED:
-            raise EnrollmentError("enrollment_cancelled", f"{e.year} 年度登记已注销")
-        if e.region_id != e.resident.region_id:
-            raise EnrollmentError("region_mismatch",
-                                  f"{e.year} 年度登记的参保地与参保人现参保地不一致，请先办理参保人信息变更")
-        spec = spec_for(e.region_id, e.year)
-        req = quote_request_for(e.resident, e.year, paid_on, via_parent_permit=e.nonlocal_via_parent_permit)
-        result = run_quote(spec, req)
-        if amount != result.amount_due:
-            raise EnrollmentError("amount_mismatch",
-                                  f"应缴 {result.amount_due} 元，实缴 {amount:.2f} 元，金额不符")
-        _fill_from_quote(e, result)
-        _fill_benefits(e, result)
-        e.status = EnrollmentStatus.PAID
-        e.paid_amount = amount
-        e.paid_on = paid_on
-        e.paid_at = paid_at or clock.now()
-        e.paid_via = paid_via
-        e.save()
-        enrollment.__dict__.update(e.__dict__)
-        return e
+    e = Enrollment.objects.select_related("resident").get(pk=enrollment.pk)
+    if e.status == EnrollmentStatus.PAID:
+        raise EnrollmentError("already_paid", f"{e.year} 年度已缴费")
+    if e.status == EnrollmentStatus.CANCELLED:
+        raise EnrollmentError("enrollment_cancelled", f"{e.year} 年度登记已注销")
+    if paid_at is None:
+        now = clock.now()
+        paid_at = now if timezone.localdate(now) == paid_on else timezone.make_aware(
+            datetime.combine(paid_on, time(12, 0)))
+    try:
+        recorded = payment_record(channel=_CHANNEL_OF_VIA[paid_via], txn_id=txn_id or f"manual-{uuid.uuid4().hex}",
+                                  id_number=e.resident.id_number, name=e.resident.name, year=e.year,
+                                  amount=amount, paid_at=paid_at, actor=actor, check_name=False,
+                                  payer_kind="department" if paid_via == PaidVia.ASSISTANCE else "self")
+    except PaymentError as exc:
+        raise EnrollmentError(exc.code, exc.message) from None
+    if recorded.status == 409:
+        raise EnrollmentError("already_paid", f"{e.year} 年度已缴费")
+    e.refresh_from_db()
+    enrollment.__dict__.update(e.__dict__)
+    return e
 
 
 def enrollment_cancel(*, enrollment: Enrollment, reason: str, actor) -> Enrollment:

@@ -382,6 +382,8 @@ def spec_from_data(data: dict, region_name: str) -> PolicySpec:
             for g in data["special_groups"]),
         payment_day_from=f["payment_day_from"],
         payment_day_to=f["payment_day_to"],
+        cash_working_days_only=f["cash_working_days_only"],
+        bank_record_delay_working_days=f["bank_record_delay_working_days"],
         nonlocal_requires_permit=f["nonlocal_requires_permit"],
         nonlocal_infant_parent_months=f["nonlocal_infant_parent_months"],
         assistance_refund_in_window=f["assistance_refund_in_window"],

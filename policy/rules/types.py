@@ -211,6 +211,8 @@ class PolicySpec:
     special_groups: tuple[SpecialGroupSpec, ...] = ()
     payment_day_from: int | None = None
     payment_day_to: int | None = None
+    cash_working_days_only: bool = False  # 003 §三(一): cash only on working days
+    bank_record_delay_working_days: int | None = None  # 003 §五: bank payments visible after N working days
     nonlocal_requires_permit: bool = True
     nonlocal_infant_parent_months: int | None = None
     assistance_refund_in_window: bool = False  # dynamic adjustment (003 §二): see subsidies.roster

@@ -1,0 +1,118 @@
+"""Payment channel endpoints (INTERFACES.md section 5, scope ``channel``)."""
+
+from __future__ import annotations
+
+from accounts.api_auth import endpoint
+from core import clock
+from core.api import ApiError, json_response, read_json
+from enrollment import idnumbers
+from enrollment.models import Enrollment, EnrollmentStatus, Resident
+from enrollment.selectors import quote_request_for
+from enrollment.services import EnrollmentError, run_quote, spec_for
+
+from .services import API_CHANNELS, PaymentError, channel_code, check_channel_rules, parse_amount, parse_paid_at, \
+    payment_record, request_hash
+
+# HTTP status of each refusal (the contract's, and the others the API may give).
+STATUS = {
+    "invalid_input": 422, "not_registered": 404, "name_mismatch": 422, "amount_mismatch": 422,
+    "payment_day_not_allowed": 422, "window_not_open": 422, "window_closed": 422, "not_eligible": 422,
+    "value_not_in_source": 422, "policy_missing": 404, "region_mismatch": 422, "workday_unknown": 422,
+    "already_paid": 409, "idempotency_conflict": 409, "enrollment_cancelled": 409,
+}
+PAYMENT_FIELDS = ("channel", "txn_id", "id_number", "name", "year", "amount", "paid_at")
+YEARS = range(1900, 2201)
+
+
+def _fail(exc: EnrollmentError):
+    raise ApiError(STATUS.get(exc.code, 422), exc.code, exc.message)
+
+
+def _year(value) -> int:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 4:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value not in YEARS:
+        raise ApiError(422, "invalid_input", "year 应为四位年份")
+    return value
+
+
+def _actor(request):
+    return request.user if request.api_token is None else f"api token {request.api_token.name}"
+
+
+def _money(value) -> str:
+    return f"{value:.2f}"
+
+
+@endpoint(methods=("GET",), scopes=("channel",), staff=False)
+def dues_view(request):
+    """What a person owes for a benefit year, priced at today's date (never read from a
+    stored amount): 404 not_registered, 422 name_mismatch, or the rules' refusal of today."""
+    q = request.GET
+    missing = [k for k in ("id_number", "name", "year") if not q.get(k, "").strip()]
+    if missing:
+        raise ApiError(422, "invalid_input", f"缺少参数：{', '.join(missing)}")
+    year = _year(q["year"])
+    try:
+        number = idnumbers.parse(q["id_number"]).number
+    except idnumbers.IdNumberError as exc:
+        raise ApiError(422, "invalid_input", f"id_number: {exc}") from None
+    resident = Resident.objects.filter(id_number=number).first()
+    if resident is None:
+        raise ApiError(404, "not_registered", "未找到该参保人的参保登记")
+    if q["name"].strip() != resident.name:
+        raise ApiError(422, "name_mismatch", "姓名与身份证号码不符")
+    e = (Enrollment.objects.filter(resident=resident, year=year).exclude(status=EnrollmentStatus.CANCELLED)
+         .first())
+    if e is None:
+        raise ApiError(404, "not_registered", f"未找到 {year} 年度的参保登记，请先登记参保")
+    out = {"name": resident.name, "region": e.region_id, "year": year, "category": e.category}
+    if e.status == EnrollmentStatus.PAID:
+        return {**out, "amount_due": _money(e.paid_amount if e.paid_amount is not None else e.amount_due),
+                "status": "paid"}, 200
+    today = clock.today()
+    try:
+        spec = spec_for(e.region_id, year)
+        check_channel_rules(spec, "", today)
+        result = run_quote(spec, quote_request_for(resident, year, today,
+                                                   via_parent_permit=e.nonlocal_via_parent_permit))
+    except EnrollmentError as exc:
+        _fail(exc)
+    return {**out, "category": result.category, "amount_due": _money(result.amount_due), "status": "unpaid"}, 200
+
+
+@endpoint(methods=("POST",), scopes=("channel",), staff=False)
+def payments_view(request):
+    body = read_json(request)
+    if not isinstance(body, dict):
+        raise ApiError(422, "invalid_input", "请求应为 JSON 对象")
+    missing = [k for k in PAYMENT_FIELDS if body.get(k) in (None, "")]
+    if missing:
+        raise ApiError(422, "invalid_input", f"缺少字段：{', '.join(missing)}")
+    unknown = sorted(set(body) - set(PAYMENT_FIELDS) - {"payer"})
+    if unknown:
+        raise ApiError(422, "invalid_input", f"未知字段：{', '.join(unknown)[:100]}")
+    channel = channel_code(body["channel"])
+    if channel is None or channel not in API_CHANNELS:
+        raise ApiError(422, "invalid_input", f"channel 应为 {'、'.join(API_CHANNELS)} 之一")
+    if not isinstance(body["txn_id"], str) or not isinstance(body["id_number"], str) or not isinstance(
+            body["name"], str):
+        raise ApiError(422, "invalid_input", "txn_id、id_number、name 应为字符串")
+    payer = body.get("payer") or {}
+    if not isinstance(payer, dict) or not all(isinstance(v, str) for v in payer.values()):
+        raise ApiError(422, "invalid_input", "payer 应为对象：{\"kind\", \"id\", \"name\"}")
+    payer_kind = payer.get("kind", "self")
+    if payer_kind not in ("self", "other_person", "collector", "department", "pool"):
+        raise ApiError(422, "invalid_input", "payer.kind 应为 self、other_person、collector、department、pool 之一")
+    try:
+        year = _year(body["year"])
+        amount = parse_amount(body["amount"])
+        paid_at = parse_paid_at(body["paid_at"])
+        recorded = payment_record(
+            channel=channel, txn_id=body["txn_id"], id_number=body["id_number"], name=body["name"], year=year,
+            amount=amount, paid_at=paid_at, actor=_actor(request), payer_kind=payer_kind,
+            payer_id=payer.get("id", ""), payer_name=payer.get("name", ""),
+            body_hash=request_hash({k: body[k] for k in sorted(body)}))
+    except EnrollmentError as exc:
+        _fail(exc)
+    return json_response(recorded.body, recorded.status)

@@ -1,0 +1,280 @@
+"""Recording payments: one path for the channel API, the import, the admin and the demo.
+
+``payment_record`` does, in one transaction:
+
+1. takes an advisory lock on (channel, txn_id), so the same transaction posted many
+   times at once is decided once; a txn already recorded answers with its first answer
+   (same body) or ``idempotency_conflict`` (another body);
+2. finds the person and their enrollment for the year and locks the enrollment row;
+3. an enrollment already paid: the money has arrived all the same — it is recorded as a
+   ``duplicate`` and a refund is queued; the caller hears ``already_paid``;
+4. checks the channel rules of the region (days of the month; cash on working days) and
+   prices the enrollment with the rules *at the payment date*: the amount must equal
+   what is due then;
+5. inserts the ledger record and writes the enrollment's paid columns from the same answer.
+
+The enrollment's paid columns are a cache of the ledger; ``ledger_check`` proves it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core import clock
+from core.audit import audit_context
+from core.audit_actor import acting_user
+from enrollment import idnumbers
+from enrollment.models import Enrollment, EnrollmentStatus, PaidVia, Resident
+from enrollment.selectors import quote_request_for
+from enrollment.services import EnrollmentError, fill_paid, run_quote, spec_for
+
+from .models import CHANNEL_ALIASES, Channel, PayerKind, Payment, Refund
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+API_CHANNELS = tuple(c for c in Channel.values if c not in ("refund", "carried_over"))
+PAID_VIA = {"family_pool": PaidVia.FAMILY_POOL, "assistance": PaidVia.ASSISTANCE,
+            "collective": PaidVia.COLLECTIVE}
+
+
+class PaymentError(EnrollmentError):
+    """A refusal with a code of the contract (INTERFACES.md §5) and a plain Chinese message."""
+
+
+@dataclass
+class Recorded:
+    status: int  # the HTTP status of the answer: 201 new, 200 repeated, 409 already paid
+    body: dict
+    payment: Payment | None = None
+    repeated: bool = False
+
+
+def channel_code(value) -> str | None:
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text in Channel.values:
+        return text
+    return CHANNEL_ALIASES.get(text)
+
+
+def parse_amount(value) -> Decimal:
+    """Money as a string with at most two decimals ("400.00", "400"), or an integer; never a float."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise PaymentError("invalid_input", "amount 应为金额字符串，如 \"400.00\"")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise PaymentError("invalid_input", f"amount 不是有效金额：{str(value)[:30]!r}") from None
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")) or amount >= 10**8:
+        raise PaymentError("invalid_input", "amount 应为不小于 0、最多两位小数的金额")
+    return amount.quantize(Decimal("0.01"))
+
+
+def parse_paid_at(value) -> datetime:
+    """ISO 8601; without an offset read as Beijing time.  Not after the business day."""
+    if not isinstance(value, str):
+        raise PaymentError("invalid_input", "paid_at 应为 ISO 8601 时间，如 2026-01-10T10:30:00+08:00")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise PaymentError("invalid_input", f"paid_at 不是有效时间：{value[:40]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=SHANGHAI)
+    if not 1900 <= moment.year <= 2200:
+        raise PaymentError("invalid_input", "paid_at 年份超出范围")
+    if local_day(moment) > clock.today():
+        raise PaymentError("invalid_input", f"paid_at {value[:40]} 晚于今天（{clock.today().isoformat()}）")
+    return moment
+
+
+def local_day(moment: datetime) -> date:
+    return timezone.localtime(moment).date()
+
+
+def request_hash(fields: dict) -> str:
+    """The body that identifies a request, canonical: the same payment posted again hashes the same."""
+    text = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _lock_txn(channel: str, txn_id: str) -> None:
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('payment:' || %s || ':' || %s))", [channel, txn_id])
+
+
+def check_channel_rules(spec, channel: str, day: date) -> None:
+    """The region's rules on when a channel takes money (003 §三(一): days 1–25; cash on
+    working days)."""
+    lo, hi = spec.payment_day_from, spec.payment_day_to
+    if (lo is not None and day.day < lo) or (hi is not None and day.day > hi):
+        raise PaymentError("payment_day_not_allowed",
+                           f"{spec.region_name}每月 {lo or 1} 日至 {hi or 31} 日办理缴费，{day.isoformat()} 不能缴费")
+    if channel == Channel.CASH and getattr(spec, "cash_working_days_only", False):
+        from core import workdays
+
+        try:
+            workday = workdays.is_workday(day)
+        except workdays.WorkdayUnknown as exc:
+            raise PaymentError("workday_unknown", str(exc)) from None
+        if not workday:
+            raise PaymentError("payment_day_not_allowed",
+                               f"{spec.region_name}现金缴费仅限工作日，{day.isoformat()} 不是工作日")
+
+
+def payment_record(*, channel: str, txn_id: str, id_number: str, name: str, year: int, amount: Decimal,
+                   paid_at: datetime, actor, payer_kind: str = PayerKind.SELF, payer_id: str = "",
+                   payer_name: str = "", body_hash: str = "", note: str = "",
+                   check_name: bool = True) -> Recorded:
+    """Record a payment (see the module's docstring); raises PaymentError with the contract's code."""
+    if channel not in API_CHANNELS:
+        raise PaymentError("invalid_input", f"未知缴费渠道 {str(channel)[:30]!r}")
+    txn_id = (txn_id or "").strip()
+    if not txn_id or len(txn_id) > 64 or not txn_id.isprintable():
+        raise PaymentError("invalid_input", "txn_id 应为 1–64 个可见字符")
+    try:
+        number = idnumbers.parse(id_number).number
+    except idnumbers.IdNumberError as exc:
+        raise PaymentError("invalid_input", f"id_number: {exc}") from None
+    paid_on = local_day(paid_at)
+    with transaction.atomic(), audit_context(actor, action="payment_record", channel=channel, txn_id=txn_id):
+        _lock_txn(channel, txn_id)
+        earlier = Payment.objects.filter(channel=channel, txn_id=txn_id).first()
+        if earlier is not None:
+            if body_hash and earlier.request_hash == body_hash:
+                return Recorded(status=200 if earlier.response_status == 201 else earlier.response_status,
+                                body=earlier.response, payment=earlier, repeated=True)
+            raise PaymentError("idempotency_conflict",
+                               f"渠道 {channel} 的交易流水号 {txn_id} 已用于另一笔不同内容的缴费")
+        resident = Resident.objects.filter(id_number=number).first()
+        if resident is None:
+            raise PaymentError("not_registered", "未找到该参保人的参保登记")
+        if check_name and (name or "").strip() != resident.name:
+            raise PaymentError("name_mismatch", "姓名与身份证号码不符")
+        e = (Enrollment.objects.select_for_update().filter(resident=resident, year=year)
+             .exclude(status=EnrollmentStatus.CANCELLED).first())
+        if e is None:
+            raise PaymentError("not_registered", f"未找到 {year} 年度的参保登记，请先登记参保")
+        user = acting_user(actor)
+        common = dict(channel=channel, txn_id=txn_id, enrollment=e, id_number=number, name=resident.name,
+                      region_id=e.region_id, year=year, amount=amount, paid_at=paid_at, paid_on=paid_on,
+                      payer_kind=payer_kind, payer_id=payer_id[:64], payer_name=payer_name[:100],
+                      request_hash=body_hash, recorded_at=clock.now(), recorded_by=user,
+                      actor="" if user is not None else str(actor or "")[:200], note=note[:200])
+        if e.status == EnrollmentStatus.PAID:
+            # The money arrived all the same: kept, and queued to go back.
+            body = {"error": {"code": "already_paid",
+                              "message": f"{year} 年度已缴费；本笔 {amount:.2f} 元已记录并列入退费"}}
+            p = Payment.objects.create(outcome=Payment.Outcome.DUPLICATE, response=body, response_status=409,
+                                       **common)
+            if amount > 0:
+                Refund.objects.create(enrollment=e, source_payment=p, id_number=number, name=resident.name,
+                                      region_id=e.region_id, year=year, reason=Refund.Reason.DUPLICATE,
+                                      amount=amount, requested_by=None,
+                                      requested_actor=f"系统：{channel} {txn_id} 重复缴费")
+            return Recorded(status=409, body=body, payment=p)
+        if e.region_id != resident.region_id:
+            raise PaymentError("region_mismatch",
+                               f"{year} 年度登记的参保地与参保人现参保地不一致，请先办理参保人信息变更")
+        spec = spec_for(e.region_id, year)
+        check_channel_rules(spec, channel, paid_on)
+        req = quote_request_for(resident, year, paid_on, via_parent_permit=e.nonlocal_via_parent_permit)
+        result = run_quote(spec, req)
+        if amount != result.amount_due:
+            raise PaymentError("amount_mismatch", f"应缴 {result.amount_due} 元，实缴 {amount:.2f} 元，金额不符")
+        # The first answer is part of the (append-only) record: its id is taken first.
+        pk = _next_id()
+        body = {"payment_id": pk, "status": "paid",
+                "benefit_start": result.benefit_start.isoformat() if result.benefit_start else None}
+        p = Payment.objects.create(pk=pk, outcome=Payment.Outcome.APPLIED, response=body, response_status=201,
+                                   **common)
+        fill_paid(e, result, amount=amount, paid_on=paid_on, paid_at=paid_at,
+                  paid_via=PAID_VIA.get(channel, PaidVia.CHANNEL))
+        e.save()
+        return Recorded(status=201, body=body, payment=p)
+
+
+def _next_id() -> int:
+    with connection.cursor() as cur:
+        cur.execute("SELECT nextval(pg_get_serial_sequence('payments_payment', 'id'))")
+        return cur.fetchone()[0]
+
+
+# --- the ledger and the enrollments agree ------------------------------------------------
+
+
+_DISAGREE = """
+SELECT e.id, e.status, e.paid_amount, p.amount, p.n
+FROM enrollment_enrollment e
+LEFT JOIN (SELECT enrollment_id, sum(amount) AS amount, count(*) AS n FROM payments_payment
+           WHERE outcome = 'applied' GROUP BY enrollment_id) p ON p.enrollment_id = e.id
+WHERE e.status <> 'cancelled' AND (
+  (e.status = 'paid' AND p.n IS NULL AND NOT (e.registered_via = 'newborn' AND e.paid_amount = 0))
+  OR (e.status = 'paid' AND p.n IS NOT NULL AND e.paid_amount IS DISTINCT FROM p.amount)
+  OR (e.status = 'registered' AND p.n IS NOT NULL))
+ORDER BY e.id LIMIT %s"""
+
+
+def ledger_check(limit: int = 100) -> list[tuple]:
+    """Enrollments whose paid columns disagree with the ledger (empty when all agree):
+    paid without a payment (a newborn not charged in the birth year excepted), a paid
+    amount other than the payment's, or a payment on an unpaid enrollment."""
+    with connection.cursor() as cur:
+        cur.execute(_DISAGREE, [limit])
+        return cur.fetchall()
+
+
+# --- carried over from an earlier system ---------------------------------------------------
+
+
+def payment_carry_over(*, resident: Resident, year: int, region: str, amount: Decimal, paid_at: datetime,
+                       txn_id: str, actor, category: str = "resident") -> Recorded:
+    """A past year paid in the bureau's earlier system, carried over so that continuity and
+    waiting are right from day one: the enrollment (paid, benefits for the whole year as
+    the earlier system granted them) and its ledger record, channel ``carried_over``.
+    Not priced by today's rules (the year's policy may not even be in this system).
+    Idempotent on the transaction id; a year already held here is ``already_paid``."""
+    from enrollment.writer import EnrollmentRow, enrollments_insert
+
+    paid_on = local_day(paid_at)
+    if year >= clock.today().year + 1:
+        raise PaymentError("invalid_input", f"结转只适用于以往年度，{year} 年度请按正常缴费办理")
+    with transaction.atomic(), audit_context(actor, action="payment_carry_over"):
+        _lock_txn(Channel.CARRIED_OVER, txn_id)
+        earlier = Payment.objects.filter(channel=Channel.CARRIED_OVER, txn_id=txn_id).first()
+        if earlier is not None:
+            same = (earlier.id_number, earlier.year, earlier.amount) == (resident.id_number, year, amount)
+            if same:
+                return Recorded(status=200, body=earlier.response, payment=earlier, repeated=True)
+            raise PaymentError("idempotency_conflict", f"结转流水号 {txn_id} 已用于另一笔记录")
+        held = Enrollment.objects.select_for_update().filter(resident=resident, year=year).exclude(
+            status=EnrollmentStatus.CANCELLED).first()
+        if held is not None and held.status == EnrollmentStatus.PAID:
+            raise PaymentError("already_paid", f"{year} 年度已有缴费记录")
+        if held is not None:
+            raise PaymentError("already_enrolled", f"{year} 年度已登记待缴费，请按正常缴费办理")
+        user = acting_user(actor)
+        inserted = enrollments_insert([EnrollmentRow(
+            resident_id=resident.pk, year=year, region_id=region, category=category, amount_due=amount,
+            registered_via="community", status="paid", paid_amount=amount, paid_on=paid_on, paid_at=paid_at,
+            paid_via=PaidVia.CHANNEL, benefit_start=date(year, 1, 1), benefit_end=date(year, 12, 31),
+            registered_by_id=user.pk if user else None)])
+        enrollment_id = inserted[0].id if inserted else None
+        if enrollment_id is None:
+            raise PaymentError("already_enrolled", f"{year} 年度已登记")
+        pk = _next_id()
+        body = {"payment_id": pk, "status": "paid", "benefit_start": date(year, 1, 1).isoformat()}
+        p = Payment.objects.create(
+            pk=pk, channel=Channel.CARRIED_OVER, txn_id=txn_id, enrollment_id=enrollment_id,
+            id_number=resident.id_number, name=resident.name, region_id=region, year=year, amount=amount,
+            paid_at=paid_at, paid_on=paid_on, outcome=Payment.Outcome.APPLIED, response=body,
+            response_status=201, recorded_at=clock.now(), recorded_by=user,
+            actor="" if user is not None else str(actor or "")[:200], note="原系统结转")
+        return Recorded(status=201, body=body, payment=p)
