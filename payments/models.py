@@ -161,6 +161,8 @@ class Refund(models.Model):
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="审核人", null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
     decision_note = models.CharField("审核意见", max_length=200, blank=True)
+    owed_refund = models.OneToOneField("subsidies.OwedRefund", verbose_name="资助部分应退记录", null=True,
+                                       blank=True, on_delete=models.PROTECT, related_name="refund_request")
     payment = models.OneToOneField(Payment, verbose_name="退费流水", null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="refund_request")
     note = models.CharField("说明", max_length=200, blank=True)
