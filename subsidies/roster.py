@@ -253,15 +253,20 @@ def _check_rows(table: Table, spec: PolicySpec, year: int, today: date, progress
     rows: list[RosterRow] = []
     seen: dict[tuple, int] = {}
     allowed = set(spec.tiers_by_identity) | {g.code for g in spec.special_groups if g.code in IDENTITIES}
+    # A roster repeats a handful of identity, department and date texts: each distinct text
+    # (with the identity it is checked against) is read once, its answer and reasons reused.
+    identity_of = _Memo(lambda v, e, r: _identity(v, e, r, spec, allowed), ("困难类别",))
+    department_of = _Memo(lambda v, e, r, code: _department(v, e, r, spec, code), ("认定部门",))
+    certified_of = _Memo(lambda v, e, r, code: _certified_on(v, e, r, spec, code, year, today), ("认定日期",))
     for i, (row, values) in enumerate(table.rows, 1):
         if progress and i % 10000 == 0:
             progress("检查", i, len(table.rows))
         row_errors: list[RowError] = []
         name = check_name(values, row_errors, row)
         ident = check_id(values, row_errors, row, today)
-        identity = _identity(values, row_errors, row, spec, allowed)
-        department, department_name = _department(values, row_errors, row, spec, identity)
-        certified_on = _certified_on(values, row_errors, row, spec, identity, year, today)
+        identity = identity_of(values, row_errors, row)
+        department, department_name = department_of(values, row_errors, row, identity)
+        certified_on = certified_of(values, row_errors, row, identity)
         if ident is not None and identity and department:
             key = (ident.number, department, identity)
             if key in seen:
@@ -273,6 +278,25 @@ def _check_rows(table: Table, spec: PolicySpec, year: int, today: date, progress
             rows.append(RosterRow(row, ident.number, name, identity, department, department_name,
                                   certified_on))
     return rows, errors
+
+
+class _Memo:
+    """A row check that depends only on some cells (and extra arguments) answered once per
+    distinct input: the answer and the reasons it gave, the reasons given again with each row."""
+
+    def __init__(self, check, columns: tuple[str, ...]):
+        self.check, self.columns, self.answers = check, columns, {}
+
+    def __call__(self, values, errors, row, *extra):
+        key = (*(values.get(c, "") for c in self.columns), *extra)
+        answer = self.answers.get(key)
+        if answer is None:
+            found: list[RowError] = []
+            value = self.check(values, found, row, *extra)
+            answer = self.answers[key] = (value, tuple((e.column, e.reason) for e in found))
+        value, reasons = answer
+        errors.extend(RowError(row, column, reason) for column, reason in reasons)
+        return value
 
 
 def _identity(values, errors, row, spec: PolicySpec, allowed) -> str:
