@@ -220,3 +220,19 @@ def test_caseworkers_and_auditors_read_policy_admins_edit(client):
     assert not WorkdayCalendarYear.objects.filter(year=2027).exists()
     client.force_login(policy_admin())
     assert client.get("/admin/core/workdaycalendaryear/add/").status_code == 200
+
+
+def test_the_data_migration_seeds_2024_to_2026_and_can_run_again():
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("core.migrations.0003_seed_workdays_from_chinesecalendar")
+    WorkdayCalendarYear.objects.all().delete()
+    migration.seed(apps, None)
+    assert known_years() == [2024, 2025, 2026] and CalendarDay.objects.count() == 75
+    ctx = WorkdayCalendarYear.pgh_event_model.objects.filter(pgh_label="insert").latest("pgh_id").pgh_context
+    assert ctx.metadata == {"actor": "migration core.0003", "action": "seed_workdays"}
+    after = events()
+    migration.seed(apps, None)
+    assert events() == after
