@@ -36,7 +36,9 @@ def sync_roles(**kwargs) -> None:
         _perms(WORK_APPS, {"view", "add", "change", "delete"})
         + _perms(["policy"], {"view"})
         + _perms(["core"], {"view"})  # the batch runs (scoped to their regions in the admin)
-        + list(Permission.objects.filter(codename__in=["view_region"])))
+        + list(Permission.objects.filter(codename__in=["view_region"]))
+        # the tax bureau's 特殊缴费 hand-over (full ID numbers; each download is logged)
+        + list(Permission.objects.filter(content_type__app_label="subsidies", codename="export_tax_flags")))
     policy_admin, _ = Group.objects.get_or_create(name=POLICY_ADMIN)
     policy_admin.permissions.set(
         _perms(["policy"], {"view", "add", "change", "delete", "publish"})

@@ -51,6 +51,8 @@ class RosterImport(models.Model):
         verbose_name = "困难人员名单导入"
         verbose_name_plural = "困难人员名单导入"
         ordering = ["-imported_at", "-id"]
+        # the hand-over to the tax bureau holds full ID numbers: a permission of its own
+        permissions = [("export_tax_flags", "可以导出税务特殊缴费标识文件（含完整身份证号码）")]
         indexes = [models.Index(fields=["region", "year", "department"], name="roster_region_year_dept")]
 
     def __str__(self):

@@ -15,6 +15,8 @@ tax file is all full ID numbers, so it needs ``enrollment.view_full_id_number``.
 
 from __future__ import annotations
 
+import logging
+
 import io
 
 from django import forms
@@ -35,6 +37,12 @@ from .reports import funding_report, write_tax_flags, write_xlsx
 
 PERMISSION = "subsidies.view_assistanceidentity"
 FULL_ID = "enrollment.view_full_id_number"
+TAX_EXPORT = "subsidies.export_tax_flags"
+logger = logging.getLogger("audit.exports")
+
+
+def may_export_tax(user) -> bool:
+    return user.has_perm(FULL_ID) or user.has_perm(TAX_EXPORT)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -103,8 +111,10 @@ class ReportView(PermissionRequiredMixin, TemplateView):
             response = HttpResponse(buf.getvalue(), content_type=XLSX_TYPE)
             response["Content-Disposition"] = f'attachment; filename="assistance-report-{name}.xlsx"'
             return response
-        if not self.request.user.has_perm(FULL_ID):
-            raise PermissionDenied("税务特殊缴费标识文件含完整身份证号码，需要“可以查看完整身份证号码”权限")
+        if not may_export_tax(self.request.user):
+            raise PermissionDenied("税务特殊缴费标识文件含完整身份证号码，需要“可以导出税务特殊缴费标识文件”权限")
+        logger.info("tax flags exported by %s: region %s, year %s", self.request.user.get_username(),
+                    report.region, report.year)
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="tax-flags-{name}.csv"'
         write_tax_flags(response, report.region, report.year)
@@ -114,7 +124,7 @@ class ReportView(PermissionRequiredMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         ctx.update(self.admin_site.each_context(self.request))
         ctx["title"] = "资助资金报表"
-        ctx["may_export_tax"] = self.request.user.has_perm(FULL_ID)
+        ctx["may_export_tax"] = may_export_tax(self.request.user)
         report = kwargs.get("report")
         if report is not None:
             query = f"?region={report.region}&year={report.year}"

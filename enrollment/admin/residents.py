@@ -23,6 +23,7 @@ from .. import idnumbers
 from ..models import Enrollment, RegisteredVia, Resident
 from ..resources import ResidentExportResource, ResidentImportResource
 from ..selectors import coverage_summary
+from ..spreadsheet import has_invisible
 from ..services import (
     EnrollmentError,
     enrollment_register,
@@ -66,6 +67,14 @@ class ResidentForm(forms.ModelForm):
         if number:
             serialise_adds(number)
         return number
+
+    def clean_name(self):
+        """Refused as every path refuses it (enrollment.services), but on the form, so what
+        the caseworker typed stays in front of them."""
+        name = (self.cleaned_data.get("name") or "").strip()
+        if has_invisible(name):
+            raise forms.ValidationError("姓名含有不可见或控制字符，请删除后重新输入")
+        return name
 
     def clean(self):
         data = super().clean()

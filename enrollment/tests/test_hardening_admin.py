@@ -96,6 +96,17 @@ def test_adding_a_registered_number_again_is_a_form_error(client, cw):
     assert "已登记" in str(resp.context["adminform"].form.errors)
 
 
+@pytest.mark.parametrize("name", ["张\x07三", "李\u200b四", "\u202e王五"])
+def test_a_name_with_invisible_characters_is_a_form_error_and_the_form_keeps_what_was_typed(client, cw, name):
+    n = an_x_number()
+    resp = client.post(f"{RESIDENTS}add/", add_data(n, name))
+    assert resp.status_code == 200
+    form = resp.context["adminform"].form
+    assert form.errors["name"] == ["姓名含有不可见或控制字符，请删除后重新输入"]
+    assert form.data["id_number"] == n  # what the caseworker typed is still there
+    assert not Resident.objects.exists()
+
+
 # --- item 12: exports neutralise formulas ------------------------------------------------------
 
 NASTY = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
