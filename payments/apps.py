@@ -5,3 +5,6 @@ class PaymentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "payments"
     verbose_name = "缴费"
+
+    def ready(self):
+        from . import jobs  # noqa: F401  (register the payment imports with core.batch)

@@ -183,3 +183,102 @@ class Refund(models.Model):
 
     def __str__(self):
         return f"{self.name} {self.year} 年度 {self.get_reason_display()} {self.amount} 元"
+
+
+# --- reconciliation with the tax bureau (对账) ------------------------------------------
+
+
+class TaxDeposit(models.Model):
+    """One deposit record of the tax bureau (税务入库记录), as its file gave it: kept once per
+    channel and transaction id, so a file imported again adds nothing."""
+
+    channel = models.CharField("缴费渠道", max_length=20, choices=Channel.choices)
+    txn_id = models.CharField("交易流水号", max_length=64)
+    deposited_on = models.DateField("入库日期")
+    id_number = models.CharField("身份证号码", max_length=18)
+    year = models.PositiveSmallIntegerField("待遇年度")
+    amount = models.DecimalField("金额", **MONEY)
+    run = models.ForeignKey("ReconciliationRun", verbose_name="首次导入于", on_delete=models.PROTECT,
+                            related_name="deposits")
+    imported_at = models.DateTimeField("导入时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = "税务入库记录"
+        verbose_name_plural = "税务入库记录"
+        indexes = [models.Index(fields=["deposited_on", "channel"], name="taxdeposit_day_channel")]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "txn_id"], name="taxdeposit_txn_unique_per_channel"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="taxdeposit_amount_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} {self.txn_id} {self.amount} 元"
+
+
+class ReconciliationRun(models.Model):
+    """One tax-bureau file matched against the ledger (对账批次).  The same file (the same
+    deposits) imported again is the same run: its counts and items are worked out again and
+    only rewritten when the ledger has changed since."""
+
+    digest = models.CharField("文件内容摘要", max_length=64, unique=True)
+    file_name = models.CharField("文件名", max_length=200, blank=True)
+    day_from = models.DateField("入库日期自")
+    day_to = models.DateField("入库日期至")
+    channels = models.JSONField("渠道", default=list)
+    regions = models.JSONField("涉及地区", default=list)
+    rows = models.PositiveIntegerField("行数", default=0)
+    matched = models.PositiveIntegerField("一致", default=0)
+    missing_here = models.PositiveIntegerField("我方无记录", default=0)
+    missing_there = models.PositiveIntegerField("税务无记录", default=0)
+    amount_differs = models.PositiveIntegerField("金额不符", default=0)
+    imported_at = models.DateTimeField("首次导入时间", default=timezone.now)
+    checked_at = models.DateTimeField("最近核对时间", default=timezone.now)
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="导入人", null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    actor = models.CharField("来源", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "对账批次"
+        verbose_name_plural = "对账批次"
+        ordering = ["-imported_at", "-id"]
+
+    def __str__(self):
+        return f"对账 {self.day_from}–{self.day_to}（{self.file_name or '命令行'}）"
+
+
+class ReconciliationItem(models.Model):
+    """A difference a run found: a deposit we hold no payment for, a payment the bureau's
+    file does not hold, or one transaction with two amounts."""
+
+    class Kind(models.TextChoices):
+        MISSING_HERE = "missing_here", "我方无缴费记录"
+        MISSING_THERE = "missing_there", "税务无入库记录"
+        AMOUNT_DIFFERS = "amount_differs", "金额不符"
+
+    run = models.ForeignKey(ReconciliationRun, verbose_name="对账批次", on_delete=models.CASCADE,
+                            related_name="items")
+    kind = models.CharField("差异类型", max_length=20, choices=Kind.choices)
+    channel = models.CharField("缴费渠道", max_length=20, choices=Channel.choices)
+    txn_id = models.CharField("交易流水号", max_length=64)
+    id_number = models.CharField("身份证号码", max_length=18, blank=True)
+    year = models.PositiveSmallIntegerField("待遇年度", null=True, blank=True)
+    region = models.ForeignKey(Region, verbose_name="参保地", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="+")
+    payment = models.ForeignKey(Payment, verbose_name="我方缴费", null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="+")
+    our_amount = models.DecimalField("我方金额", null=True, blank=True, **MONEY)
+    their_amount = models.DecimalField("税务金额", null=True, blank=True, **MONEY)
+    paid_on = models.DateField("缴费日期", null=True, blank=True)
+    deposited_on = models.DateField("入库日期", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "对账差异"
+        verbose_name_plural = "对账差异"
+        ordering = ["kind", "channel", "txn_id"]
+        indexes = [models.Index(fields=["run", "kind"], name="reconitem_run_kind")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "channel", "txn_id"], name="reconitem_once_per_run_txn"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.txn_id}"
