@@ -14,5 +14,6 @@ urlpatterns = [
          name="api-enrollment-detail"),
     path("dues", payments_api.dues_view, name="api-dues"),
     path("payments", payments_api.payments_view, name="api-payments"),
+    path("payment-records", payments_api.payment_records_view, name="api-payment-records"),
     re_path(r"", not_found_view),  # any other /api/v1/ path: 404 in the contract's shape
 ]

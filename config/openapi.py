@@ -227,6 +227,27 @@ def schema() -> dict:
                                   "window_closed, value_not_in_source, workday_unknown, …"),
                 },
             }},
+            "/payment-records": {"get": {
+                "summary": "A resident's payment records: deposit time, never the amount; bank records "
+                           "after the region's delay in working days (scope channel or pool)",
+                "operationId": "payment_records",
+                "parameters": [
+                    {"name": "id_number", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "name", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "year", "in": "query", "required": True, "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {"description": "the records", **_json({"type": "object", "properties": {
+                        "name": {"type": "string"}, "year": {"type": "integer"},
+                        "records": {"type": "array", "items": {"type": "object", "properties": {
+                            "channel": {"type": "string"}, "deposited_at": {"type": "string"},
+                            "status": {"type": "string"}}}},
+                        "not_yet_visible": {"type": "integer"}, "note": {"type": "string"}}})},
+                    "401": _error("no or bad token"),
+                    "403": _error("token scope"),
+                    "404": _error("not_registered"),
+                    "422": _error("invalid_input, name_mismatch, workday_unknown"),
+                },
+            }},
             "/quote": {"post": {
                 "summary": "Contribution quote (one request or an array)",
                 "operationId": "quote",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from accounts.api_auth import endpoint
 from core import clock
 from core.api import ApiError, json_response, read_json
@@ -116,3 +118,50 @@ def payments_view(request):
     except EnrollmentError as exc:
         _fail(exc)
     return json_response(recorded.body, recorded.status)
+
+
+@endpoint(methods=("GET",), scopes=("channel", "pool"), staff=False)
+def payment_records_view(request):
+    """A resident's own query of their payment records (缴费入库记录查询, 003 §五): the time
+    each payment was deposited, never the amount; a bank-channel record shows only from the
+    region's delay in working days after the payment (Lüliang: 5) — until then it says so."""
+    from core import workdays
+
+    from .models import Payment
+
+    q = request.GET
+    missing = [k for k in ("id_number", "name", "year") if not q.get(k, "").strip()]
+    if missing:
+        raise ApiError(422, "invalid_input", f"缺少参数：{', '.join(missing)}")
+    year = _year(q["year"])
+    try:
+        number = idnumbers.parse(q["id_number"]).number
+    except idnumbers.IdNumberError as exc:
+        raise ApiError(422, "invalid_input", f"id_number: {exc}") from None
+    resident = Resident.objects.filter(id_number=number).first()
+    if resident is None:
+        raise ApiError(404, "not_registered", "未找到该参保人的参保登记")
+    if q["name"].strip() != resident.name:
+        raise ApiError(422, "name_mismatch", "姓名与身份证号码不符")
+    today = clock.today()
+    records, pending = [], 0
+    for p in Payment.objects.filter(id_number=number, year=year, kind=Payment.Kind.PAYMENT).order_by("paid_at"):
+        delay = None
+        if p.channel == "bank":
+            try:
+                delay = spec_for(p.region_id, year).bank_record_delay_working_days
+            except EnrollmentError:
+                delay = None
+        if delay:
+            try:
+                visible_from = workdays.add_workdays(p.paid_on, delay)
+            except workdays.WorkdayUnknown as exc:
+                raise ApiError(422, "workday_unknown", str(exc)) from None
+            if today < visible_from:
+                pending += 1
+                continue
+        records.append({"channel": p.channel, "deposited_at": timezone.localtime(p.paid_at).isoformat(),
+                        "status": "duplicate_refund_queued" if p.outcome == "duplicate" else "deposited"})
+    return {"name": resident.name, "year": year, "records": records,
+            "not_yet_visible": pending,
+            "note": "银行渠道缴费成功五个工作日后方可查询到入库记录" if pending else ""}, 200

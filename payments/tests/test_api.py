@@ -193,3 +193,21 @@ def test_ledger_records_are_append_only(call, li):
     with pytest.raises(DatabaseError), transaction.atomic():
         posted().filter(pk=p.pk).delete()
     assert posted().get().amount == Decimal("400.00")
+
+
+def test_payment_records_show_the_deposit_time_never_the_amount_and_bank_ones_after_five_working_days(
+        call, li, business_date):
+    business_date(date(2025, 11, 10))
+    call("post", "/api/v1/payments", pay(li, channel="bank", txn_id="BK-1"))
+    resp = call("get", "/api/v1/payment-records", id_number=li.id_number, name="李四", year="2026")
+    assert resp.status_code == 200
+    assert resp.json() == {"name": "李四", "year": 2026, "records": [], "not_yet_visible": 1,
+                           "note": "银行渠道缴费成功五个工作日后方可查询到入库记录"}
+    business_date(date(2025, 11, 14))  # four working days later: not yet
+    assert call("get", "/api/v1/payment-records", id_number=li.id_number, name="李四",
+                year="2026").json()["not_yet_visible"] == 1
+    business_date(date(2025, 11, 17))  # Mon 10th + 5 working days = Mon 17th
+    records = call("get", "/api/v1/payment-records", id_number=li.id_number, name="李四", year="2026").json()
+    assert records["records"] == [{"channel": "bank", "deposited_at": "2025-11-10T10:30:00+08:00",
+                                   "status": "deposited"}]
+    assert "400" not in json.dumps(records)
