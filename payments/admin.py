@@ -161,8 +161,8 @@ class DecisionForm(forms.Form):
 @admin.register(Refund)
 class RefundAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
     change_list_template = "admin/payments/refund/change_list.html"
-    list_display = ["id", "requested_at", "id_display", "name", "region", "year", "reason", "amount", "status",
-                    "requester", "decided_by", "decided_at", "payment_txn"]
+    list_display = ["id", "status", "id_display", "name", "year", "reason", "amount", "requester", "decided_by",
+                    "payment_txn", "region", "requested_at"]
     list_display_links = ["id"]
     list_filter = ["status", "reason", RefundRegionFilter, "year"]
     list_select_related = ["region", "requested_by", "decided_by", "payment"]
