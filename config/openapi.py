@@ -124,6 +124,9 @@ PAYMENT_CREATE = {
         "year": {"type": "integer"},
         "amount": MONEY,
         "paid_at": {"type": "string", "format": "date-time"},
+        "course_years": {"type": "integer", "minimum": 1, "maximum": 8, "default": 1,
+                         "description": "a college student paying the whole course at once where the policy "
+                                        "allows it (吕梁); amount = years × this year's amount due"},
         "payer": {"type": "object", "description": "who paid, when not the person (代缴)", "properties": {
             "kind": {"type": "string", "enum": ["self", "other_person", "collector", "department", "pool"]},
             "id": {"type": "string"}, "name": {"type": "string"}}},
@@ -133,6 +136,7 @@ PAYMENT = {
     "type": "object",
     "required": ["payment_id", "status", "benefit_start"],
     "properties": {"payment_id": {"type": "integer"}, "status": {"type": "string", "enum": ["paid"]},
+                   "course_years": {"type": "array", "items": {"type": "integer"}},
                    "benefit_start": {**DATE, "type": ["string", "null"]}},
 }
 

@@ -91,7 +91,7 @@ def payments_view(request):
     missing = [k for k in PAYMENT_FIELDS if body.get(k) in (None, "")]
     if missing:
         raise ApiError(422, "invalid_input", f"缺少字段：{', '.join(missing)}")
-    unknown = sorted(set(body) - set(PAYMENT_FIELDS) - {"payer"})
+    unknown = sorted(set(body) - set(PAYMENT_FIELDS) - {"payer", "course_years"})
     if unknown:
         raise ApiError(422, "invalid_input", f"未知字段：{', '.join(unknown)[:100]}")
     channel = channel_code(body["channel"])
@@ -114,6 +114,7 @@ def payments_view(request):
             channel=channel, txn_id=body["txn_id"], id_number=body["id_number"], name=body["name"], year=year,
             amount=amount, paid_at=paid_at, actor=_actor(request), payer_kind=payer_kind,
             payer_id=payer.get("id", ""), payer_name=payer.get("name", ""),
+            course_years=body.get("course_years", 1),
             body_hash=request_hash({k: body[k] for k in sorted(body)}))
     except EnrollmentError as exc:
         _fail(exc)

@@ -132,8 +132,18 @@ def check_channel_rules(spec, channel: str, day: date) -> None:
 def payment_record(*, channel: str, txn_id: str, id_number: str, name: str, year: int, amount: Decimal,
                    paid_at: datetime, actor, payer_kind: str = PayerKind.SELF, payer_id: str = "",
                    payer_name: str = "", body_hash: str = "", note: str = "",
-                   check_name: bool = True) -> Recorded:
-    """Record a payment (see the module's docstring); raises PaymentError with the contract's code."""
+                   check_name: bool = True, course_years: int = 1) -> Recorded:
+    """Record a payment (see the module's docstring); raises PaymentError with the contract's code.
+
+    ``course_years`` > 1: a college student pays the whole course at once where the policy
+    allows it (吕梁 003 §三(二)): the amount is that many years at this year's price; the
+    following years are paid at it too (no top-up when the standard rises) — each year an
+    enrollment of its own with its own ledger record (``txn_id#year``), so that a student
+    leaving is refunded the remaining whole years (payments.refunds)."""
+    if not isinstance(course_years, int) or isinstance(course_years, bool) or not 1 <= course_years <= 8:
+        raise PaymentError("invalid_input", "course_years 应为 1 至 8 的整数（学制年数）")
+    if course_years > 1 and len((txn_id or "").strip()) > 58:
+        raise PaymentError("invalid_input", "按学制缴费时 txn_id 不超过 58 个字符")
     if channel not in API_CHANNELS:
         raise PaymentError("invalid_input", f"未知缴费渠道 {str(channel)[:30]!r}")
     txn_id = (txn_id or "").strip()
@@ -187,18 +197,64 @@ def payment_record(*, channel: str, txn_id: str, id_number: str, name: str, year
         check_channel_rules(spec, channel, paid_on)
         req = quote_request_for(resident, year, paid_on, via_parent_permit=e.nonlocal_via_parent_permit)
         result = run_quote(spec, req)
-        if amount != result.amount_due:
-            raise PaymentError("amount_mismatch", f"应缴 {result.amount_due} 元，实缴 {amount:.2f} 元，金额不符")
+        if course_years > 1:
+            _check_course(spec, resident, year, course_years)
+        if amount != result.amount_due * course_years:
+            per = f"（{course_years} 年 × {result.amount_due} 元）" if course_years > 1 else ""
+            raise PaymentError("amount_mismatch",
+                               f"应缴 {result.amount_due * course_years} 元{per}，实缴 {amount:.2f} 元，金额不符")
         # The first answer is part of the (append-only) record: its id is taken first.
         pk = _next_id()
         body = {"payment_id": pk, "status": "paid",
                 "benefit_start": result.benefit_start.isoformat() if result.benefit_start else None}
+        if course_years > 1:
+            body["course_years"] = list(range(year, year + course_years))
+            common["amount"] = result.amount_due
         p = Payment.objects.create(pk=pk, outcome=Payment.Outcome.APPLIED, response=body, response_status=201,
                                    **common)
-        fill_paid(e, result, amount=amount, paid_on=paid_on, paid_at=paid_at,
+        fill_paid(e, result, amount=result.amount_due, paid_on=paid_on, paid_at=paid_at,
                   paid_via=PAID_VIA.get(channel, PaidVia.CHANNEL))
         e.save()
+        for later in range(year + 1, year + course_years):
+            _course_year(e, result, later, common)
         return Recorded(status=201, body=body, payment=p)
+
+
+def _check_course(spec, resident: Resident, year: int, years: int) -> None:
+    if not spec.college_course_prepay:
+        raise PaymentError("invalid_input", f"{spec.region_name} {year} 年度政策没有按学制一次性缴费的规定")
+    if resident.student != "college":
+        raise PaymentError("invalid_input", "仅高校学生可按学制一次性缴纳居民医保费用")
+    taken = list(Enrollment.objects.filter(resident=resident, year__gt=year, year__lt=year + years,
+                                           status=EnrollmentStatus.PAID).values_list("year", flat=True))
+    if taken:
+        raise PaymentError("already_paid", f"{'、'.join(map(str, sorted(taken)))} 年度已缴费，不能按学制重复缴纳")
+
+
+def _course_year(first: Enrollment, result, year: int, common: dict) -> None:
+    """A later year of a course paid at once: its enrollment (registered already, or new),
+    paid at the first year's price, benefits for the whole year, and its ledger record."""
+    from enrollment.writer import EnrollmentRow, enrollments_insert
+
+    e = (Enrollment.objects.select_for_update().filter(resident_id=first.resident_id, year=year)
+         .exclude(status=EnrollmentStatus.CANCELLED).first())
+    if e is None:
+        enrollments_insert([EnrollmentRow(
+            resident_id=first.resident_id, year=year, region_id=first.region_id, category=result.category,
+            amount_due=result.amount_due, registered_via="school", personal_standard=result.personal_standard,
+            fiscal_subsidy=result.fiscal_subsidy, timing="window")])
+        e = Enrollment.objects.select_for_update().get(resident_id=first.resident_id, year=year,
+                                                        status=EnrollmentStatus.REGISTERED)
+    e.status = EnrollmentStatus.PAID
+    e.amount_due = e.paid_amount = result.amount_due
+    e.paid_on, e.paid_at, e.paid_via = first.paid_on, first.paid_at, first.paid_via
+    e.benefit_start, e.benefit_end = date(year, 1, 1), date(year, 12, 31)
+    e.waiting_months = e.waiting_days = 0
+    e.save()
+    Payment.objects.create(**{**common, "txn_id": f"{common['txn_id']}#{year}", "enrollment": e, "year": year,
+                              "amount": result.amount_due, "request_hash": "",
+                              "note": f"按学制一次性缴费（{first.year} 年度起）"},
+                           outcome=Payment.Outcome.APPLIED, response=None, response_status=None)
 
 
 def _next_id() -> int:

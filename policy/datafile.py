@@ -57,6 +57,7 @@ _TOP = {
     "nonlocal_requires_permit": ("nonlocal_requires_permit", "bool"),
     "nonlocal_infant_parent_months": ("nonlocal_infant_parent_months", "int"),
     "assistance_refund_in_window": ("assistance_refund_in_window", "bool"),
+    "college_course_prepay": ("college_course_prepay", "bool"),
 }
 _GROUPS = {
     "payments": {
@@ -94,7 +95,7 @@ YEAR_DEFAULTS = {
     "status": "draft", "source_document": "", "source_title": "", "notes": "",
     "registration_starts_on": None, "registration_ends_on": None, "continuity_from_year": 2025,
     "nonlocal_requires_permit": True, "nonlocal_infant_parent_months": None,
-    "assistance_refund_in_window": False,
+    "assistance_refund_in_window": False, "college_course_prepay": False,
     "payment_day_from": None, "payment_day_to": None, "cash_working_days_only": False,
     "bank_record_delay_working_days": None, "fixed_waiting_months": 3, "variable_waiting": False,
     "variable_floor_gap_years": None, "variable_floor_months": None, "cap_after_years": None,
@@ -387,6 +388,7 @@ def spec_from_data(data: dict, region_name: str) -> PolicySpec:
         nonlocal_requires_permit=f["nonlocal_requires_permit"],
         nonlocal_infant_parent_months=f["nonlocal_infant_parent_months"],
         assistance_refund_in_window=f["assistance_refund_in_window"],
+        college_course_prepay=f["college_course_prepay"],
         continuity_from_year=f["continuity_from_year"],
         fixed_waiting_months=f["fixed_waiting_months"],
         variable_waiting=f["variable_waiting"],

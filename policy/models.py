@@ -101,6 +101,9 @@ class PolicyYear(models.Model):
         "外地新生儿凭父母参保可登记的月龄上限", null=True, blank=True,
         help_text="宁波：0-6 个月新生儿，父母一方在本市参保；无此政策则留空")
 
+    college_course_prepay = models.BooleanField(
+        "高校学生可按学制一次性缴费", default=False,
+        help_text="吕梁 003 §三(二)：按学制一次性缴纳，学制内调整标准不再补缴，离校可退剩余年度")
     assistance_refund_in_window = models.BooleanField(
         "集中缴费期内新认定且已缴费的，退还资助部分", default=False,
         help_text="动态调整（吕梁 003 §二）：动态调整前已参保的新增困难群体，集中缴费期内由医疗救助给予资助；缴费期结束后个人缴费不退还")

@@ -211,3 +211,33 @@ def test_payment_records_show_the_deposit_time_never_the_amount_and_bank_ones_af
     assert records["records"] == [{"channel": "bank", "deposited_at": "2025-11-10T10:30:00+08:00",
                                    "status": "deposited"}]
     assert "400" not in json.dumps(records)
+
+
+def test_a_college_student_pays_the_whole_course_at_once_at_this_years_price(call, business_date):
+    stu = person("141102", "20050301", "021", name="赵同学", student="college")
+    carried(stu, 2025)
+    register(stu, 2026, NOV)
+    resp = call("post", "/api/v1/payments", pay(stu, txn_id="C-1", amount="1600.00", course_years=4))
+    assert resp.status_code == 201, resp.json()
+    assert resp.json()["course_years"] == [2026, 2027, 2028, 2029]
+    years = {e.year: e for e in Enrollment.objects.filter(resident=stu)}
+    assert sorted(years) == [2025, 2026, 2027, 2028, 2029]
+    for y in (2026, 2027, 2028, 2029):
+        assert (years[y].status, years[y].paid_amount) == ("paid", Decimal("400.00"))
+    assert (years[2028].benefit_start, years[2028].benefit_end) == (date(2028, 1, 1), date(2028, 12, 31))
+    assert sorted(posted().values_list("txn_id", "amount")) == [
+        ("C-1", Decimal("400.00")), ("C-1#2027", Decimal("400.00")), ("C-1#2028", Decimal("400.00")),
+        ("C-1#2029", Decimal("400.00"))]
+    assert ledger_check() == []
+    again = call("post", "/api/v1/payments", pay(stu, txn_id="C-1", amount="1600.00", course_years=4))
+    assert (again.status_code, again.json()) == (200, resp.json())
+
+
+def test_the_course_at_once_is_for_college_students_where_the_policy_says_so(call, li, business_date):
+    assert err(call("post", "/api/v1/payments", pay(li, amount="1600.00", course_years=4))) == (
+        422, "invalid_input")
+    stu = person("141102", "20050301", "021", name="赵同学", student="college")
+    register(stu, 2026, NOV)
+    assert err(call("post", "/api/v1/payments", pay(stu, txn_id="C-2", amount="1200.00",
+                                                    course_years=4))) == (422, "amount_mismatch")
+    assert not posted().exists()

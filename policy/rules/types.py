@@ -215,6 +215,7 @@ class PolicySpec:
     bank_record_delay_working_days: int | None = None  # 003 §五: bank payments visible after N working days
     nonlocal_requires_permit: bool = True
     nonlocal_infant_parent_months: int | None = None
+    college_course_prepay: bool = False  # 003 §三(二): college students pay the whole course at once
     assistance_refund_in_window: bool = False  # dynamic adjustment (003 §二): see subsidies.roster
     continuity_from_year: int = 2025
     fixed_waiting_months: int = 3
