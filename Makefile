@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test bench bench-admin bench-imports bench-renewal stop check clean
+.PHONY: install run test bench bench-admin bench-imports bench-renewal bench-channel stop check clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ bench-imports: install
 # in scratch databases "bench_renewal"/"bench_renewal_tpl" and Redis database 10
 bench-renewal: install
 	$(BIN)/python bench/renewal.py --check
+
+# the channel API (dues, payments) under gunicorn, driven from another process; 100,000 payments
+# checked against the database, in a scratch database "bench_channel" (about 15 minutes or more)
+bench-channel: install
+	$(BIN)/python bench/channel_api.py --check
 
 stop:
 	$(BIN)/python -m config.embedded stop
