@@ -234,6 +234,8 @@ def certificate_for(enrollment, *, today: date, add_workdays: Callable[[date, in
 
     if add_workdays is None:
         from core.workdays import add_workdays
+    if enrollment.status == EnrollmentStatus.CANCELLED:
+        raise NotPaid(f"{enrollment.year} 年度参保登记已注销，不能开具缴费证明")
     if enrollment.status != EnrollmentStatus.PAID:
         raise NotPaid(f"{enrollment.year} 年度参保登记{enrollment.get_status_display()}，"
                       "尚未缴费，不能开具缴费证明")
