@@ -15,5 +15,6 @@ urlpatterns = [
     path("dues", payments_api.dues_view, name="api-dues"),
     path("payments", payments_api.payments_view, name="api-payments"),
     path("payment-records", payments_api.payment_records_view, name="api-payment-records"),
+    path("back-payments", payments_api.back_payments_view, name="api-back-payments"),
     re_path(r"", not_found_view),  # any other /api/v1/ path: 404 in the contract's shape
 ]

@@ -252,6 +252,46 @@ def schema() -> dict:
                     "422": _error("invalid_input, name_mismatch, workday_unknown"),
                 },
             }},
+            "/back-payments": {
+                "get": {
+                    "summary": "What making up a break year costs (断保补缴; regions with variable waiting)",
+                    "operationId": "back_payment_dues",
+                    "parameters": [
+                        {"name": "id_number", "in": "query", "required": True, "schema": {"type": "string"}},
+                        {"name": "name", "in": "query", "required": True, "schema": {"type": "string"}},
+                        {"name": "year", "in": "query", "required": True, "schema": {"type": "integer"}}],
+                    "responses": {
+                        "200": {"description": "the amount", **_json({"type": "object", "properties": {
+                            "name": {"type": "string"}, "year": {"type": "integer"}, "amount_due": MONEY,
+                            "status": {"type": "string"}}})},
+                        "401": _error("no or bad token"), "403": _error("token scope"),
+                        "404": _error("not_registered, policy_missing"),
+                        "409": _error("already_paid (the year is repaired already)"),
+                        "422": _error("invalid_input, name_mismatch, not_a_break_year, "
+                                      "back_payment_not_applicable, value_not_in_source"),
+                    }},
+                "post": {
+                    "summary": "Record the back-payment of a break year; idempotent on channel + txn_id",
+                    "operationId": "back_payment_create",
+                    "requestBody": {"required": True, **_json({
+                        "type": "object", "additionalProperties": False,
+                        "required": ["channel", "txn_id", "id_number", "name", "year", "amount", "paid_at"],
+                        "properties": {k: v for k, v in PAYMENT_CREATE["properties"].items()
+                                       if k not in ("payer", "course_years")}})},
+                    "responses": {
+                        "200": {"description": "the same request again: the first answer", **_json(
+                            {"type": "object"})},
+                        "201": {"description": "recorded; the year repaired", **_json({"type": "object", "properties": {
+                            "payment_id": {"type": "integer"}, "status": {"type": "string", "enum": ["repaired"]},
+                            "year": {"type": "integer"}}})},
+                        "401": _error("no or bad token"), "403": _error("token scope"),
+                        "404": _error("not_registered, policy_missing"),
+                        "409": _error("already_paid, idempotency_conflict"),
+                        "413": _error("payload_too_large"),
+                        "422": _error("invalid_input, name_mismatch, amount_mismatch, not_a_break_year, "
+                                      "back_payment_not_applicable, value_not_in_source"),
+                    }},
+            },
             "/quote": {"post": {
                 "summary": "Contribution quote (one request or an array)",
                 "operationId": "quote",

@@ -21,6 +21,7 @@ STATUS = {
     "payment_day_not_allowed": 422, "window_not_open": 422, "window_closed": 422, "not_eligible": 422,
     "value_not_in_source": 422, "policy_missing": 404, "region_mismatch": 422, "workday_unknown": 422,
     "already_paid": 409, "idempotency_conflict": 409, "enrollment_cancelled": 409,
+    "not_a_break_year": 422, "back_payment_not_applicable": 422,
 }
 PAYMENT_FIELDS = ("channel", "txn_id", "id_number", "name", "year", "amount", "paid_at")
 YEARS = range(1900, 2201)
@@ -166,3 +167,62 @@ def payment_records_view(request):
     return {"name": resident.name, "year": year, "records": records,
             "not_yet_visible": pending,
             "note": "银行渠道缴费成功五个工作日后方可查询到入库记录" if pending else ""}, 200
+
+
+def _person(q_or_body) -> Resident:
+    try:
+        number = idnumbers.parse(q_or_body["id_number"]).number
+    except idnumbers.IdNumberError as exc:
+        raise ApiError(422, "invalid_input", f"id_number: {exc}") from None
+    resident = Resident.objects.filter(id_number=number).first()
+    if resident is None:
+        raise ApiError(404, "not_registered", "未找到该参保人的参保登记")
+    if str(q_or_body["name"]).strip() != resident.name:
+        raise ApiError(422, "name_mismatch", "姓名与身份证号码不符")
+    return resident
+
+
+@endpoint(methods=("GET", "POST"), scopes=("channel",), staff=False)
+def back_payments_view(request):
+    """断保补缴: GET ?id_number=&name=&year= → what making up a break year costs;
+    POST {channel, txn_id, id_number, name, year, amount, paid_at} → 201 recorded, the year
+    repaired for the waiting rules (payments.backpay)."""
+    from .backpay import back_payment_amount, back_payment_record
+
+    if request.method == "GET":
+        q = request.GET
+        missing = [k for k in ("id_number", "name", "year") if not q.get(k, "").strip()]
+        if missing:
+            raise ApiError(422, "invalid_input", f"缺少参数：{', '.join(missing)}")
+        year = _year(q["year"])
+        resident = _person(q)
+        try:
+            amount = back_payment_amount(resident, year)
+        except EnrollmentError as exc:
+            _fail(exc)
+        return {"name": resident.name, "year": year, "amount_due": _money(amount), "status": "break_year"}, 200
+    body = read_json(request)
+    if not isinstance(body, dict):
+        raise ApiError(422, "invalid_input", "请求应为 JSON 对象")
+    missing = [k for k in PAYMENT_FIELDS if body.get(k) in (None, "")]
+    if missing:
+        raise ApiError(422, "invalid_input", f"缺少字段：{', '.join(missing)}")
+    unknown = sorted(set(body) - set(PAYMENT_FIELDS))
+    if unknown:
+        raise ApiError(422, "invalid_input", f"未知字段：{', '.join(unknown)[:100]}")
+    channel = channel_code(body["channel"])
+    if channel is None or channel not in API_CHANNELS:
+        raise ApiError(422, "invalid_input", f"channel 应为 {'、'.join(API_CHANNELS)} 之一")
+    if not all(isinstance(body[k], str) for k in ("txn_id", "id_number", "name")):
+        raise ApiError(422, "invalid_input", "txn_id、id_number、name 应为字符串")
+    try:
+        year = _year(body["year"])
+        amount = parse_amount(body["amount"])
+        paid_at = parse_paid_at(body["paid_at"])
+        resident = _person(body)
+        recorded = back_payment_record(resident=resident, year=year, amount=amount, channel=channel,
+                                       txn_id=body["txn_id"], paid_at=paid_at, actor=_actor(request),
+                                       body_hash=request_hash(body))
+    except EnrollmentError as exc:
+        _fail(exc)
+    return json_response(recorded.body, recorded.status)

@@ -73,7 +73,10 @@ class Payment(models.Model):
     channel = models.CharField("缴费渠道", max_length=20, choices=Channel.choices)
     txn_id = models.CharField("交易流水号", max_length=64)
     enrollment = models.ForeignKey("enrollment.Enrollment", verbose_name="参保登记", on_delete=models.PROTECT,
-                                   related_name="payments")
+                                   related_name="payments", null=True, blank=True)
+    # the back-payment of a break year (断保补缴) lands on its repair, not on an enrollment
+    gap_repair = models.OneToOneField("enrollment.GapRepair", verbose_name="断保补缴记录", on_delete=models.PROTECT,
+                                      related_name="payment", null=True, blank=True)
     id_number = models.CharField("身份证号码", max_length=18)
     name = models.CharField("姓名", max_length=50)
     region = models.ForeignKey(Region, verbose_name="参保地", on_delete=models.PROTECT, related_name="+",
@@ -115,6 +118,9 @@ class Payment(models.Model):
                                    | Q(~Q(kind="payment"), outcome="refund"),
                                    name="payment_outcome_by_kind"),
             models.CheckConstraint(condition=~Q(txn_id=""), name="payment_txn_id_not_blank"),
+            models.CheckConstraint(condition=Q(enrollment__isnull=False, gap_repair__isnull=True)
+                                   | Q(enrollment__isnull=True, gap_repair__isnull=False),
+                                   name="payment_on_enrollment_or_repair"),
         ]
         triggers = [
             pgtrigger.Protect(name="payment_append_only", operation=pgtrigger.Update | pgtrigger.Delete),

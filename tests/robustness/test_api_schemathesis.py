@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                status_code_conformance)
 
 MAX_EXAMPLES = 40
-CHANNEL_PATHS = {"/dues", "/payments", "/payment-records"}
+CHANNEL_PATHS = {"/dues", "/payments", "/payment-records", "/back-payments"}
 
 
 def _load():
