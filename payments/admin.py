@@ -22,6 +22,8 @@ from core import clock
 from enrollment import idnumbers
 from enrollment.admin.common import MaskedIdColumnMixin, can_view_full_id, form_action, report_action, \
     too_many_for_an_action
+from enrollment.admin.enrollments import YearFilter
+from enrollment.models import Enrollment, EnrollmentStatus, Resident
 from policy.models import Region
 
 from . import refunds
@@ -39,8 +41,10 @@ class PaymentAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
     change_list_template = "admin/payments/payment/change_list.html"
     list_display = ["paid_on", "id_display", "name", "region", "year", "channel", "kind", "outcome", "amount",
                     "txn_id", "payer_name", "recorded_at"]
-    list_filter = ["channel", "kind", "outcome", ("paid_on", admin.DateFieldListFilter), PaymentRegionFilter, "year"]
+    list_filter = ["channel", "kind", "outcome", ("paid_on", admin.DateFieldListFilter), PaymentRegionFilter,
+                   YearFilter]
     list_select_related = ["region"]
+    ordering = ["-id"]  # the primary key's index, not a sort of the whole ledger
     search_fields = ["id_number", "txn_id"]
     search_help_text = "输入完整身份证号码或交易流水号"
     date_hierarchy = None
@@ -164,7 +168,7 @@ class RefundAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
     list_display = ["id", "status", "id_display", "name", "year", "reason", "amount", "requester", "decided_by",
                     "payment_txn", "region", "requested_at"]
     list_display_links = ["id"]
-    list_filter = ["status", "reason", RefundRegionFilter, "year"]
+    list_filter = ["status", "reason", RefundRegionFilter, YearFilter]
     list_select_related = ["region", "requested_by", "decided_by", "payment"]
     search_fields = ["id_number"]
     search_help_text = "输入完整身份证号码或姓名"
@@ -256,6 +260,7 @@ class RefundAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
         return [
             path("queue-owed/", view(self.queue_owed_view), name="payments_refund_queue_owed"),
             path("export/", view(self.export_view), name="payments_refund_export"),
+            path("request/", view(self.request_view), name="payments_refund_request"),
         ] + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
@@ -294,3 +299,73 @@ class RefundAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
         resp = HttpResponse(body, content_type="text/csv; charset=utf-8")
         resp["Content-Disposition"] = f'attachment; filename="{name}"'
         return resp
+
+    def request_view(self, request):
+        """申请退费: cancel a paid year and ask for its refund, or a college leaver's remaining
+        years — the requester is the user (someone else approves)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        form = RefundRequestForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            resident = Resident.objects.filter(id_number=data["id_number"]).first()
+            codes = region_codes(request.user)
+            if resident is None or (codes is not None and resident.region_id not in codes):
+                form.add_error("id_number", "未找到该参保人，或不在您的经办地区内")
+            else:
+                try:
+                    made = self._request(request, resident, data)
+                except refunds.RefundError as exc:
+                    form.add_error(None, exc.message)
+                else:
+                    total = sum(r.amount for r in made)
+                    self.message_user(request, f"已提交退费申请 {len(made)} 条，合计 {total:.2f} 元，待另一名经办人员审核",
+                                      messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:payments_refund_changelist"))
+        context = {**self.admin_site.each_context(request), "title": "申请退费", "form": form,
+                   "opts": self.model._meta}
+        return TemplateResponse(request, "admin/payments/refund/request.html", context)
+
+    def _request(self, request, resident, data):
+        codes = region_codes(request.user)
+        if data["kind"] == "cancel_paid":
+            e = Enrollment.objects.filter(resident=resident, year=data["year"]).exclude(
+                status=EnrollmentStatus.CANCELLED).first()
+            if e is None or (codes is not None and e.region_id not in codes):
+                raise refunds.RefundError("not_paid", f"未找到 {data['year']} 年度的有效参保登记")
+            return [refunds.enrollment_cancel_paid(enrollment=e, reason=data["reason"], actor=request.user)]
+        return refunds.college_leaver_refund(resident=resident, left_on=data["left_on"], how=data["how"],
+                                             actor=request.user)
+
+
+class RefundRequestForm(forms.Form):
+    kind = forms.ChoiceField(label="退费事项", choices=[
+        ("cancel_paid", "注销已缴费的参保登记并退费（待遇于今天终止）"),
+        ("college_leaver", "大学生转学/退学/入伍：退还离校年度以后的剩余年度")])
+    id_number = forms.CharField(label="身份证号码", max_length=18)
+    year = forms.IntegerField(label="待遇年度", required=False, min_value=2000, max_value=2100,
+                              help_text="注销已缴费登记时填写")
+    reason = forms.CharField(label="注销原因", max_length=200, required=False, help_text="注销已缴费登记时填写")
+    left_on = forms.DateField(label="离校日期", required=False, help_text="大学生离校时填写，如 2026-09-01")
+    how = forms.ChoiceField(label="离校方式", required=False, choices=[("", "---------")] + list(
+        refunds.LEAVING.items()))
+
+    def clean_id_number(self):
+        number = idnumbers.normalise(self.cleaned_data["id_number"])
+        if not (len(number) == 18 and number[:17].isascii() and number[:17].isdigit()):
+            raise forms.ValidationError("请输入 18 位身份证号码")
+        return number
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == "cancel_paid":
+            if not data.get("year"):
+                self.add_error("year", "请填写待遇年度")
+            if not (data.get("reason") or "").strip():
+                self.add_error("reason", "请填写注销原因")
+        elif data.get("kind") == "college_leaver":
+            if not data.get("left_on"):
+                self.add_error("left_on", "请填写离校日期")
+            if not data.get("how"):
+                self.add_error("how", "请选择离校方式")
+        return data

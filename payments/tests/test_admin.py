@@ -204,3 +204,30 @@ def test_an_auditor_reads_the_queue_but_has_no_actions(client, dup):
     client.post(REFUNDS, {"action": "approve", "_selected_action": [r.pk]})
     assert Refund.objects.get().status == "requested"
     assert client.post(f"{REFUNDS}queue-owed/").status_code == 403
+
+
+def test_a_caseworker_asks_for_a_refund_on_the_request_page(client, li, settings):
+    from enrollment.models import Enrollment
+
+    pay(li, "WX-1")
+    a = caseworker("cw_a", "141100")
+    settings.BUSINESS_DATE = date(2026, 3, 10)
+    client.force_login(caseworker("cw_ningbo", "330200"))
+    resp = client.post(f"{REFUNDS}request/", {"kind": "cancel_paid", "id_number": li.id_number, "year": "2026",
+                                              "reason": "本人申请"})
+    assert "未找到该参保人，或不在您的经办地区内" in resp.content.decode()
+    client.force_login(a)
+    assert "申请退费" in client.get(REFUNDS).content.decode()
+    resp = client.post(f"{REFUNDS}request/", {"kind": "cancel_paid", "id_number": li.id_number, "year": "2026"})
+    assert "请填写注销原因" in resp.content.decode()
+    resp = client.post(f"{REFUNDS}request/", {"kind": "college_leaver", "id_number": li.id_number,
+                                              "left_on": "2026-03-01", "how": "dropout"})
+    assert "不是大学生" in resp.content.decode()  # the service's refusal, on the form
+    resp = client.post(f"{REFUNDS}request/", {"kind": "cancel_paid", "id_number": li.id_number.lower(),
+                                              "year": "2026", "reason": "参加职工医保"}, follow=True)
+    assert "已提交退费申请 1 条，合计 400.00 元，待另一名经办人员审核" in said(resp)
+    r = Refund.objects.get()
+    assert (r.reason, r.amount, r.requested_by_id, r.status) == ("cancel_paid", Decimal("400.00"), a.pk, "requested")
+    e = Enrollment.objects.get(pk=r.enrollment_id)
+    assert (e.status, e.benefit_end, e.cancel_reason) == ("cancelled", date(2026, 3, 10), "参加职工医保")
+    assert ledger_check() == []
