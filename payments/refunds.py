@@ -112,15 +112,6 @@ def refund_request(*, enrollment: Enrollment, reason: str, amount, actor, source
     user = acting_user(actor)
     with transaction.atomic(), audit_context(actor, action="refund_request", reason=reason):
         e = Enrollment.objects.select_for_update().select_related("resident").get(pk=enrollment.pk)
-        if source_payment is not None:
-            paid = Payment.objects.select_for_update().get(pk=source_payment.pk)
-            if paid.enrollment_id != e.pk or paid.kind != Payment.Kind.PAYMENT:
-                raise RefundError("invalid_input", "所退缴费不是该参保登记的缴费记录")
-        else:
-            paid = applied_payment(e.pk)
-            if paid is None:
-                raise RefundError("not_paid", f"{e.year} 年度登记没有缴费记录，无可退费用")
-            paid = Payment.objects.select_for_update().get(pk=paid.pk)
         if owed_refund is not None:
             from subsidies.models import OwedRefund
 
@@ -131,6 +122,15 @@ def refund_request(*, enrollment: Enrollment, reason: str, amount, actor, source
                 raise RefundError("owed_refund_closed", f"资助部分应退记录已{owed.get_status_display()}，不能申请退费")
             if Refund.objects.filter(owed_refund=owed).exists():
                 raise RefundError("already_requested", "该资助部分应退记录已生成退费申请")
+        if source_payment is not None:
+            paid = Payment.objects.select_for_update().get(pk=source_payment.pk)
+            if paid.enrollment_id != e.pk or paid.kind != Payment.Kind.PAYMENT:
+                raise RefundError("invalid_input", "所退缴费不是该参保登记的缴费记录")
+        else:
+            paid = applied_payment(e.pk)
+            if paid is None:
+                raise RefundError("not_paid", f"{e.year} 年度登记没有缴费记录，无可退费用")
+            paid = Payment.objects.select_for_update().get(pk=paid.pk)
         if source_payment is not None and Refund.objects.filter(source_payment=paid, status__in=OPEN).exists():
             raise RefundError("already_requested", "该笔缴费已在退费队列中")
         left = refundable(paid)
@@ -175,6 +175,13 @@ def refund_pay(*, refund: Refund, actor, txn_id: str | None = None) -> Payment:
     the refund becomes 已退付, and a dynamic-adjustment refund's OwedRefund 已退付."""
     user = acting_user(actor)
     with transaction.atomic(), audit_context(actor, action="refund_pay"):
+        # Locks in one order everywhere: enrollment → owed refund → refund → payment.
+        owed_id = Refund.objects.filter(pk=refund.pk).values_list("owed_refund_id", flat=True).first()
+        owed = None
+        if owed_id is not None:
+            from subsidies.models import OwedRefund
+
+            owed = OwedRefund.objects.select_for_update().get(pk=owed_id)
         r = Refund.objects.select_for_update().get(pk=refund.pk)
         if r.status != Refund.Status.APPROVED:
             raise RefundError("not_approved", f"退费申请 {r.pk} {r.get_status_display()}，只有已审核的申请可以退付")
@@ -185,11 +192,7 @@ def refund_pay(*, refund: Refund, actor, txn_id: str | None = None) -> Payment:
         given = -(Payment.objects.filter(refund_of=paid).aggregate(s=Sum("amount"))["s"] or Decimal("0"))
         if given + r.amount > paid.amount:
             raise RefundError("over_refund", f"该笔缴费 {paid.amount} 元已退 {given} 元，不能再退 {r.amount} 元")
-        owed = None
-        if r.owed_refund_id:
-            from subsidies.models import OwedRefund
-
-            owed = OwedRefund.objects.select_for_update().get(pk=r.owed_refund_id)
+        if owed is not None:
             if owed.status != OwedRefund.Status.OWED:
                 raise RefundError("owed_refund_closed",
                                   f"资助部分应退记录已{owed.get_status_display()}，不能退付；请驳回后处理")

@@ -264,3 +264,60 @@ def test_the_approved_list_is_a_bom_csv_of_one_region_without_formulas(li, today
     assert row[8] == "'@approver" and row[10:] == ["支付宝", "'=cmd|' /C calc'!A0"]
     assert refunds.approved_refunds_csv(region="141100", full_ids=True).decode("utf-8-sig").count(li.id_number) == 1
     assert len(list(csv.reader(io.StringIO(refunds.approved_refunds_csv(region="330200").decode("utf-8-sig"))))) == 1
+
+
+def test_a_roster_raising_the_owed_amount_updates_a_request_still_awaiting_approval(li, b, today):
+    pay(li, "WX-1")
+    header = "姓名,身份证号码,困难类别,认定部门,认定日期\r\n"
+    import_roster((header + f"李四,{li.id_number},低保对象,民政局,2025-12-01\r\n").encode(), "名单.csv",
+                  region="141100", year=2026, today=date(2025, 12, 5), actor="test")
+    assert refunds.queue_owed_refunds(region=["141100"]) == 1
+    import_roster((header + f"李四,{li.id_number},特困人员,民政局,2025-12-02\r\n").encode(), "名单.csv",
+                  region="141100", year=2026, today=date(2025, 12, 6), actor="test")
+    r = Refund.objects.get()
+    refunds.refund_decide(refund=r, approve=True, actor=b)
+    with pytest.raises(RefundError) as exc:  # approved for 320.00, owed 400.00 now
+        refunds.refund_pay(refund=r, actor=b)
+    assert exc.value.code == "amount_changed"
+    assert not refund_records().exists()
+    # a request not yet decided follows the roster
+    Refund.objects.filter(pk=r.pk).update(status="requested", decided_by=None, decided_at=None)
+    assert refunds.queue_owed_refunds() == 0
+    r.refresh_from_db()
+    assert r.amount == Decimal("400.00")
+    refunds.refund_decide(refund=r, approve=True, actor=b)
+    assert refunds.refund_pay(refund=r, actor=b).amount == Decimal("-400.00")
+    assert OwedRefund.objects.get().status == "paid"
+    assert ledger_check() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_refund_paid_from_two_places_at_once_is_paid_once(li, b):
+    import threading
+
+    from django.db import connection
+
+    pay(li, "WX-1")
+    pay(li, "ALI-9", channel="alipay")
+    r = Refund.objects.get()
+    refunds.refund_decide(refund=r, approve=True, actor=b)
+    start, codes = threading.Barrier(4), []
+
+    def go():
+        try:
+            start.wait()
+            refunds.refund_pay(refund=Refund.objects.get(pk=r.pk), actor=b)
+            codes.append("paid")
+        except RefundError as exc:
+            codes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=go) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == ["not_approved", "not_approved", "not_approved", "paid"]
+    assert refund_records().count() == 1 and Refund.objects.get().status == "paid"
+    assert ledger_check() == []
