@@ -199,6 +199,8 @@ CELERY_BEAT_SCHEDULE = {
     # Hourly, so a scheduler that was down on the opening day catches up the same day.
     "schedule-renewals": {"task": "enrollment.tasks.schedule_renewals",
                           "schedule": crontab(minute=5)},
+    # The December family-pool deduction from the region's pool_batch_starts_on (hourly: catches up).
+    "schedule-pool-batches": {"task": "family_pool.tasks.schedule_pool_batches", "schedule": crontab(minute=15)},
 }
 
 LOGGING = {
