@@ -7,4 +7,5 @@ class FamilyPoolConfig(AppConfig):
     verbose_name = "家庭共济"
 
     def ready(self):
-        from . import batch_admin, jobs  # noqa: F401  (the December batch: engine job, admin pages)
+        from . import accounts  # noqa: F401  (the 30 June settlement task, for Celery)
+        from . import jobs_import  # noqa: F401  (register the accounts import with core.batch)

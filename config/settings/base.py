@@ -201,6 +201,12 @@ CELERY_BEAT_SCHEDULE = {
                           "schedule": crontab(minute=5)},
     # The December family-pool deduction from the region's pool_batch_starts_on (hourly: catches up).
     "schedule-pool-batches": {"task": "family_pool.tasks.schedule_pool_batches", "schedule": crontab(minute=15)},
+    # The 30 June account settlement (23:55), again on 1-7 July to catch up a missed day (idempotent).
+    "settle-employee-accounts": {"task": "family_pool.accounts.settle_accounts_task",
+                                 "schedule": crontab(minute=55, hour=23, day_of_month="30", month_of_year="6")},
+    "settle-employee-accounts-catch-up": {"task": "family_pool.accounts.settle_accounts_task",
+                                          "schedule": crontab(minute=40, hour=2, day_of_month="1-7",
+                                                              month_of_year="7")},
 }
 
 LOGGING = {
