@@ -9,3 +9,4 @@ class FamilyPoolConfig(AppConfig):
     def ready(self):
         from . import accounts  # noqa: F401  (the 30 June settlement task, for Celery)
         from . import jobs_import  # noqa: F401  (register the accounts import with core.batch)
+        from . import batch_admin, jobs  # noqa: F401  (the December batch: engine job, admin pages)
