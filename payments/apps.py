@@ -7,4 +7,5 @@ class PaymentsConfig(AppConfig):
     verbose_name = "缴费"
 
     def ready(self):
+        from . import admin_imports  # noqa: F401  (对账批次 and the import pages)
         from . import jobs  # noqa: F401  (register the payment imports with core.batch)

@@ -12,7 +12,7 @@ from django.db import connection
 
 from core import clock
 from core.audit_actor import acting_user
-from enrollment.imports.common import RowError
+from enrollment.imports.common import HELD_ELSEWHERE, RowError
 from enrollment.models import Enrollment, EnrollmentStatus, PaidVia, Resident
 from enrollment.pricing import QuoteMemo, SpecCache
 from enrollment.selectors import PersonFacts, joined, quote_requests_for
@@ -48,10 +48,11 @@ PAID_COLUMNS = (("category", "text"), ("personal_standard", "numeric"), ("fiscal
                 ("timing", "text"), ("benefit_start", "date"), ("benefit_end", "date"),
                 ("waiting_months", "int"), ("waiting_days", "int"), ("cap_adjustment", "int"),
                 ("paid_amount", "numeric"), ("paid_on", "date"), ("paid_at", "timestamptz"), ("paid_via", "text"))
-_PAID_SQL = (f"UPDATE {Enrollment._meta.db_table} e SET status = 'paid', updated_at = %(now)s, "
-             + ", ".join(f"{c} = t.{c}" for c, _ in PAID_COLUMNS)
-             + " FROM unnest(%(id)s::bigint[], " + ", ".join(f"%({c})s::{t}[]" for c, t in PAID_COLUMNS)
-             + ") AS t(id, " + ", ".join(c for c, _ in PAID_COLUMNS) + ") WHERE e.id = t.id")
+_STAGE = "payments_import_paid"
+_STAGE_DDL = (f"CREATE TEMPORARY TABLE {_STAGE} (id bigint, "
+              + ", ".join(f"{c} {t}" for c, t in PAID_COLUMNS) + ") ON COMMIT DROP")
+_PAID_SQL = (f"UPDATE {Enrollment._meta.db_table} e SET status = 'paid', updated_at = %s, "
+             + ", ".join(f"{c} = t.{c}" for c, _ in PAID_COLUMNS) + f" FROM {_STAGE} t WHERE e.id = t.id")
 
 
 @dataclass(slots=True)
@@ -70,8 +71,10 @@ def _rows(sql: str, params: list) -> list[tuple]:
         return cur.fetchall()
 
 
-def land_rows(rows: list[PaymentRow], errors: list[RowError], *, actor, progress=None) -> None:
-    """Decide and write every row (``outcome``/``code`` set on each; refusals added to ``errors``)."""
+def land_rows(rows: list[PaymentRow], errors: list[RowError], *, actor, progress=None, codes=None) -> None:
+    """Decide and write every row (``outcome``/``code`` set on each; refusals added to ``errors``).
+    ``codes``: the regions of the caseworker importing (None: all) — a person of another
+    region is refused without telling where they are held."""
     total = len(rows)
     live = [r for r in rows if r.same_as is None and not r.outcome]
     _earlier(live, errors)
@@ -81,6 +84,8 @@ def land_rows(rows: list[PaymentRow], errors: list[RowError], *, actor, progress
         p = people.get(r.id_number)
         if p is None:
             errors.append(error_of(r, "not_registered", "未找到该参保人的参保登记"))
+        elif codes is not None and p[2] not in codes:
+            errors.append(error_of(r, "not_registered", HELD_ELSEWHERE))
         elif r.name != p[1]:
             errors.append(error_of(r, "name_mismatch", "姓名与身份证号码不符"))
     _carry_over([r for r in live if r.carried and not r.outcome], people, errors, actor)
@@ -253,14 +258,14 @@ def _write(applied: list, duplicates: list, people: dict, actor) -> None:
     ids = _next_ids(len(applied) + len(duplicates))
     records = []
     for pk, (r, e, result) in zip(ids, applied):
-        body = {"payment_id": pk, "status": "paid",
-                "benefit_start": result.benefit_start.isoformat() if result.benefit_start else None}
+        start = f'"{result.benefit_start.isoformat()}"' if result.benefit_start else "null"
+        body = f'{{"payment_id": {pk}, "status": "paid", "benefit_start": {start}}}'  # payment_record's answer
         records.append(_record(pk, r, e, people, "applied", body, 201, common))
     refunds = []
     for pk, (r, e) in zip(ids[len(applied):], duplicates):
         body = {"error": {"code": "already_paid",
                           "message": f"{r.year} 年度已缴费；本笔 {r.amount:.2f} 元已记录并列入退费"}}
-        records.append(_record(pk, r, e, people, "duplicate", body, 409, common))
+        records.append(_record(pk, r, e, people, "duplicate", json.dumps(body, ensure_ascii=False), 409, common))
         if r.amount > 0:
             refunds.append(Refund(enrollment_id=e.id, source_payment_id=pk, id_number=r.id_number,
                                   name=people[r.id_number][1], region_id=e.region_id, year=r.year,
@@ -271,30 +276,25 @@ def _write(applied: list, duplicates: list, people: dict, actor) -> None:
         with cur.copy(f"COPY {Payment._meta.db_table} ({', '.join(PAYMENT_COLUMNS)}) FROM STDIN") as copy:
             for rec in records:
                 copy.write_row(getter(rec))
-        if applied:
+        if applied:  # the paid columns COPied into a scratch table, then one UPDATE in key order
             applied.sort(key=lambda a: a[1].id)
-            params = {"now": now, "id": [e.id for _, e, _ in applied]}
-            for column, _ in PAID_COLUMNS:
-                params[column] = [_paid_value(column, r, res) for r, _, res in applied]
-            cur.execute(_PAID_SQL, params)
+            cur.execute(f"DROP TABLE IF EXISTS pg_temp.{_STAGE}")
+            cur.execute(_STAGE_DDL)
+            with cur.copy(f"COPY {_STAGE} FROM STDIN") as copy:
+                for r, e, res in applied:
+                    copy.write_row(_paid_row(e.id, r, res))
+            cur.execute(_PAID_SQL, [now])
+            cur.execute(f"DROP TABLE pg_temp.{_STAGE}")
     if refunds:
         Refund.objects.bulk_create(refunds, batch_size=2000)
 
 
-def _paid_value(column: str, r: PaymentRow, result):
-    if column == "assistance_identity":
-        return result.assistance.identity if result.assistance else ""
-    if column == "assistance_amount":
-        return result.assistance.amount if result.assistance else None
-    if column == "paid_amount":
-        return r.amount
-    if column == "paid_on":
-        return r.paid_on
-    if column == "paid_at":
-        return r.paid_at
-    if column == "paid_via":
-        return PAID_VIA.get(r.channel, PaidVia.CHANNEL)
-    return getattr(result, column)
+def _paid_row(eid: int, r: PaymentRow, q) -> tuple:
+    """The enrollment's paid columns (PAID_COLUMNS order): ``fill_paid``'s, from the same answer."""
+    a = q.assistance
+    return (eid, q.category, q.personal_standard, q.fiscal_subsidy, a.identity if a else "", a.amount if a else None,
+            q.amount_due, q.timing, q.benefit_start, q.benefit_end, q.waiting_months, q.waiting_days,
+            q.cap_adjustment, r.amount, r.paid_on, r.paid_at, PAID_VIA.get(r.channel, PaidVia.CHANNEL))
 
 
 @dataclass(slots=True)
@@ -329,4 +329,4 @@ def _record(pk, r: PaymentRow, e: Held, people, outcome, body, status, common) -
                    id_number=r.id_number, name=people[r.id_number][1], region_id=e.region_id, year=r.year,
                    amount=r.amount, paid_at=r.paid_at, paid_on=r.paid_on, payer_kind=r.payer_kind,
                    payer_id=r.payer_id, payer_name=r.payer_name, request_hash=r.body_hash,
-                   response=json.dumps(body, ensure_ascii=False), response_status=status, **common)
+                   response=body, response_status=status, **common)

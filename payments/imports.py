@@ -26,6 +26,7 @@ file: the later copy is ``unchanged`` (same content) or ``idempotency_conflict``
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -38,12 +39,12 @@ from django.db import connection, transaction
 from core import clock
 from core.audit import audit_context
 from core.audit_actor import acting_user
-from enrollment.imports.common import RowError, cell_errors, check_id, check_name, echo, report_errors
+from enrollment.imports.common import RowError, cell_errors, check_id, check_name, echo, report_errors, user_codes
 from enrollment.selectors import joined
 from enrollment.spreadsheet import Table, is_numeric_cell, plain, read_table
 
 from .models import Channel, PayerKind
-from .services import API_CHANNELS, SHANGHAI, PaymentError, channel_code, parse_amount, request_hash
+from .services import API_CHANNELS, SHANGHAI, PaymentError, channel_code, parse_amount
 
 PAYMENT_REQUIRED = ["渠道", "交易流水号", "身份证号码", "姓名", "待遇年度", "金额", "缴费时间"]
 PAYMENT_OPTIONAL = ["缴费单位", "缴费单位代码"]
@@ -76,10 +77,7 @@ class PaymentRow:
     outcome: str = ""  # paid, unchanged, already_paid, error
     code: str = ""  # the refusal's code (as payment_record would raise it)
     same_as: int | None = None  # an earlier row of the file with the same channel + txn id
-
-    @property
-    def paid_on(self) -> date:
-        return self.paid_at.astimezone(SHANGHAI).date()
+    paid_on: date | None = None  # the Beijing date of paid_at
 
     @property
     def carried(self) -> bool:
@@ -135,10 +133,26 @@ def parse_moment(text: str) -> datetime:
     return moment.replace(tzinfo=SHANGHAI)
 
 
-def _check_row(number: int, values: dict, today: date, errors: list) -> PaymentRow | None:
+class _Memo(dict):
+    """Answers by the cell's text: a file repeats a handful of channels, amounts and times."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, text):
+        try:
+            answer = self.fn(text)
+        except (ValueError, ArithmeticError, OverflowError, PaymentError) as exc:
+            answer = exc
+        self[text] = answer
+        return answer
+
+
+def _check_row(number: int, values: dict, today: date, errors: list, memo: dict) -> PaymentRow | None:
     before = len(errors)
     raw_channel = plain(values.get("渠道", ""))
-    channel = channel_code(raw_channel)
+    channel = memo["channel"][raw_channel]
     if channel is None or (channel not in API_CHANNELS and channel != Channel.CARRIED_OVER):
         errors.append(RowError(number, "渠道", f"未知缴费渠道 {echo(raw_channel)}"))
     txn_id = plain(values.get("交易流水号", ""))
@@ -152,19 +166,16 @@ def _check_row(number: int, values: dict, today: date, errors: list) -> PaymentR
         errors.append(RowError(number, "待遇年度", f"应为四位年份，收到 {echo(year_text)}"))
     elif channel == Channel.CARRIED_OVER and year > today.year:
         errors.append(RowError(number, "待遇年度", f"结转只适用于以往年度，{year} 年度请按正常缴费办理"))
-    amount = None
-    try:
-        amount = parse_amount(plain(values.get("金额", "")))
-    except PaymentError:
+    amount = memo["amount"][plain(values.get("金额", ""))]
+    if isinstance(amount, Exception):
         errors.append(RowError(number, "金额", f"应为不小于 0、最多两位小数的金额，收到 {echo(plain(values.get('金额', '')))}"))
-    paid_at = None
     raw_time = values.get("缴费时间", "")
-    try:
-        paid_at = parse_moment(raw_time)
-    except (ValueError, ArithmeticError, OverflowError):
+    paid_at = memo["time"][raw_time]
+    if isinstance(paid_at, Exception):
         errors.append(RowError(number, "缴费时间", f"应为日期时间，如 2025-11-10 10:30:00，收到 {echo(plain(raw_time))}"))
     else:
-        if paid_at.astimezone(SHANGHAI).date() > today:
+        paid_on = paid_at.astimezone(SHANGHAI).date()
+        if paid_on > today:
             errors.append(RowError(number, "缴费时间", f"晚于今天（{today.isoformat()}）"))
     if len(errors) > before:
         return None
@@ -172,12 +183,18 @@ def _check_row(number: int, values: dict, today: date, errors: list) -> PaymentR
     payer_id = plain(values.get("缴费单位代码", ""))[:64]
     r = PaymentRow(row=number, channel=channel, txn_id=txn_id, id_number=parsed_id.number, name=name, year=year,
                    amount=amount, paid_at=paid_at, payer_kind=PAYER_BY_CHANNEL.get(channel, PayerKind.COLLECTOR),
-                   payer_id=payer_id, payer_name=payer_name)
+                   payer_id=payer_id, payer_name=payer_name, paid_on=paid_on)
     if not r.carried:
-        r.body_hash = request_hash({"channel": channel, "txn_id": txn_id, "id_number": r.id_number, "name": name,
-                                    "year": year, "amount": f"{amount:.2f}", "paid_at": paid_at.isoformat(),
-                                    "payer": [r.payer_kind, payer_id, payer_name], "via": "import_payments"})
+        r.body_hash = row_hash(r)
     return r
+
+
+def row_hash(r: PaymentRow) -> str:
+    """The row's content, canonical: the same row imported again hashes the same (fields
+    joined by a separator no checked cell holds)."""
+    text = "\x1f".join(("import_payments", r.channel, r.txn_id, r.id_number, r.name, str(r.year), f"{r.amount:.2f}",
+                        r.paid_at.isoformat(), r.payer_kind, r.payer_id, r.payer_name))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def check_rows(table: Table, today: date, progress=None) -> tuple[list[PaymentRow], list[RowError]]:
@@ -185,8 +202,9 @@ def check_rows(table: Table, today: date, progress=None) -> tuple[list[PaymentRo
     bad_cells = {e.row for e in errors}
     rows, first = [], {}
     total = len(table.rows)
+    memo = {"channel": _Memo(channel_code), "amount": _Memo(parse_amount), "time": _Memo(parse_moment)}
     for i, (number, values) in enumerate(table.rows, 1):
-        r = None if number in bad_cells else _check_row(number, values, today, errors)
+        r = None if number in bad_cells else _check_row(number, values, today, errors, memo)
         if r is not None:
             earlier = first.setdefault((r.channel, r.txn_id), r)
             if earlier is not r:
@@ -222,7 +240,8 @@ def import_payments_table(table: Table, *, skip_invalid: bool = False, dry_run: 
     actor = actor if actor is not None else user
     try:
         with transaction.atomic(), audit_context(actor, action="import_payments"):
-            land_rows(rows, errors, actor=acting_user(actor) or actor, progress=progress)
+            land_rows(rows, errors, actor=acting_user(actor) or actor, progress=progress,
+                      codes=user_codes(user) if acting_user(user) is not None else None)
             errors.sort(key=lambda e: (e.row, e.column))
             if (errors and not skip_invalid) or dry_run:
                 raise Rollback
