@@ -38,11 +38,11 @@ def employee(area: str, birth: str, seq: str = "001", *, name="王职工", regio
 
 
 def enrolled(area: str, birth: str, seq: str = "001", *, name="李小", year=2025, via="community",
-             registered_at=None, region=None, status=EnrollmentStatus.REGISTERED):
+             registered_at=None, region=None, status=EnrollmentStatus.REGISTERED, **extra):
     r = person(area, birth, seq, name=name, region=region)
     Enrollment.objects.create(resident=r, year=year, region_id=r.region_id, category="student", status=status,
                               registered_via=via, registered_at=registered_at or at(year - 1, 11, 1),
-                              amount_due=Decimal("355.00"))
+                              amount_due=Decimal("355.00"), **extra)
     return r
 
 
