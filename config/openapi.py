@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document served at /api/v1/openapi.json."""
 
 from core.api import error_response, json_response
+from family_pool import openapi as pool_openapi
 
 MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["780.00"]}
 DATE = {"type": "string", "format": "date"}
@@ -161,10 +162,11 @@ def schema() -> dict:
                                            "description": "manage.py create_api_token NAME --scope channel|pool|staff"}},
             "schemas": {"Error": ERROR, "QuoteRequest": QUOTE_REQUEST, "QuoteResult": QUOTE_RESULT,
                         "EnrollmentCreate": ENROLLMENT_CREATE, "Enrollment": ENROLLMENT, "Dues": DUES,
-                        "PaymentCreate": PAYMENT_CREATE, "Payment": PAYMENT},
+                        "PaymentCreate": PAYMENT_CREATE, "Payment": PAYMENT, **pool_openapi.SCHEMAS},
         },
         "security": [{"bearer": []}],
         "paths": {
+            **pool_openapi.PATHS,
             "/enrollments": {"post": {
                 "summary": "Register a resident for a benefit year (scope staff)",
                 "operationId": "enrollment_create",
