@@ -177,7 +177,7 @@ def test_a_carried_over_year_makes_the_next_year_continuous(tmp_path, business_d
     starts = {p.name: Enrollment.objects.get(pk=p.enrollment_id).benefit_start
               for p in imported().filter(channel="bank")}
     assert starts["赵六"] == day  # continuous: benefits from the payment day
-    assert starts["王五"] > day  # a first enrollment paid late waits
+    assert starts["王五"] == date(2026, 4, 10)  # a first enrollment paid late waits three months
     assert ledger_check() == []
 
 
