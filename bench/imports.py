@@ -4,6 +4,7 @@
     .venv/bin/python bench/imports.py --rows 20000     # a quick run
     .venv/bin/python bench/imports.py --no-admin       # the service only (no Redis, no worker)
     .venv/bin/python bench/imports.py --format xlsx    # the roster as .xlsx instead of CSV
+    .venv/bin/python bench/imports.py --payments-only --no-admin   # only the import_payments measurement
 
 What it does, in a scratch database (``DATABASE_URL``, default
 ``postgres://postgres@127.0.0.1:5432/bench_imports``; its name must contain
@@ -29,6 +30,12 @@ once — and the background run on the batch engine, done by a Celery worker
 subprocess on Redis (``--broker``, default database 8, on a queue of the
 bench's own), timed until the BatchRun is done.  The worker is always killed at
 the end; every wait has a deadline.
+
+Then (unless ``--no-payments``) ``import_payments`` (issue 10): a school-and-village
+collection file paying every registration just made (channel 集中代收, the amount due,
+2026-11-23 10:00), timed through the service: the first import (every row paid: ledger
+COPY, enrollments' paid columns, audit events), the same file again (every row
+unchanged), and ``ledger_check`` after both.  Target: under 15 s for 100,000 rows.
 
 Printed: seconds and rows per second of each, the SQL time of the slowest
 statements, the phases, the audit events written.  Target (issue 7): the first
@@ -219,6 +226,50 @@ def timed(label: str, n: int, fn, phases: bool = False) -> object:
     return result
 
 
+def payments_file(n: int) -> bytes:
+    """Every 2027 registration paid through 集中代收 at its amount due."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT r.id_number, r.name, e.amount_due FROM enrollment_enrollment e "
+                    "JOIN enrollment_resident r ON r.id = e.resident_id WHERE e.year = 2027 ORDER BY e.id")
+        rows = cur.fetchall()
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["渠道", "交易流水号", "身份证号码", "姓名", "待遇年度", "金额", "缴费时间", "缴费单位"])
+    for i, (number, name, due) in enumerate(rows[:n]):
+        w.writerow(["集中代收", f"JZ-{i:07d}", number, name, "2027", f"{due:.2f}", "2026-11-23 10:00:00",
+                    f"第{i // 500 + 1}村委会"])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def payments_bench(rows: int, actor: str) -> bool:
+    from payments.imports import import_payments
+    from payments.services import ledger_check
+
+    data = payments_file(rows)
+    print(f"import_payments: {rows:,} rows, {len(data) / 1e6:.1f} MB CSV; load average {load_average()}")
+    marks = {}
+    started = time.perf_counter()
+
+    def mark(label, done, total):
+        if done == total:
+            marks.setdefault(label, time.perf_counter() - started)
+
+    first = timed("import_payments, first (all paid)", rows, lambda: import_payments(
+        data, "payments.csv", actor=actor, today=TODAY, progress=mark))
+    ended = time.perf_counter() - started
+    print(f"    phases: read + check rows {marks.get('检查', 0):.1f} s, decide + write "
+          f"{marks.get('写入', 0) - marks.get('检查', 0):.1f} s, commit (deferred key checks) "
+          f"{ended - marks.get('写入', ended):.1f} s")
+    again = timed("import_payments, same file again", rows, lambda: import_payments(
+        data, "payments.csv", actor=actor, today=TODAY))
+    started = time.perf_counter()
+    disagree = ledger_check()
+    print(f"  ledger_check: {len(disagree)} disagreeing, {time.perf_counter() - started:.1f} s")
+    return first.paid == rows and again.unchanged == rows and not disagree
+
+
 def load_average() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -322,6 +373,10 @@ def main(argv=None) -> int:
                         help="the service only: no upload, no worker")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/8",
                         help="Redis for the admin's background run (its database is the bench's own)")
+    parser.add_argument("--no-payments", dest="payments", action="store_false",
+                        help="skip the import_payments measurement")
+    parser.add_argument("--payments-only", action="store_true",
+                        help="register the roster, then only the import_payments measurement")
     args = parser.parse_args(argv)
 
     _, name = database_parts()
@@ -361,6 +416,8 @@ def main(argv=None) -> int:
         actor = "bench/imports.py"
         first = timed("first import (create + register)", args.rows, lambda: import_residents(
             data, filename, actor=actor, today=TODAY), phases=True)
+        if args.payments_only:
+            return 0 if payments_bench(args.rows, actor) else 1
         again = timed("same file again (unchanged)", args.rows, lambda: import_residents(
             data, filename, actor=actor, today=TODAY), phases=True)
         timed("dry run, every name changed", args.rows, lambda: import_residents(
@@ -372,6 +429,10 @@ def main(argv=None) -> int:
         print(f"  audit events: {residents_ev:,} resident, {enrollments_ev:,} enrollment")
         ok = (first.created == first.registered == args.rows and again.unchanged == args.rows
               and residents_ev == enrollments_ev == args.rows)
+        if args.payments:
+            ok = payments_bench(args.rows, actor) and ok
+            with connection.cursor() as cur:  # the admin's run below starts from empty tables
+                cur.execute("TRUNCATE payments_refund, payments_payment")
         if args.admin:
             worker = start_worker(args.broker, scratch)
             ok = through_admin(data, filename, args.rows, worker, scratch) and ok
