@@ -68,7 +68,10 @@ class AssistanceIdentity(models.Model):
 
     id_number = models.CharField("身份证号码", max_length=18)
     name = models.CharField("姓名", max_length=50)
-    region = models.ForeignKey(Region, verbose_name="地区", on_delete=models.PROTECT, related_name="+")
+    # no index of its own: (region, year, department) serves every region lookup, and the FK's
+    # two indexes (plain and varchar_pattern_ops) cost every roster import (bench/RESULTS.md)
+    region = models.ForeignKey(Region, verbose_name="地区", on_delete=models.PROTECT, related_name="+",
+                               db_index=False)
     year = models.PositiveSmallIntegerField("待遇年度")
     identity = models.CharField("困难身份", max_length=40, choices=list(IDENTITIES.items()))
     department = models.CharField("认定部门", max_length=30, blank=True, choices=list(DEPARTMENTS.items()))
