@@ -357,3 +357,42 @@ def test_a_member_sees_the_organizer_and_self_only(shanghai):
     assert full["pool_balance"] == "2000.00"
     assert membership_view(org) is None  # the organizer is not a member
     assert_ledger_balanced()
+
+
+# --- the admin --------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_admin_pages_region_scoped_read_only(client, shanghai):
+    from django.contrib.auth import get_user_model
+
+    from enrollment.tests.support import caseworker
+    from family_pool.models import AccountEntry, EmployeeAccount
+
+    kid = enrolled("310101", "20150601", "031", name="张小", year=2025)
+    member_add(network=shanghai, id_number=kid.id_number, relation="child", actor="t", now=DEC)
+    admin_user = get_user_model().objects.create_superuser("root", password="Correct-horse-42")
+    client.force_login(admin_user)
+    for url in ("/admin/family_pool/employeeaccount/", "/admin/family_pool/accountentry/",
+                "/admin/family_pool/network/", "/admin/family_pool/medicalsettlement/",
+                f"/admin/family_pool/network/{shanghai.pk}/change/",
+                f"/admin/family_pool/employeeaccount/{shanghai.account_id}/change/"):
+        assert client.get(url).status_code == 200, url
+    page = client.get(f"/admin/family_pool/network/{shanghai.pk}/change/").content.decode()
+    assert "张小" in page and "共济方式变更记录" in page
+    assert kid.id_number not in page  # masked in the inline
+    assert client.get("/admin/family_pool/employeeaccount/add/").status_code == 403
+    assert client.post(f"/admin/family_pool/network/{shanghai.pk}/delete/").status_code == 403
+
+    ningbo = caseworker("cw330", "330200")
+    client.force_login(ningbo)
+    assert client.get(f"/admin/family_pool/network/{shanghai.pk}/change/").status_code in (302, 404)
+    assert "张组建" not in client.get("/admin/family_pool/network/").content.decode()
+    assert "张组建" not in client.get("/admin/family_pool/employeeaccount/").content.decode()
+    shanghai_cw = caseworker("cw310", "310000")
+    client.force_login(shanghai_cw)
+    assert "张组建" in client.get("/admin/family_pool/network/").content.decode()
+    # 解散 through the service
+    resp = client.post("/admin/family_pool/network/", {"action": "dissolve", "_selected_action": [shanghai.pk]})
+    assert resp.status_code == 302
+    assert Network.objects.get(pk=shanghai.pk).status == "dissolved"
+    assert EmployeeAccount.objects.count() == 1 and AccountEntry.objects.count() == 1
