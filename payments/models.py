@@ -167,8 +167,9 @@ class Refund(models.Model):
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="审核人", null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
     decision_note = models.CharField("审核意见", max_length=200, blank=True)
-    owed_refund = models.OneToOneField("subsidies.OwedRefund", verbose_name="资助部分应退记录", null=True,
-                                       blank=True, on_delete=models.PROTECT, related_name="refund_request")
+    # one open or paid request per owed refund; a rejected one may be followed by another
+    owed_refund = models.ForeignKey("subsidies.OwedRefund", verbose_name="资助部分应退记录", null=True,
+                                    blank=True, on_delete=models.PROTECT, related_name="refund_requests")
     payment = models.OneToOneField(Payment, verbose_name="退费流水", null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="refund_request")
     note = models.CharField("说明", max_length=200, blank=True)
@@ -185,6 +186,8 @@ class Refund(models.Model):
                                    | ~Q(decided_by=models.F("requested_by")), name="refund_four_eyes"),
             models.UniqueConstraint(fields=["source_payment"], condition=Q(source_payment__isnull=False)
                                     & ~Q(status="rejected"), name="refund_once_per_payment"),
+            models.UniqueConstraint(fields=["owed_refund"], condition=Q(owed_refund__isnull=False)
+                                    & ~Q(status="rejected"), name="refund_once_per_owed_refund"),
         ]
 
     def __str__(self):

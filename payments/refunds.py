@@ -120,7 +120,7 @@ def refund_request(*, enrollment: Enrollment, reason: str, amount, actor, source
                 raise RefundError("invalid_input", "资助部分应退记录不属于该参保登记")
             if owed.status != OwedRefund.Status.OWED:
                 raise RefundError("owed_refund_closed", f"资助部分应退记录已{owed.get_status_display()}，不能申请退费")
-            if Refund.objects.filter(owed_refund=owed).exists():
+            if Refund.objects.filter(owed_refund=owed).exclude(status=Refund.Status.REJECTED).exists():
                 raise RefundError("already_requested", "该资助部分应退记录已生成退费申请")
         if source_payment is not None:
             paid = Payment.objects.select_for_update().get(pk=source_payment.pk)
@@ -248,7 +248,8 @@ def queue_owed_refunds(*, region: str | Iterable[str] | None = None, actor="queu
         with transaction.atomic(), audit_context(actor, action="queue_owed_refunds"):
             rows = list(OwedRefund.objects.select_for_update().filter(pk__in=ids, status=OwedRefund.Status.OWED)
                         .order_by("pk"))
-            have = {r.owed_refund_id: r for r in Refund.objects.select_for_update().filter(owed_refund__in=rows)}
+            have = {r.owed_refund_id: r for r in Refund.objects.select_for_update().filter(owed_refund__in=rows)
+                    .exclude(status=Refund.Status.REJECTED)}
             payments = {p.enrollment_id: p for p in Payment.objects.filter(
                 enrollment_id__in=[o.enrollment_id for o in rows], outcome=Payment.Outcome.APPLIED)}
             new = []

@@ -321,3 +321,19 @@ def test_the_same_refund_paid_from_two_places_at_once_is_paid_once(li, b):
     assert sorted(codes) == ["not_approved", "not_approved", "not_approved", "paid"]
     assert refund_records().count() == 1 and Refund.objects.get().status == "paid"
     assert ledger_check() == []
+
+
+def test_a_rejected_owed_refund_request_may_be_queued_again(li, b, today):
+    pay(li, "WX-1")
+    rows = f"姓名,身份证号码,困难类别,认定部门,认定日期\r\n李四,{li.id_number},低保对象,民政局,2025-12-01\r\n"
+    import_roster(rows.encode(), "名单.csv", region="141100", year=2026, today=date(2025, 12, 5), actor="test")
+    owed = OwedRefund.objects.get()
+    today(date(2025, 12, 10))
+    assert refunds.queue_owed_refunds(region="141100") == 1
+    first = Refund.objects.get()
+    refunds.refund_decide(refund=first, approve=False, actor=b, note="材料不全")
+    assert refunds.queue_owed_refunds(region="141100") == 1  # rejected: a new request may follow
+    assert refunds.queue_owed_refunds(region="141100") == 0
+    again = Refund.objects.exclude(pk=first.pk).get()
+    assert (again.owed_refund_id, again.status, again.amount) == (owed.pk, "requested", Decimal("320.00"))
+    assert ledger_check() == []
