@@ -14,6 +14,11 @@ from accounts.scoping import region_codes
 from enrollment import idnumbers
 from enrollment.admin.common import MaskedIdColumnMixin, can_view_full_id
 
+from enrollment.admin.imports import ServiceImportMixin
+from enrollment.resources import _ServiceResource
+from import_export.results import RowResult
+
+from .accounts import REQUIRED as ACCOUNT_COLUMNS, import_accounts_table
 from .models import AccountEntry, EmployeeAccount, MedicalSettlement, ModeChange, Network, Participation
 from .networks import PoolError, network_dissolve
 
@@ -47,8 +52,37 @@ class EntryInline(ReadOnlyMixin, admin.TabularInline):
     verbose_name_plural = "账户流水（最近在前）"
 
 
+class EmployeeAccountImportResource(_ServiceResource):
+    """导入职工个人账户 in the admin: the same service as the command, previewed, then run on
+    the batch engine (``family_pool.jobs_import``)."""
+
+    batch_kind = "import_employee_accounts"
+    required = ACCOUNT_COLUMNS
+
+    class Meta:
+        model = EmployeeAccount
+        fields = ("name", "id_number", "insured_region", "historical_balance", "current_balance", "status")
+        import_id_fields = ("id_number",)
+
+    def run_service(self, table, *, dry_run, user):
+        return import_accounts_table(table, dry_run=dry_run, actor=user, user=user)
+
+    def preview_rows(self, outcome):
+        kinds = {"new": RowResult.IMPORT_TYPE_NEW, "updated": RowResult.IMPORT_TYPE_UPDATE,
+                 "unchanged": RowResult.IMPORT_TYPE_SKIP}
+        for r in outcome.rows[:1000]:
+            rr = RowResult()
+            rr.import_type = kinds[r.change]
+            rr.object_repr = f"{r.name}（{idnumbers.mask(r.id_number)}）"
+            rr.diff = [r.name, idnumbers.mask(r.id_number), r.insured_region, str(r.historical), str(r.current),
+                       "正常" if r.status == "normal" else "冻结",
+                       {"new": "新增", "updated": "更新", "unchanged": "无变化"}[r.change]]
+            yield rr
+
+
 @admin.register(EmployeeAccount)
-class EmployeeAccountAdmin(ReadOnlyMixin, MaskedIdColumnMixin, admin.ModelAdmin):
+class EmployeeAccountAdmin(ServiceImportMixin, ReadOnlyMixin, MaskedIdColumnMixin, admin.ModelAdmin):
+    import_resource = EmployeeAccountImportResource
     list_display = ["id_display", "name", "insured_region", "historical_balance", "current_balance", "status",
                     "imported_at"]
     list_filter = ["status"]
@@ -62,6 +96,10 @@ class EmployeeAccountAdmin(ReadOnlyMixin, MaskedIdColumnMixin, admin.ModelAdmin)
 
     def get_queryset(self, request):
         return _account_scope(super().get_queryset(request), request.user)
+
+    def has_import_permission(self, request):
+        # the employee scheme's file holds accounts from anywhere: only for all-region users
+        return region_codes(request.user) is None and super().has_import_permission(request)
 
     def get_search_results(self, request, queryset, search_term):
         number = idnumbers.normalise(search_term.strip())

@@ -168,3 +168,45 @@ def test_settlement_task_is_scheduled():
 
     entry = settings.CELERY_BEAT_SCHEDULE["settle-employee-accounts"]
     assert entry["task"] == "family_pool.accounts.settle_accounts_task"
+
+
+def test_import_on_the_engine(settings, tmp_path):
+    from core import batch
+    from enrollment.import_jobs import import_submit
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    run = import_submit(kind="import_employee_accounts", data=csv(ROWS), filename="职工账户.csv", actor="test").run
+    run = batch.run_inline(run)
+    assert (run.status, run.summary) == ("done", {"rows": 3, "created": 3, "updated": 0, "unchanged": 0,
+                                                  "invalid_rows": 0, "rejected": False})
+    assert EmployeeAccount.objects.count() == 3
+    bad = import_submit(kind="import_employee_accounts", data=csv([("", A, "310000", "1", "1", "正常")]),
+                        filename="bad.csv", actor="test").run
+    bad = batch.run_inline(bad)
+    assert bad.status == "failed" and bad.report == "row 2: 姓名: 不能为空"
+    assert_ledger_balanced()
+
+
+def test_admin_import_preview_then_background_run(client, settings, tmp_path):
+    from django.contrib.auth import get_user_model
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from core.models import BatchRun
+    from enrollment.tests.support import caseworker
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    root = get_user_model().objects.create_superuser("root", password="Correct-horse-42")
+    client.force_login(root)
+    resp = client.post("/admin/family_pool/employeeaccount/import/",
+                       {"format": "0", "import_file": SimpleUploadedFile("a.csv", csv(ROWS))})
+    assert resp.status_code == 200
+    page = resp.content.decode()
+    assert "张甲" in page and A not in page  # masked in the preview
+    assert EmployeeAccount.objects.count() == 0  # a preview writes nothing
+    form = resp.context["confirm_form"]
+    resp = client.post("/admin/family_pool/employeeaccount/process_import/", form.initial)
+    assert resp.status_code == 302
+    run = BatchRun.objects.get(kind="import_employee_accounts")
+    assert run.params["file"] == "a.csv"
+    client.force_login(caseworker("cw310", "310000"))  # one region's caseworker may not import the country's file
+    assert client.get("/admin/family_pool/employeeaccount/import/").status_code == 403

@@ -396,3 +396,30 @@ def test_admin_pages_region_scoped_read_only(client, shanghai):
     assert resp.status_code == 302
     assert Network.objects.get(pk=shanghai.pk).status == "dissolved"
     assert EmployeeAccount.objects.count() == 1 and AccountEntry.objects.count() == 1
+
+
+# --- the rules --------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_pool_rules_from_the_published_policy_year():
+    from datetime import date
+
+    from family_pool.rules import PoolRulesMissing, pool_rules, rules_for
+
+    r = pool_rules("310000", 2025)
+    assert (r.region_code, r.year, r.organizer_scope, r.medical_payment, r.premium_payment) == (
+        "310000", 2025, "region", True, True)
+    assert (r.premium_cutoff, r.school_cancel_deadline) == (at(2024, 12, 20, 17), at(2024, 12, 20, 17))
+    assert (r.batch_starts_on, r.results_on, r.certificate_working_days, r.community_cancel_same_day) == (
+        date(2024, 12, 21), date(2024, 12, 28), 10, True)
+    assert pool_rules("630100", 2025).relations == ("spouse", "parent", "child")
+    x = pool_rules("141181", 2026)  # 孝义 runs 吕梁's policy
+    assert (x.region_code, x.organizer_scope, x.province_prefix) == ("141100", "province", "14")
+    assert pool_rules("330200", 2025).province_prefix == "33"
+    with pytest.raises(PoolRulesMissing) as exc:
+        pool_rules("330200", 2031)
+    assert exc.value.message == "宁波市 2031 年度没有已发布的政策，无法办理家庭共济"
+    with pytest.raises(PoolRulesMissing):
+        pool_rules("440100", 2025)
+    assert rules_for("310000", date(2024, 12, 10)).year == 2025
+    assert rules_for("141100", date(2025, 12, 1)).year == 2026
