@@ -337,3 +337,15 @@ def test_a_rejected_owed_refund_request_may_be_queued_again(li, b, today):
     again = Refund.objects.exclude(pk=first.pk).get()
     assert (again.owed_refund_id, again.status, again.amount) == (owed.pk, "requested", Decimal("320.00"))
     assert ledger_check() == []
+
+
+def test_the_queue_command_queues_each_owed_refund_once(li, today, capsys):
+    from django.core.management import call_command
+
+    pay(li, "WX-1")
+    rows = f"姓名,身份证号码,困难类别,认定部门,认定日期\r\n李四,{li.id_number},低保对象,民政局,2025-12-01\r\n"
+    import_roster(rows.encode(), "名单.csv", region="141100", year=2026, today=date(2025, 12, 5), actor="test")
+    call_command("queue_owed_refunds", region=["141100"])
+    call_command("queue_owed_refunds")
+    assert capsys.readouterr().out.split() == ['{"queued":', '1}', '{"queued":', '0}']
+    assert Refund.objects.get().requested_actor == "manage.py queue_owed_refunds"
