@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test bench bench-admin bench-imports bench-renewal bench-roster bench-channel stop check clean
+.PHONY: install run test bench bench-admin bench-imports bench-renewal bench-roster bench-channel bench-pool stop check clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench-channel: install
 # in a scratch database "bench_roster" (targets: CSV < 10 s, XLSX < 15 s, peak memory < 1 GB)
 bench-roster: install
 	$(BIN)/python bench/import_roster.py --check
+
+# the December family-pool batch in a scratch database "bench_pool" (issue 11; see bench/RESULTS.md)
+bench-pool: install
+	DATABASE_URL=$${POOL_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/bench_pool} $(BIN)/python bench/pool_batch.py
 
 stop:
 	$(BIN)/python -m config.embedded stop
