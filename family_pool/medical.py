@@ -21,7 +21,7 @@ from core.audit import audit_context
 
 from .accounts import Bucket, Kind, post
 from .models import AccountStatus, EmployeeAccount, MedicalSettlement, Participation
-from .networks import PoolError, _actor_text, _lock_network
+from .networks import PoolError, _actor_text, _lock_network, _number
 from .rules import ZERO, split_cost
 
 PURPOSES = ("medical", "commercial")
@@ -37,8 +37,9 @@ def _cost(value) -> Decimal:
     return cost.quantize(Decimal("0.01"))
 
 
-def _same(s: MedicalSettlement, member_id: int, cost: Decimal, purpose: str) -> MedicalSettlement:
-    if (s.member_id, s.cost, s.purpose) != (member_id, cost, purpose):
+def _same(s: MedicalSettlement, network_id: int, id_number: str, cost: Decimal, purpose: str) -> MedicalSettlement:
+    """The first settlement of a request id, when asked again with the same content."""
+    if (s.network_id, s.member.id_number, s.cost, s.purpose) != (network_id, id_number, cost, purpose):
         raise PoolError("idempotency_conflict", f"结算请求号 {s.request_id} 已用于另一笔结算")
     return s
 
@@ -46,6 +47,7 @@ def _same(s: MedicalSettlement, member_id: int, cost: Decimal, purpose: str) -> 
 def settle(*, network, member_id_number: str, request_id: str, cost, purpose: str = "medical",
            actor) -> MedicalSettlement:
     cost = _cost(cost)
+    member_id_number = _number(member_id_number)
     request_id = str(request_id or "").strip()
     if not request_id or len(request_id) > 64:
         raise PoolError("invalid_input", "结算请求号不能为空，且不超过 64 个字符")
@@ -55,9 +57,9 @@ def settle(*, network, member_id_number: str, request_id: str, cost, purpose: st
         network = _lock_network(network)
         member = (Participation.objects.filter(network=network, id_number=member_id_number,
                                                role=Participation.Role.MEMBER, left_at__isnull=True).first())
-        done = MedicalSettlement.objects.filter(request_id=request_id).first()
-        if done is not None:
-            return _same(done, member.pk if member else None, cost, purpose)
+        done = MedicalSettlement.objects.select_related("member").filter(request_id=request_id).first()
+        if done is not None:  # also after the member has left: the first answer
+            return _same(done, network.pk, member_id_number, cost, purpose)
         if member is None:
             raise PoolError("not_a_member", "该人员不是本共济网的共济成员")
         if purpose == "medical" and not network.medical_mode:

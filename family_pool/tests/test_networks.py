@@ -4,7 +4,6 @@ concurrent adds), modes and the cancellation deadlines, leave and dissolve."""
 
 import threading
 import time
-from decimal import Decimal
 
 import pytest
 from django.db import connections, transaction
