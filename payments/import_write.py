@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from operator import attrgetter
 
 from django.db import connection
 
@@ -253,8 +252,8 @@ def _write(applied: list, duplicates: list, people: dict, actor) -> None:
         return
     user = acting_user(actor)
     now = clock.now()
-    common = dict(recorded_at=now, recorded_by_id=user.pk if user else None,
-                  actor="" if user is not None else str(actor or "")[:200], note="批量导入（import_payments）")
+    common = (now, user.pk if user else None, "" if user is not None else str(actor or "")[:200],
+              "批量导入（import_payments）")
     ids = _next_ids(len(applied) + len(duplicates))
     records = []
     for pk, (r, e, result) in zip(ids, applied):
@@ -271,11 +270,10 @@ def _write(applied: list, duplicates: list, people: dict, actor) -> None:
                                   name=people[r.id_number][1], region_id=e.region_id, year=r.year,
                                   reason=Refund.Reason.DUPLICATE, amount=r.amount, requested_by=None,
                                   requested_actor=f"系统：{r.channel} {r.txn_id} 重复缴费"))
-    getter = attrgetter(*PAYMENT_COLUMNS)
     with connection.cursor() as cur:
         with cur.copy(f"COPY {Payment._meta.db_table} ({', '.join(PAYMENT_COLUMNS)}) FROM STDIN") as copy:
             for rec in records:
-                copy.write_row(getter(rec))
+                copy.write_row(rec)
         if applied:  # the paid columns COPied into a scratch table, then one UPDATE in key order
             applied.sort(key=lambda a: a[1].id)
             cur.execute(f"DROP TABLE IF EXISTS pg_temp.{_STAGE}")
@@ -297,36 +295,8 @@ def _paid_row(eid: int, r: PaymentRow, q) -> tuple:
             q.cap_adjustment, r.amount, r.paid_on, r.paid_at, PAID_VIA.get(r.channel, PaidVia.CHANNEL))
 
 
-@dataclass(slots=True)
-class _Record:
-    id: int
-    kind: str
-    outcome: str
-    channel: str
-    txn_id: str
-    enrollment_id: int
-    id_number: str
-    name: str
-    region_id: str
-    year: int
-    amount: object
-    paid_at: object
-    paid_on: object
-    payer_kind: str
-    payer_id: str
-    payer_name: str
-    request_hash: str
-    response: str
-    response_status: int
-    recorded_at: object
-    recorded_by_id: int | None
-    actor: str
-    note: str
-
-
-def _record(pk, r: PaymentRow, e: Held, people, outcome, body, status, common) -> _Record:
-    return _Record(id=pk, kind="payment", outcome=outcome, channel=r.channel, txn_id=r.txn_id, enrollment_id=e.id,
-                   id_number=r.id_number, name=people[r.id_number][1], region_id=e.region_id, year=r.year,
-                   amount=r.amount, paid_at=r.paid_at, paid_on=r.paid_on, payer_kind=r.payer_kind,
-                   payer_id=r.payer_id, payer_name=r.payer_name, request_hash=r.body_hash,
-                   response=body, response_status=status, **common)
+def _record(pk, r: PaymentRow, e: Held, people, outcome, body, status, common) -> tuple:
+    """A ledger row in PAYMENT_COLUMNS order (``common``: recorded_at, recorded_by_id, actor, note)."""
+    return (pk, "payment", outcome, r.channel, r.txn_id, e.id, r.id_number, people[r.id_number][1], e.region_id,
+            r.year, r.amount, r.paid_at, r.paid_on, r.payer_kind, r.payer_id, r.payer_name, r.body_hash, body,
+            status, *common)

@@ -159,7 +159,9 @@ def _check_row(number: int, values: dict, today: date, errors: list, memo: dict)
     if not txn_id or len(txn_id) > 64 or not txn_id.isprintable():
         errors.append(RowError(number, "交易流水号", "应为 1–64 个可见字符"))
     parsed_id = check_id(values, errors, number, today)
-    name = check_name(values, errors, number)
+    name, reason = memo["name"][values.get("姓名", "")]
+    if reason is not None:
+        errors.append(RowError(number, "姓名", reason))
     year_text = plain(values.get("待遇年度", ""))
     year = int(year_text) if re.fullmatch(r"\d{4}", year_text) else None
     if year is None:
@@ -197,12 +199,20 @@ def row_hash(r: PaymentRow) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _name(text: str) -> tuple[str, str | None]:
+    """The name of a cell and check_name's reason against it (None: fine)."""
+    found = []
+    name = check_name({"姓名": text}, found, 0)
+    return name, (found[0].reason if found else None)
+
+
 def check_rows(table: Table, today: date, progress=None) -> tuple[list[PaymentRow], list[RowError]]:
     errors = cell_errors(table)
     bad_cells = {e.row for e in errors}
     rows, first = [], {}
     total = len(table.rows)
-    memo = {"channel": _Memo(channel_code), "amount": _Memo(parse_amount), "time": _Memo(parse_moment)}
+    memo = {"channel": _Memo(channel_code), "amount": _Memo(parse_amount), "time": _Memo(parse_moment),
+            "name": _Memo(_name)}
     for i, (number, values) in enumerate(table.rows, 1):
         r = None if number in bad_cells else _check_row(number, values, today, errors, memo)
         if r is not None:
