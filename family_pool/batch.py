@@ -194,17 +194,18 @@ def process_networks(*, region: str, year: int, lo: int, hi: int, at: datetime, 
             return dict(counts)
         accounts = _lock_accounts({m.account_id for m in members})
         enrollments = _lock_enrollments(sorted({m.enrollment_id for m in members}))
-        paid_on = local_day(at)
+        # priced on the cut-off day: the premium the organizer committed by then (not a late payment)
+        priced_on = min(local_day(at), local_day(params["cutoff"]))
         unpaid = [e for e in enrollments.values() if e.status == EnrollmentStatus.REGISTERED]
         try:
-            due = _amounts_due(unpaid, region, year, paid_on)
+            due = _amounts_due(unpaid, region, year, priced_on)
             priced = ""
         except EnrollmentError as exc:  # the year cannot be priced: every unpaid member fails
             due, priced = {}, exc.message[:200]
         for m in members:
             e = enrollments.get(m.enrollment_id)
             outcome = _decide(m, e, accounts[m.account_id], due, priced, region=region, year=year, at=at,
-                              run_id=run_id, actor=actor)
+                              run_id=run_id, actor=actor, priced_on=priced_on)
             counts["members"] += 1
             counts[outcome[0]] += 1
             if outcome[0] == "deducted":
@@ -222,7 +223,7 @@ def _row(m: Candidate, e: Enrollment | None, *, region: str, year: int, run_id, 
 
 
 def _decide(m: Candidate, e: Enrollment | None, account: EmployeeAccount, due: dict, priced: str, *,
-            region: str, year: int, at: datetime, run_id, actor) -> tuple[str, Decimal]:
+            region: str, year: int, at: datetime, run_id, actor, priced_on) -> tuple[str, Decimal]:
     S = PoolDeduction.Status
     if e is None or e.status == EnrollmentStatus.CANCELLED:  # cancelled since it was read
         return "already_deducted", Decimal(0)
@@ -246,7 +247,8 @@ def _decide(m: Candidate, e: Enrollment | None, account: EmployeeAccount, due: d
         return "insufficient_balance", Decimal(0)
     try:
         with transaction.atomic():
-            _deduct(m, e, account, amount, region=region, year=year, at=at, run_id=run_id, actor=actor)
+            _deduct(m, e, account, amount, region=region, year=year, at=at, run_id=run_id, actor=actor,
+                    priced_on=priced_on)
     except IntegrityError:  # deducted meanwhile by another run: the constraint's guard
         return "already_deducted", Decimal(0)
     except (PaymentError, EnrollmentError) as exc:
@@ -258,12 +260,12 @@ def _decide(m: Candidate, e: Enrollment | None, account: EmployeeAccount, due: d
 
 
 def _deduct(m: Candidate, e: Enrollment, account: EmployeeAccount, amount: Decimal, *, region: str,
-            year: int, at: datetime, run_id, actor) -> None:
+            year: int, at: datetime, run_id, actor, priced_on) -> None:
     """One deduction: payment, account entry and cached balance, PoolDeduction — all or nothing."""
     recorded = payment_record(
         channel="family_pool", txn_id=f"pool-{year}-{m.participation_id}", id_number=m.id_number, name=m.name,
         year=year, amount=amount, paid_at=at, actor=actor, payer_kind=PayerKind.POOL,
-        payer_id=m.organizer_id_number, payer_name=m.organizer_name, check_name=False,
+        payer_id=m.organizer_id_number, payer_name=m.organizer_name, check_name=False, priced_on=priced_on,
         note=f"家庭共济缴费（共济网 #{m.network_id}）")
     if recorded.status != 201:
         raise PaymentError("already_paid", "该年度已缴费")

@@ -132,14 +132,19 @@ def check_channel_rules(spec, channel: str, day: date) -> None:
 def payment_record(*, channel: str, txn_id: str, id_number: str, name: str, year: int, amount: Decimal,
                    paid_at: datetime, actor, payer_kind: str = PayerKind.SELF, payer_id: str = "",
                    payer_name: str = "", body_hash: str = "", note: str = "",
-                   check_name: bool = True, course_years: int = 1) -> Recorded:
+                   check_name: bool = True, course_years: int = 1, priced_on: date | None = None) -> Recorded:
     """Record a payment (see the module's docstring); raises PaymentError with the contract's code.
 
     ``course_years`` > 1: a college student pays the whole course at once where the policy
     allows it (吕梁 003 §三(二)): the amount is that many years at this year's price; the
     following years are paid at it too (no top-up when the standard rises) — each year an
     enrollment of its own with its own ledger record (``txn_id#year``), so that a student
-    leaving is refunded the remaining whole years (payments.refunds)."""
+    leaving is refunded the remaining whole years (payments.refunds).
+
+    ``priced_on``: the date the rules price the payment at, when it is not the day the money
+    moves — the December pool deduction is the premium the organizer committed by the
+    cut-off (004: 12-20 17:00), deducted from 12-21: priced on the cut-off day, inside the
+    window, not as a late payment."""
     if not isinstance(course_years, int) or isinstance(course_years, bool) or not 1 <= course_years <= 8:
         raise PaymentError("invalid_input", "course_years 应为 1 至 8 的整数（学制年数）")
     if course_years > 1 and len((txn_id or "").strip()) > 58:
@@ -195,7 +200,8 @@ def payment_record(*, channel: str, txn_id: str, id_number: str, name: str, year
                                f"{year} 年度登记的参保地与参保人现参保地不一致，请先办理参保人信息变更")
         spec = spec_for(e.region_id, year)
         check_channel_rules(spec, channel, paid_on)
-        req = quote_request_for(resident, year, paid_on, via_parent_permit=e.nonlocal_via_parent_permit)
+        req = quote_request_for(resident, year, priced_on or paid_on,
+                                via_parent_permit=e.nonlocal_via_parent_permit)
         result = run_quote(spec, req)
         if course_years > 1:
             _check_course(spec, resident, year, course_years)

@@ -127,7 +127,10 @@ def test_december_batch_exact_results(policies):
     assert (p.channel, p.payer_kind, p.txn_id, p.paid_at, p.amount) == (
         "family_pool", "pool", f"pool-{YEAR}-{d.member_id}", AT, Decimal("355.00"))
     assert (d.entry.bucket, d.entry.kind, d.entry.amount) == ("historical", "pool_premium", Decimal("-355.00"))
-    assert Enrollment.objects.get(pk=p.enrollment_id).status == "paid"
+    e = Enrollment.objects.get(pk=p.enrollment_id)
+    # deducted from 12-21 for a premium committed by the 12-20 cut-off: priced on the cut-off day,
+    # inside the window — benefits from the first day of the year, no late-payment waiting
+    assert (e.status, e.benefit_start, e.waiting_months, e.paid_on) == ("paid", date(YEAR, 1, 1), 0, AT.date())
     # the WeChat payer keeps one payment (no duplicate, no refund)
     assert Payment.objects.filter(id_number=f1.id_number).count() == 1
     assert_books_balance()
