@@ -31,16 +31,15 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Callable
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from core import clock
 from core.audit import audit_context
 from core.audit_actor import acting_user
 from enrollment.imports.common import RowError, cell_errors, check_id, check_name, echo, report_errors, user_codes
-from enrollment.selectors import joined
 from enrollment.spreadsheet import Table, is_numeric_cell, plain, read_table
 
 from .models import Channel, PayerKind
@@ -113,7 +112,7 @@ def parse_moment(text: str) -> datetime:
     8601 with an offset, or an Excel date-time serial (45971.4375); Beijing time unless
     an offset is given.  ValueError otherwise."""
     if is_numeric_cell(text):
-        serial = Decimal(plain(text))  # InvalidOperation is a ValueError
+        serial = Decimal(plain(text))  # InvalidOperation (an ArithmeticError): callers catch it
         if not 1 <= serial < 200000:
             raise ValueError(text)
         days = int(serial)
