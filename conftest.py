@@ -44,6 +44,18 @@ def policies(db):
 
     if not PolicyYear.objects.exists():
         load_bundled_policies()
+    _workday_calendar()
+
+
+def _workday_calendar():
+    """The working-day calendar a migration seeds (2024–2026), seeded again when a
+    transactional test's flush emptied it — otherwise a later test's answer would depend on
+    which tests ran before it."""
+    from core.models import WorkdayCalendarYear
+    from core.workdays import seed_from_library
+
+    if not WorkdayCalendarYear.objects.exists():
+        seed_from_library(range(2024, 2027), actor="tests")
 
 
 @pytest.fixture(autouse=True)
