@@ -68,6 +68,14 @@ def _clear_policy_cache():
 
 
 @pytest.fixture
+def pool_token(db):
+    from accounts.services import api_token_create
+
+    _, raw = api_token_create(name="test-pool", scope="pool")
+    return raw
+
+
+@pytest.fixture
 def staff_token(db):
     from accounts.services import api_token_create
 

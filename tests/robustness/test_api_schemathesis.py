@@ -1,6 +1,6 @@
 """Robustness suite: schemathesis over /api/v1/openapi.json, in-process against the WSGI app.
 
-Every documented operation gets generated requests (valid and not) with a token of its scope (staff, or channel for the payment channels' operations);
+Every documented operation gets generated requests (valid and not) with a token of its scope (staff; channel for the payment channels' operations; pool for the family pool's);
 none may answer 5xx, every error must be the contract's ``{"error": {"code", "message"}}``
 (INTERFACES.md §2/§5) as JSON, and every answer must match the documented schema.
 Bounded (``max_examples``) so the whole module runs in well under a minute.
@@ -65,9 +65,10 @@ def errors_in_the_contracts_shape(ctx, response, case):
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, print_blob=True,
           suppress_health_check=list(HealthCheck))
-def test_api_never_500_and_errors_keep_the_contract(case, staff_token, channel_token):
+def test_api_never_500_and_errors_keep_the_contract(case, staff_token, channel_token, pool_token):
     # each operation with a token of its own scope, so the generated bodies reach the view
-    token = channel_token if case.path in CHANNEL_PATHS else staff_token
+    token = (channel_token if case.path in CHANNEL_PATHS
+             else pool_token if case.path.startswith("/pool/") else staff_token)
     response = case.call(headers={"Authorization": f"Bearer {token}"})
     case.validate_response(response, checks=[not_a_server_error, status_code_conformance,
                                              content_type_conformance, response_schema_conformance,
