@@ -3,7 +3,7 @@ December premium deduction.
 
 - **EmployeeAccount** is an employee's personal account as the employee scheme reports it
   (imported); its two balances are a cache of its **AccountEntry** ledger (append-only):
-  balance = sum of entries per bucket, checked by ``family_pool.services.account_check``.
+  balance = sum of entries per bucket, checked by ``family_pool.accounts.account_check``.
   The account year runs 1 July – 30 June; the 30 June settlement moves the current-year
   balance into the historical one (two entries).
 - **Network**: one organizer who funds it with the historical balance; **Participation**
