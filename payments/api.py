@@ -27,6 +27,25 @@ PAYMENT_FIELDS = ("channel", "txn_id", "id_number", "name", "year", "amount", "p
 YEARS = range(1900, 2201)
 
 
+def canonical_hash(endpoint: str, *, channel, txn_id, id_number, name, year, amount, paid_at, **more) -> str:
+    """The request's meaning, not its spelling: the same payment retried with another time
+    offset, "400" for "400.00", spaces around the name or a lower-case x is the same request;
+    the endpoint is part of it (a payment and a back-payment never answer for each other)."""
+    from datetime import timezone as tz
+
+    try:
+        number = idnumbers.parse(id_number).number
+    except idnumbers.IdNumberError:
+        number = str(id_number)
+    fields = {"endpoint": endpoint, "channel": channel, "txn_id": str(txn_id).strip(), "id_number": number,
+              "name": str(name).strip(), "year": year, "amount": f"{amount:.2f}",
+              "paid_at": paid_at.astimezone(tz.utc).isoformat()}
+    for key, value in more.items():
+        if value not in (None, {}, 1) or key == "course_years" and value != 1:
+            fields[key] = value
+    return request_hash(fields)
+
+
 def _fail(exc: EnrollmentError):
     raise ApiError(STATUS.get(exc.code, 422), exc.code, exc.message)
 
@@ -111,12 +130,15 @@ def payments_view(request):
         year = _year(body["year"])
         amount = parse_amount(body["amount"])
         paid_at = parse_paid_at(body["paid_at"])
+        course_years = body.get("course_years", 1)
         recorded = payment_record(
             channel=channel, txn_id=body["txn_id"], id_number=body["id_number"], name=body["name"], year=year,
             amount=amount, paid_at=paid_at, actor=_actor(request), payer_kind=payer_kind,
             payer_id=payer.get("id", ""), payer_name=payer.get("name", ""),
-            course_years=body.get("course_years", 1),
-            body_hash=request_hash({k: body[k] for k in sorted(body)}))
+            course_years=course_years,
+            body_hash=canonical_hash("payments", channel=channel, txn_id=body["txn_id"],
+                                     id_number=body["id_number"], name=body["name"], year=year, amount=amount,
+                                     paid_at=paid_at, payer=payer, course_years=course_years))
     except EnrollmentError as exc:
         _fail(exc)
     return json_response(recorded.body, recorded.status)
@@ -220,9 +242,12 @@ def back_payments_view(request):
         amount = parse_amount(body["amount"])
         paid_at = parse_paid_at(body["paid_at"])
         resident = _person(body)
-        recorded = back_payment_record(resident=resident, year=year, amount=amount, channel=channel,
-                                       txn_id=body["txn_id"], paid_at=paid_at, actor=_actor(request),
-                                       body_hash=request_hash(body))
+        recorded = back_payment_record(
+            resident=resident, year=year, amount=amount, channel=channel, txn_id=body["txn_id"], paid_at=paid_at,
+            actor=_actor(request),
+            body_hash=canonical_hash("back-payments", channel=channel, txn_id=body["txn_id"],
+                                     id_number=resident.id_number, name=resident.name, year=year, amount=amount,
+                                     paid_at=paid_at))
     except EnrollmentError as exc:
         _fail(exc)
     return json_response(recorded.body, recorded.status)

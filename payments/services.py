@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -65,23 +66,27 @@ def channel_code(value) -> str | None:
     return CHANNEL_ALIASES.get(text)
 
 
+_AMOUNT = re.compile(r"[0-9]{1,8}(\.[0-9]{1,2})?")
+_PAID_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+                      r"(Z|[+-][0-9]{2}:?[0-9]{2})?")
+
+
 def parse_amount(value) -> Decimal:
-    """Money as a string with at most two decimals ("400.00", "400"), or an integer; never a float."""
+    """Money as a plain decimal string with at most two decimals ("400.00", "400") in ASCII
+    digits, or an integer; never a float, an exponent, a sign or other digits."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise PaymentError("invalid_input", "amount 应为金额字符串，如 \"400.00\"")
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise PaymentError("invalid_input", f"amount 不是有效金额：{str(value)[:30]!r}") from None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")) or amount >= 10**8:
-        raise PaymentError("invalid_input", "amount 应为不小于 0、最多两位小数的金额")
-    return amount.quantize(Decimal("0.01"))
+    text = str(value)
+    if not _AMOUNT.fullmatch(text):
+        raise PaymentError("invalid_input", f"amount 应为不小于 0、最多两位小数的金额，如 \"400.00\"，收到 {text[:30]!r}")
+    return Decimal(text).quantize(Decimal("0.01"))
 
 
 def parse_paid_at(value) -> datetime:
     """ISO 8601; without an offset read as Beijing time.  Not after the business day."""
-    if not isinstance(value, str):
-        raise PaymentError("invalid_input", "paid_at 应为 ISO 8601 时间，如 2026-01-10T10:30:00+08:00")
+    if not isinstance(value, str) or not _PAID_AT.fullmatch(value.strip()):
+        raise PaymentError("invalid_input", "paid_at 应为 ISO 8601 日期时间，如 2026-01-10T10:30:00+08:00，"
+                                            f"收到 {str(value)[:40]!r}")
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
@@ -185,8 +190,9 @@ def payment_record(*, channel: str, txn_id: str, id_number: str, name: str, year
                       actor="" if user is not None else str(actor or "")[:200], note=note[:200])
         if e.status == EnrollmentStatus.PAID:
             # The money arrived all the same: kept, and queued to go back.
-            body = {"error": {"code": "already_paid",
-                              "message": f"{year} 年度已缴费；本笔 {amount:.2f} 元已记录并列入退费"}}
+            body = {"error": {"code": "already_paid", "message": (
+                f"{year} 年度已缴费；本笔 {amount:.2f} 元已记录并列入退费" if amount > 0
+                else f"{year} 年度已缴费；本笔 0.00 元已记录")}}
             p = Payment.objects.create(outcome=Payment.Outcome.DUPLICATE, response=body, response_status=409,
                                        **common)
             if amount > 0:

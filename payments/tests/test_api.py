@@ -241,3 +241,24 @@ def test_the_course_at_once_is_for_college_students_where_the_policy_says_so(cal
     assert err(call("post", "/api/v1/payments", pay(stu, txn_id="C-2", amount="1200.00",
                                                     course_years=4))) == (422, "amount_mismatch")
     assert not posted().exists()
+
+
+@pytest.mark.parametrize("amount", ["1E+30", "1e3", "400.000", "+400.00", " 400.00", "４００.００", "٤٠٠.٠٠",
+                                    "4_00.00", "99999999999999999999999999999.00", "-0.00", "NaN", "Infinity"])
+def test_amounts_are_plain_two_decimal_strings(call, li, amount):
+    assert err(call("post", "/api/v1/payments", pay(li, amount=amount))) == (422, "invalid_input")
+    assert not posted().exists()
+
+
+@pytest.mark.parametrize("paid_at", ["2025-W43-6T12:00:00+08:00", "20251024T120000+0800", "2025-10-26"])
+def test_paid_at_is_a_full_iso_date_time(call, li, paid_at):
+    assert err(call("post", "/api/v1/payments", pay(li, paid_at=paid_at))) == (422, "invalid_input")
+
+
+def test_a_retry_spelled_differently_is_the_same_request(call, li):
+    first = call("post", "/api/v1/payments", pay(li, amount="400.00", paid_at="2025-11-10T10:30:00+08:00"))
+    for spelling in (dict(amount="400", paid_at="2025-11-10T02:30:00Z"), dict(name=" 李四 "),
+                     dict(id_number=li.id_number.lower())):
+        again = call("post", "/api/v1/payments", pay(li, **spelling))
+        assert (again.status_code, again.json()) == (200, first.json()), spelling
+    assert posted().count() == 1
