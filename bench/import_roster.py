@@ -76,7 +76,7 @@ ACTOR = "bench/import_roster.py"
 UNPAID_SHARE = 0.70
 # identity -> (weight, the names rosters write it as, the departments as written)
 IDENTITIES = {
-    "dibao": (50, ["低保对象", "最低生活保障家庭成员", "dibao"], ["民政局", "吕梁市民政局", "孝义市民政局"]),
+    "dibao": (50, ["低保对象", "最低生活保障家庭成员", "dibao"], ["民政局", "吕梁市民政局"]),
     "tekun": (10, ["特困人员", "特困供养人员", "tekun"], ["民政局", "吕梁市民政局"]),
     "monitored": (25, ["监测对象", "防止返贫监测对象", "monitored"],
                   ["乡村振兴发展中心", "吕梁市乡村振兴发展中心"]),

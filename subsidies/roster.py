@@ -177,7 +177,7 @@ def import_roster_table(table: Table, *, region: str, year: int, skip_invalid: b
         raise RosterFileError("名单只有表头，没有数据行；整份名单未导入（如需清空某部门名单，请联系管理员）")
     result = RosterResult(region=place.code, year=year, total_rows=len(table.rows), dry_run=dry_run)
     members = policy_members(place.policy_code)
-    rows, errors = _check_rows(table, spec, year, today, progress)
+    rows, errors = _check_rows(table, spec, year, today, progress, others=_other_places(place))
     _match(rows, errors, members)
     errors.sort(key=lambda e: (e.row, e.column))
     result.errors = errors
@@ -194,7 +194,10 @@ def import_roster_table(table: Table, *, region: str, year: int, skip_invalid: b
         # identities meanwhile (subsidies.selectors.hold_identities).
         lock_identities(place.policy_code, year)
         on_file = _on_file(place.code, year, result.departments)
-        removed = _difference(rows, on_file, result)
+        # A file with skipped faulty rows is not the department's whole list: a person whose row
+        # had a typo is not "no longer on it".  Nobody is removed; the report says so.
+        complete = not errors
+        removed = _difference(rows, on_file, result, remove=complete)
         plan = _plan(rows, removed, on_file, spec, place.code, year, members, today)
         refused = _refusals(rows, plan, year, result)
         if refused:
@@ -204,9 +207,12 @@ def import_roster_table(table: Table, *, region: str, year: int, skip_invalid: b
             rows = [r for r in rows if r.row not in refused]
             result.rows = rows
             _reset(result)
-            removed = _difference(rows, on_file, result)
+            complete = False
+            removed = _difference(rows, on_file, result, remove=False)
             plan = _plan(rows, removed, on_file, spec, place.code, year, members, today)
             _refusals(rows, plan, year, result)  # the people left: priced before, priced now
+        if not complete:
+            result.warnings.append("名单中有被跳过的错误行，本次不移出原名单中的任何人员；请修正后重新导入完整名单")
         result.repriced = len(plan.repriced)
         result.refunds_owed = sum(1 for o in plan.owed if o.amount > 0)
         if progress:
@@ -248,7 +254,7 @@ def _reset(result: RosterResult) -> None:
 # --- checking --------------------------------------------------------------------------
 
 
-def _check_rows(table: Table, spec: PolicySpec, year: int, today: date, progress):
+def _check_rows(table: Table, spec: PolicySpec, year: int, today: date, progress, others=()):
     errors: list[RowError] = cell_errors(table)
     rows: list[RosterRow] = []
     seen: dict[tuple, int] = {}
@@ -256,7 +262,7 @@ def _check_rows(table: Table, spec: PolicySpec, year: int, today: date, progress
     # A roster repeats a handful of identity, department and date texts: each distinct text
     # (with the identity it is checked against) is read once, its answer and reasons reused.
     identity_of = _Memo(lambda v, e, r: _identity(v, e, r, spec, allowed), ("困难类别",))
-    department_of = _Memo(lambda v, e, r, code: _department(v, e, r, spec, code), ("认定部门",))
+    department_of = _Memo(lambda v, e, r, code: _department(v, e, r, spec, code, others), ("认定部门",))
     certified_of = _Memo(lambda v, e, r, code: _certified_on(v, e, r, spec, code, year, today), ("认定日期",))
     for i, (row, values) in enumerate(table.rows, 1):
         if progress and i % 10000 == 0:
@@ -315,11 +321,28 @@ def _identity(values, errors, row, spec: PolicySpec, allowed) -> str:
     return code
 
 
-def _department(values, errors, row, spec: PolicySpec, identity: str) -> tuple[str, str]:
+def _other_places(region: Region) -> list[tuple[str, Region]]:
+    """(name stem, region) of every other region: "孝义" for 孝义市, "吕梁" for 吕梁市."""
+    out = []
+    for r in Region.objects.exclude(code=region.code):
+        stem = re.sub(r"(自治州|自治县|地区|市|县|区)$", "", r.name)
+        if len(stem) >= 2:
+            out.append((stem, r))
+    return out
+
+
+def _department(values, errors, row, spec: PolicySpec, identity: str, others=()) -> tuple[str, str]:
     text = plain(values.get("认定部门", ""))
     if not text:
         errors.append(RowError(row, "认定部门", "不能为空"))
         return "", ""
+    # A county's bureau sends its own roster (孝义市民政局 → --region 141181): under the city's
+    # code it would replace the city bureau's list, whose department is the same.
+    for stem, place in others:
+        if stem in text:
+            errors.append(RowError(row, "认定部门", f"{_echo(text)} 是{place.name}的部门，其名单应以地区 "
+                                                 f"{place.code}（{place.name}）导入"))
+            return "", ""
     code = department_code(text)
     if code is None:
         errors.append(RowError(row, "认定部门", f"无法识别的认定部门 {_echo(text)}，"
@@ -416,7 +439,8 @@ def _on_file(region: str, year: int, departments: list[str]) -> dict[tuple, OnFi
     return out
 
 
-def _difference(rows: list[RosterRow], on_file: dict, result: RosterResult) -> list[OnFile]:
+def _difference(rows: list[RosterRow], on_file: dict, result: RosterResult, *, remove: bool = True
+                ) -> list[OnFile]:
     keys = set()
     for r in rows:
         keys.add(r.key)
@@ -432,7 +456,7 @@ def _difference(rows: list[RosterRow], on_file: dict, result: RosterResult) -> l
             result.unchanged += 1
         if not r.matched:
             result.pending += 1
-    removed = [o for key, o in on_file.items() if o.active and key not in keys]
+    removed = [o for key, o in on_file.items() if o.active and key not in keys] if remove else []
     removed.sort(key=lambda o: (o.id_number, o.department, o.identity))
     result.removed = len(removed)
     result.removed_rows = removed

@@ -208,3 +208,30 @@ def test_the_quote_and_the_enrollment_agree_on_assistance_for_the_same_person_an
     assert (e.assistance_identity, f"{e.assistance_amount:.2f}", f"{e.amount_due:.2f}") == (
         answer["assistance"]["identity"], answer["assistance"]["amount"], answer["amount_due"])
     assert answer["amount_due"] == "0.00"
+
+
+def test_a_county_bureau_under_the_citys_code_is_refused_and_the_citys_list_stands():
+    wang = number("141102", "19520308", "011")
+    run([["王芳", wang, "低保对象", "吕梁市民政局", "2025-06-01"]])
+    liu = number("141181", "19520308", "011")
+    result = run([["刘强", liu, "低保对象", "孝义市民政局", "2025-06-01"]])
+    assert [str(e) for e in result.errors] == [
+        "row 2: 认定部门: '孝义市民政局' 是孝义市的部门，其名单应以地区 141181（孝义市）导入"]
+    assert result.rejected
+    assert active(id_number=wang).count() == 1
+    ok = run([["刘强", liu, "低保对象", "孝义市民政局", "2025-06-01"]], region="141181")
+    assert (ok.new, ok.removed) == (1, 0)
+    assert active(id_number=wang).count() == 1  # the city's list is the city bureau's
+
+
+def test_skipping_faulty_rows_removes_nobody_from_the_department_list():
+    li = person("141102", "19800501", name="李四")
+    wang = person("141102", "19750301", "021", name="王五")
+    run([["李四", li.id_number, "低保", "民政局", "2025-06-01"],
+         ["王五", wang.id_number, "低保", "民政局", "2025-06-01"]])
+    typo = wang.id_number[:-1] + ("0" if wang.id_number[-1] != "0" else "1")
+    result = run([["李四", li.id_number, "低保", "民政局", "2025-06-01"],
+                  ["王五", typo, "低保", "民政局", "2025-06-01"]], skip_invalid=True)
+    assert (result.unchanged, result.removed, result.as_dict()["invalid_rows"]) == (1, 0, 1)
+    assert result.warnings == ["名单中有被跳过的错误行，本次不移出原名单中的任何人员；请修正后重新导入完整名单"]
+    assert active(id_number=wang.id_number).count() == 1

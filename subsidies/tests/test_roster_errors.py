@@ -47,7 +47,7 @@ def test_every_name_of_a_civil_affairs_or_rural_identity_is_read(name, code):
 @pytest.mark.parametrize("name", ["持第二代残疾人证", "持第二代残疾人证人员", "持二代残疾证", "二代残疾证",
                                   "残疾人", "disabled_certified"])
 def test_every_name_of_the_disability_certificate_is_read(name):
-    result = run([["王五", number("141102", "19700101", "011"), name, "孝义市残疾人联合会", "2025-06-01"]])
+    result = run([["王五", number("141102", "19700101", "011"), name, "吕梁市残疾人联合会", "2025-06-01"]])
     assert errors_of(result) == []
     assert AssistanceIdentity.objects.get().identity == "disabled_certified"
 
