@@ -286,7 +286,9 @@ class ReconciliationItem(models.Model):
         ordering = ["kind", "channel", "txn_id"]
         indexes = [models.Index(fields=["run", "kind"], name="reconitem_run_kind")]
         constraints = [
-            models.UniqueConstraint(fields=["run", "channel", "txn_id"], name="reconitem_once_per_run_txn"),
+            # a transaction id may show on both sides: deposited for one person, paid here for another
+            models.UniqueConstraint(fields=["run", "channel", "txn_id", "kind"],
+                                    name="reconitem_once_per_run_txn_kind"),
         ]
 
     def __str__(self):

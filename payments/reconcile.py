@@ -5,7 +5,9 @@ Each deposit (渠道 + 交易流水号) is looked up among our payments (kind ``
 
 - ``matched``: the payment is there with the same amount;
 - ``amount_differs``: the payment is there with another amount;
-- ``missing_here``: no payment of ours holds it.
+- ``missing_here``: no payment of ours holds it — nor does one that carries its transaction
+  id for another ID number or benefit year (that payment is then missing there, if the
+  file's days cover it: both sides of the difference are listed).
 
 ``missing_there`` counts our payments the file should hold and does not: kind
 ``payment``, outcome ``applied`` or ``duplicate`` (money that arrived, refunded or not),
@@ -179,8 +181,14 @@ def match(deposits: list[DepositRow]) -> list[dict]:
         for c, x, *rest in _rows(_OURS_SQL, _pairs(deposits[start:start + 20000])):
             ours[(c, x)] = rest
     lines = []
+    elsewhere = set()  # txns whose payment here is another person's or year's
     for d in deposits:
         p = ours.get((d.channel, d.txn_id))
+        if p is not None and (p[3], p[4]) != (d.id_number, d.year):
+            # the same transaction id on another person or year is not this deposit's payment:
+            # the deposit is missing here, and our payment missing there (both listed)
+            elsewhere.add((d.channel, d.txn_id))
+            p = None
         line = {"channel": d.channel, "txn_id": d.txn_id, "their_amount": d.amount, "deposited_on": d.deposited_on,
                 "id_number": d.id_number, "year": d.year}
         if p is None:
@@ -194,7 +202,7 @@ def match(deposits: list[DepositRow]) -> list[dict]:
         lo, hi = min(d.deposited_on for d in deposits), max(d.deposited_on for d in deposits)
         channels = ",".join(sorted({d.channel for d in deposits}))
         for c, x, pid, amount, region, number, year, paid_on in _rows(_WINDOW_SQL, [channels, lo, hi]):
-            if (c, x) not in held:
+            if (c, x) not in held or (c, x) in elsewhere:
                 lines.append({"kind": "missing_there", "channel": c, "txn_id": x, "payment_id": pid,
                               "our_amount": amount, "region_id": region, "id_number": number, "year": year,
                               "paid_on": paid_on})

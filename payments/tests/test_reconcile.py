@@ -91,3 +91,17 @@ def test_a_faulty_deposit_file_is_rejected(tmp_path):
                        "row 3: 待遇年度: 应为四位年份，收到 '26'",
                        "row 3: 渠道: 未知缴费渠道 '比特币'"]
     assert not ReconciliationRun.objects.exists() and not TaxDeposit.objects.exists()
+
+
+def test_a_deposit_whose_transaction_id_is_another_persons_payment_is_not_matched(tmp_path, pupils):  # noqa: F811
+    pay_command(tmp_path, school_rows(pupils))
+    a, b, c = pupils
+    rows = [["2025-11-10", "SCH-1", "集中代收", a.id_number, 2026, "400.00"],
+            ["2025-11-10", "SCH-2", "集中代收", c.id_number, 2026, "400.00"],  # SCH-2 is b's payment here
+            ["2025-11-10", "SCH-3", "集中代收", c.id_number, 2025, "400.00"]]  # SCH-3 is c's, for 2026
+    code, summary, _ = deposits(tmp_path, rows)
+    assert code == 0
+    assert summary == {"rows": 3, "matched": 1, "missing_here": 2, "missing_there": 2, "amount_differs": 0}
+    items = sorted(ReconciliationItem.objects.values_list("kind", "txn_id", "id_number"))
+    assert items == [("missing_here", "SCH-2", c.id_number), ("missing_here", "SCH-3", c.id_number),
+                     ("missing_there", "SCH-2", b.id_number), ("missing_there", "SCH-3", c.id_number)]
