@@ -144,6 +144,15 @@ def payments_view(request):
     return json_response(recorded.body, recorded.status)
 
 
+def _record_status(p) -> str:
+    """deposited / refunded / partly_refunded / duplicate_refund_queued — never an amount."""
+    from .certificates import net_amount
+
+    if p.refunds.exists():
+        return "refunded" if net_amount(p) <= 0 else "partly_refunded"
+    return "duplicate_refund_queued" if p.outcome == "duplicate" else "deposited"
+
+
 @endpoint(methods=("GET",), scopes=("channel", "pool"), staff=False)
 def payment_records_view(request):
     """A resident's own query of their payment records (缴费入库记录查询, 003 §五): the time
@@ -185,7 +194,7 @@ def payment_records_view(request):
                 pending += 1
                 continue
         records.append({"channel": p.channel, "deposited_at": timezone.localtime(p.paid_at).isoformat(),
-                        "status": "duplicate_refund_queued" if p.outcome == "duplicate" else "deposited"})
+                        "status": _record_status(p)})
     return {"name": resident.name, "year": year, "records": records,
             "not_yet_visible": pending,
             "note": "银行渠道缴费成功五个工作日后方可查询到入库记录" if pending else ""}, 200

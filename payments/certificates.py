@@ -259,10 +259,19 @@ def certificate_for(enrollment, *, today: date, add_workdays: Callable[[date, in
     return Certificate(
         enrollment_id=enrollment.pk, payment_id=payment.pk, name=resident.name,
         masked_id=mask(resident.id_number), region=enrollment.region.name, year=enrollment.year,
-        category=enrollment.get_category_display(), amount=payment.amount, paid_on=payment.paid_on,
+        category=enrollment.get_category_display(), amount=net_amount(payment), paid_on=payment.paid_on,
         channel=payment.get_channel_display(), benefit_start=enrollment.benefit_start,
         benefit_end=enrollment.benefit_end, issued_on=today, available_from=start,
         code=certificate_code(enrollment.pk, payment.pk))
+
+
+def net_amount(payment) -> Decimal:
+    """What stayed paid: the payment less every refund of it (a dynamic adjustment gives part
+    of it back; the certificate shows what the person paid in the end)."""
+    from django.db.models import Sum
+
+    refunded = payment.refunds.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    return payment.amount + refunded  # refunds are negative records
 
 
 def verify(text: str) -> Verified | None:
@@ -281,9 +290,10 @@ def verify(text: str) -> Verified | None:
         if not code_matches(text, payment.enrollment_id, payment.pk, secret):
             continue
         e = payment.enrollment
-        valid = (payment.outcome == Payment.Outcome.APPLIED and e.status == EnrollmentStatus.PAID
-                 and not payment.refunds.exists())
+        net = net_amount(payment)
+        valid = payment.outcome == Payment.Outcome.APPLIED and e.status == EnrollmentStatus.PAID and (
+            net > 0 or payment.amount == 0)
         return Verified(name=mask_name(payment.name), masked_id=mask_id_public(payment.id_number),
-                        region=e.region.name, year=payment.year, amount=payment.amount,
+                        region=e.region.name, year=payment.year, amount=net,
                         paid_on=payment.paid_on, valid=valid)
     return None

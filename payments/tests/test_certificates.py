@@ -293,3 +293,22 @@ def test_a_cancelled_enrollments_certificate_is_void(client, zhang):
     resp = client.get(f"/verify/{code}")
     assert resp.status_code == 410
     assert field(resp.content.decode(), "verify-result") == "该缴费证明已失效（缴费已退还或参保登记已注销）"
+
+
+def test_a_partly_refunded_payment_certifies_what_stayed_paid(zhang, today):
+    from decimal import Decimal
+
+    from enrollment.tests.support import caseworker
+    from payments import refunds
+    from payments.certificates import certificate_for, verify
+    from payments.models import Payment
+
+    a, b = caseworker("cw_a", "141100"), caseworker("cw_b", "141100")
+    r = refunds.refund_request(enrollment=zhang, reason="dynamic_adjustment", amount=Decimal("320.00"), actor=a)
+    refunds.refund_decide(refund=r, approve=True, actor=b)
+    refunds.refund_pay(refund=r, actor=b)
+    cert = certificate_for(zhang, today=date(2026, 12, 22))
+    assert cert.amount == Decimal("80.00")
+    found = verify(cert.code)
+    assert (found.amount, found.valid) == (Decimal("80.00"), True)
+    assert Payment.objects.filter(refund_of__enrollment=zhang).count() == 1
