@@ -16,7 +16,8 @@ from pghistory import runtime
 # per row (bench/RESULTS.md, "Default renewal on the batch engine": 45 µs a row less;
 # the residents import's upsert fires both the insert and the update statement triggers,
 # each with the rows it inserted or changed: bench/RESULTS.md, imports).
-STATEMENT_LEVEL = {"enrollment.Enrollment", "enrollment.Resident", "subsidies.AssistanceIdentity"}
+STATEMENT_LEVEL = {"enrollment.Enrollment", "enrollment.Resident", "subsidies.AssistanceIdentity",
+                   "subsidies.OwedRefund"}
 
 
 def tracked(level=None):
