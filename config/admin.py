@@ -105,7 +105,12 @@ class BatchRunAdmin(admin.ModelAdmin):
             return "—"
         job = JOBS.get(obj.kind)
         pairs = job.describe(obj.summary) if job is not None else list(obj.summary.items())
-        return format_html_join(mark_safe("<br>"), "{}：{}", pairs)
+        shown = format_html_join(mark_safe("<br>"), "{}：{}", pairs)
+        links = job.links(obj) if job is not None and hasattr(job, "links") else []
+        if links:  # a job's own pages (the pool batch: shortfalls, the tax bureau's file)
+            shown += mark_safe("<br>") + format_html_join(mark_safe("　"), '<a href="{}">{}</a>',
+                                                         [(url, label) for label, url in links])
+        return shown
 
     @admin.display(description="错误报告")
     def report_text(self, obj):

@@ -19,9 +19,27 @@ def _run(request, run_id: int) -> BatchRun:
     if not request.user.has_perm("core.view_batchrun") or not request.user.has_perm("family_pool.view_pooldeduction"):
         raise Http404("没有权限")
     run = BatchRun.objects.filter(pk=run_id, kind="pool_batch").first()
-    if run is None:
+    if run is None or not may_see(request.user, run):
         raise Http404("没有这个共济缴费批量划扣任务")
     return run
+
+
+def may_see(user, run: BatchRun) -> bool:
+    """A caseworker sees the runs of their regions (a city's run also by its counties' staff)."""
+    from accounts.scoping import region_codes
+    from policy.selectors import policy_members
+
+    codes = region_codes(user)
+    if codes is None:
+        return True
+    region = str(run.params.get("region", ""))
+    return bool(region) and any(code in codes for code in policy_members(region))
+
+
+def links(run: BatchRun) -> list[tuple[str, str]]:
+    """(label, URL) of the run's own pages, shown on the engine's run page."""
+    return [("余额不足名单", reverse("admin:family_pool_pool_batch", args=[run.pk])),
+            ("下载税务划缴文件（CSV）", reverse("admin:family_pool_pool_batch_remittance", args=[run.pk]))]
 
 
 def remittance_view(request, run_id: int):

@@ -67,5 +67,10 @@ class PoolBatchJob(Job):
                 ("处理失败", summary.get("failed", 0)),
                 ("此前已扣款（未重复扣款）", summary.get("already_deducted", 0))]
 
+    def links(self, run) -> list[tuple[str, str]]:
+        from .batch_admin import links
+
+        return links(run)
+
 
 pool_batch_job = register(PoolBatchJob())
