@@ -280,3 +280,35 @@ def enrollments_for(user, queryset=None):
     from accounts.scoping import scope
 
     return scope(Enrollment.objects.all() if queryset is None else queryset, user, "region")
+
+
+# --- batch selectors for the roster import (subsidies asks here; it never reads these tables) ---
+
+_NAMES_IN = """
+SELECT r.id_number, r.name FROM unnest(string_to_array(%s, ',')) AS t(n)
+JOIN enrollment_resident r ON r.id_number = t.n WHERE r.region_id = ANY(%s)"""
+
+
+def resident_names(id_numbers, regions) -> dict[str, str]:
+    """ID number -> name of the residents of ``regions`` holding these numbers (one query)."""
+    return dict(_rows(_NAMES_IN, [joined(set(id_numbers)), list(regions)]))
+
+
+_OF_YEAR = """
+SELECT e.id, e.status, e.region_id, e.nonlocal_via_parent_permit, e.paid_on, e.paid_amount,
+       e.amount_due, e.assistance_identity, e.assistance_amount, e.timing, e.category,
+       r.id, r.id_number, r.name, r.birth_date, r.hukou, r.residence_permit,
+       r.residence_permit_expires_on, r.student, r.region_id
+FROM unnest(string_to_array(%s, ',')) AS t(n)
+JOIN enrollment_resident r ON r.id_number = t.n
+JOIN enrollment_enrollment e ON e.resident_id = r.id
+WHERE e.year = %s AND e.status IN ('registered', 'paid') AND e.region_id = ANY(%s)
+ORDER BY e.id"""
+
+
+def live_enrollments_of(id_numbers, year: int, regions) -> list[tuple]:
+    """The unpaid and paid enrollments of ``year`` in ``regions`` of these people, each row
+    (enrollment id, status, region, via parent permit, paid on, paid amount, amount due,
+    assistance identity, assistance amount, timing, category, resident id, ID number, name,
+    birth date, hukou, residence permit, permit expiry, student, resident region), by id."""
+    return _rows(_OF_YEAR, [joined(id_numbers), year, list(regions)])

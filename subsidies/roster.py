@@ -43,7 +43,7 @@ from core.audit import audit_context
 from core.audit_actor import acting_user
 from enrollment.imports.common import RowError, cell_errors, check_id, check_name, report_errors
 from enrollment.pricing import QuoteMemo, registration_date
-from enrollment.selectors import PersonFacts, joined, quote_requests_for
+from enrollment.selectors import PersonFacts, live_enrollments_of, quote_requests_for, resident_names
 from enrollment.spreadsheet import SpreadsheetError, Table, plain, read_table
 from enrollment.writer import Repriced, enrollments_reprice
 from policy.models import Region
@@ -396,9 +396,6 @@ def _certified_on(values, errors, row, spec: PolicySpec, identity: str, year: in
     return on
 
 
-_RESIDENTS = """
-SELECT r.id_number, r.name FROM unnest(string_to_array(%s, ',')) AS t(n)
-JOIN enrollment_resident r ON r.id_number = t.n WHERE r.region_id = ANY(%s)"""
 READ_CHUNK = 20000
 
 
@@ -409,9 +406,7 @@ def _match(rows: list[RosterRow], errors: list[RowError], members: list[str]) ->
     count there, and nothing of that region is told."""
     for start in range(0, len(rows), READ_CHUNK):
         chunk = rows[start:start + READ_CHUNK]
-        with connection.cursor() as cur:
-            cur.execute(_RESIDENTS, [joined({r.id_number for r in chunk}), members])
-            names = dict(cur.fetchall())
+        names = resident_names((r.id_number for r in chunk), members)
         for r in chunk:
             if r.id_number not in names:
                 continue
@@ -473,18 +468,6 @@ class Plan:
     refused: dict[str, str] = field(default_factory=dict)  # ID number -> why an unpaid one cannot be priced
 
 
-_ENROLLED = """
-SELECT e.id, e.status, e.region_id, e.nonlocal_via_parent_permit, e.paid_on, e.paid_amount,
-       e.amount_due, e.assistance_identity, e.assistance_amount, e.timing, e.category,
-       r.id, r.id_number, r.name, r.birth_date, r.hukou, r.residence_permit,
-       r.residence_permit_expires_on, r.student, r.region_id
-FROM unnest(string_to_array(%s, ',')) AS t(n)
-JOIN enrollment_resident r ON r.id_number = t.n
-JOIN enrollment_enrollment e ON e.resident_id = r.id
-WHERE e.year = %s AND e.status IN ('registered', 'paid') AND e.region_id = ANY(%s)
-ORDER BY e.id"""
-
-
 def _plan(rows: list[RosterRow], removed: list[OnFile], on_file: dict, spec: PolicySpec, region: str,
           year: int, members: list[str], today: date) -> Plan:
     """New prices of unpaid enrollments and refunds owed on paid ones, for the people
@@ -507,9 +490,7 @@ def _plan(rows: list[RosterRow], removed: list[OnFile], on_file: dict, spec: Pol
     memo = QuoteMemo()
     window_end = max((p.ends_on for p in spec.periods if p.kind == "window" and p.ends_on), default=None)
     for start in range(0, len(people), READ_CHUNK):
-        with connection.cursor() as cur:
-            cur.execute(_ENROLLED, [joined(people[start:start + READ_CHUNK]), year, members])
-            enrolled = cur.fetchall()
+        enrolled = live_enrollments_of(people[start:start + READ_CHUNK], year, members)
         unpaid, paid = [], []
         for row in enrolled:
             (unpaid if row[1] == "registered" else paid).append(row)
