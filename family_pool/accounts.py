@@ -3,7 +3,8 @@ the ledger writer every movement goes through, the check that the cached balance
 the entries, and the 30 June settlement.
 
 - ``post(account, entries)``: the one writer of AccountEntry; it updates the cached
-  balances with ``F()`` in the same transaction (callers hold the account's row lock).
+  balances with ``F()`` in the same transaction (callers hold the account's row lock);
+  ``post_many`` does the same for many accounts with one COPY and one UPDATE.
 - ``import_employee_accounts``: every row checked first (``row N: column: reason``), then
   one transaction under an advisory lock: new accounts, and for each changed balance an
   ``import`` entry of the difference, so the cache stays the sum of the entries and the
@@ -60,6 +61,42 @@ def post(account: EmployeeAccount, entries: list[tuple[str, str, Decimal, str]],
         historical_balance=F("historical_balance") + hist, current_balance=F("current_balance") + cur)
     account.refresh_from_db(fields=["historical_balance", "current_balance"])
     return rows
+
+
+_MOVE_BALANCES = f"""
+UPDATE {EmployeeAccount._meta.db_table} a
+SET historical_balance = a.historical_balance + t.h, current_balance = a.current_balance + t.c
+FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS t(id, h, c) WHERE a.id = t.id"""
+
+
+def post_many(entries: list[tuple[int, str, str, Decimal, str]], *, actor: str = "", created_at=None) -> list[int]:
+    """``post`` for many locked accounts at once (the December batch): (account id, bucket,
+    kind, amount, note) entries written by one COPY, and each account's cached balances
+    moved by the sum of its entries by one UPDATE in key order (through ``execute``, so the
+    accounts' audit trigger records the caller's context).  Returns the entries' ids, in
+    the order given (zero amounts: None, not written)."""
+    created_at = created_at or timezone.now()
+    live = [e for e in entries if e[3] != 0]
+    if not live:
+        return [None] * len(entries)
+    table = AccountEntry._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(live)])
+        ids = iter([i for (i,) in cur.fetchall()])
+        out, sums = [], {}
+        with cur.copy(f"COPY {table} (id, account_id, bucket, kind, amount, created_at, actor, note) FROM STDIN") as copy:
+            for account_id, bucket, kind, amount, note in entries:
+                if amount == 0:
+                    out.append(None)
+                    continue
+                pk = next(ids)
+                copy.write_row((pk, account_id, bucket, kind, amount, created_at, actor[:200], note[:200]))
+                out.append(pk)
+                h, c = sums.get(account_id, (ZERO, ZERO))
+                sums[account_id] = (h + amount, c) if bucket == Bucket.HISTORICAL else (h, c + amount)
+        keys = sorted(sums)
+        cur.execute(_MOVE_BALANCES, [keys, [sums[k][0] for k in keys], [sums[k][1] for k in keys]])
+    return out
 
 
 def actor_text(actor) -> str:

@@ -40,24 +40,32 @@ import csv
 import io
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.utils import timezone
+from psycopg import IntegrityError as PgIntegrityError
 
+from core import clock
 from core.audit import audit_context
-from enrollment.models import Enrollment, EnrollmentStatus, Resident
+from core.audit_actor import acting_user
+from enrollment.models import Enrollment, EnrollmentStatus, PaidVia, Resident
+from enrollment.pricing import QuoteMemo
 from enrollment.selectors import PersonFacts, quote_requests_for
 from enrollment.services import EnrollmentError, run_quote, spec_for
-from payments.models import PayerKind
-from payments.services import PaymentError, local_day, payment_record
+from payments.bulk import PaidColumns, applied_body, next_payment_ids, write_applied
+from payments.models import PayerKind, Payment
+from payments.services import PAID_VIA, PaymentError, check_channel_rules, local_day, payment_record
 from policy.models import PolicyYear
+from policy.rules import QuoteError
 from policy.selectors import policy_members
 
+from .accounts import post_many
 from .models import AccountEntry, AccountStatus, EmployeeAccount, PoolDeduction
 
-CHUNK = 500  # networks per chunk
+CHUNK = 2000  # networks per chunk (about 5,000 members)
+WRITERS = ("bulk", "per_member")
 CENT = Decimal("0.01")
 RELATION_ORDER = ["child", "spouse", "parent", "grandparent", "maternal_grandparent", "grandchild",
                   "maternal_grandchild", "sibling"]
@@ -179,9 +187,11 @@ def _amounts_due(enrollments: list[Enrollment], region: str, year: int, paid_on)
 
 
 def process_networks(*, region: str, year: int, lo: int, hi: int, at: datetime, run_id: int | None,
-                     actor) -> dict:
+                     actor, writer: str = "bulk") -> dict:
     """Decide every member of the deducting networks with ``lo < id <= hi`` (the caller's
-    chunk transaction); returns the chunk's counts."""
+    chunk transaction); returns the chunk's counts.  ``writer``: ``bulk`` (the set-based
+    writer) or ``per_member`` (each deduction through ``payment_record``: the reference the
+    set-based writer is tested against, and its fallback)."""
     params = _params(region, year, lo, hi)
     counts: Counter = Counter(processed=0, succeeded=0, failed=0, deducted=0, amount_fen=0, members=0,
                               skipped_already_paid=0, insufficient_balance=0, already_deducted=0)
@@ -190,92 +200,309 @@ def process_networks(*, region: str, year: int, lo: int, hi: int, at: datetime, 
             cur.execute(f"SELECT count(*) FROM ({_NETWORKS}) s", params)
             counts["processed"] = cur.fetchone()[0]
         members = _candidates(params)
-        if not members:
-            return dict(counts)
-        accounts = _lock_accounts({m.account_id for m in members})
-        enrollments = _lock_enrollments(sorted({m.enrollment_id for m in members}))
-        # priced on the cut-off day: the premium the organizer committed by then (not a late payment)
-        priced_on = min(local_day(at), local_day(params["cutoff"]))
-        unpaid = [e for e in enrollments.values() if e.status == EnrollmentStatus.REGISTERED]
-        try:
-            due = _amounts_due(unpaid, region, year, priced_on)
-            priced = ""
-        except EnrollmentError as exc:  # the year cannot be priced: every unpaid member fails
-            due, priced = {}, exc.message[:200]
-        for m in members:
-            e = enrollments.get(m.enrollment_id)
-            outcome = _decide(m, e, accounts[m.account_id], due, priced, region=region, year=year, at=at,
-                              run_id=run_id, actor=actor, priced_on=priced_on)
-            counts["members"] += 1
-            counts[outcome[0]] += 1
-            if outcome[0] == "deducted":
-                counts["amount_fen"] += int(outcome[1] * 100)
+        if members:
+            ctx = _Chunk(region=region, year=year, at=at, run_id=run_id, actor=actor,
+                         priced_on=min(local_day(at), local_day(params["cutoff"])))
+            if writer == "per_member":
+                counts.update(_per_member(members, ctx))
+            else:
+                try:
+                    with transaction.atomic():
+                        counts.update(bulk_chunk(members, ctx))
+                except (IntegrityError, PgIntegrityError):
+                    # a guard fired (the (member, year) deduction, a transaction id taken meanwhile):
+                    # the chunk again member by member, where each guard decides one person
+                    counts.update(_per_member(members, ctx))
     counts["succeeded"] = counts["deducted"]
     return dict(counts)
 
 
-def _row(m: Candidate, e: Enrollment | None, *, region: str, year: int, run_id, status: str,
-         amount: Decimal, **kw) -> PoolDeduction:
+@dataclass(frozen=True)
+class _Chunk:
+    region: str
+    year: int
+    at: datetime
+    run_id: int | None
+    actor: object
+    # priced on the cut-off day: the premium the organizer committed by then (not a late payment)
+    priced_on: date
+
+
+def _tally(outcomes) -> Counter:
+    counts: Counter = Counter()
+    for kind, amount in outcomes:
+        counts["members"] += 1
+        counts[kind] += 1
+        if kind == "deducted":
+            counts["amount_fen"] += int(amount * 100)
+    return counts
+
+
+# --- member by member (through payment_record) --------------------------------------------------
+
+def _per_member(members: list[Candidate], c: _Chunk) -> Counter:
+    accounts = _lock_accounts({m.account_id for m in members})
+    enrollments = _lock_enrollments(sorted({m.enrollment_id for m in members}))
+    unpaid = [e for e in enrollments.values() if e.status == EnrollmentStatus.REGISTERED]
+    try:
+        due = _amounts_due(unpaid, c.region, c.year, c.priced_on)
+        priced = ""
+    except EnrollmentError as exc:  # the year cannot be priced: every unpaid member fails
+        due, priced = {}, exc.message[:200]
+    return _tally(_decide(m, enrollments.get(m.enrollment_id), accounts[m.account_id], due, priced, c)
+                  for m in members)
+
+
+def _row(m: Candidate, e: Enrollment | None, c: _Chunk, *, status: str, amount: Decimal, **kw) -> PoolDeduction:
     return PoolDeduction.objects.create(
-        run_id=run_id, network_id=m.network_id, member_id=m.participation_id, id_number=m.id_number,
-        name=m.name, region_id=e.region_id if e else region, year=year, enrollment=e, amount=amount,
+        run_id=c.run_id, network_id=m.network_id, member_id=m.participation_id, id_number=m.id_number,
+        name=m.name, region_id=e.region_id if e else c.region, year=c.year, enrollment=e, amount=amount,
         status=status, **kw)
 
 
-def _decide(m: Candidate, e: Enrollment | None, account: EmployeeAccount, due: dict, priced: str, *,
-            region: str, year: int, at: datetime, run_id, actor, priced_on) -> tuple[str, Decimal]:
+def _decide(m: Candidate, e: Enrollment | None, account: EmployeeAccount, due: dict, priced: str,
+            c: _Chunk) -> tuple[str, Decimal]:
     S = PoolDeduction.Status
     if e is None or e.status == EnrollmentStatus.CANCELLED:  # cancelled since it was read
         return "already_deducted", Decimal(0)
     if e.status == EnrollmentStatus.PAID:
-        _row(m, e, region=region, year=year, run_id=run_id, status=S.SKIPPED_PAID,
-             amount=e.paid_amount or e.amount_due or Decimal(0), note=f"已通过 {e.get_paid_via_display()} 缴费")
+        _row(m, e, c, status=S.SKIPPED_PAID, amount=e.paid_amount or e.amount_due or Decimal(0),
+             note=f"已通过 {e.get_paid_via_display()} 缴费")
         return "skipped_already_paid", Decimal(0)
     amount = due.get(e.pk)
     if amount is None:
-        _row(m, e, region=region, year=year, run_id=run_id, status=S.FAILED, amount=e.amount_due or Decimal(0),
-             note=priced or "无法核定应缴金额")
+        _row(m, e, c, status=S.FAILED, amount=e.amount_due or Decimal(0), note=priced or "无法核定应缴金额")
         return "failed", Decimal(0)
     if account.status == AccountStatus.FROZEN:
-        _row(m, e, region=region, year=year, run_id=run_id, status=S.FAILED, amount=amount,
-             note="组建人个人账户已冻结")
+        _row(m, e, c, status=S.FAILED, amount=amount, note=FROZEN_NOTE)
         return "failed", Decimal(0)
     balance = account.historical_balance
     if not balance > amount:  # 004: 余额须大于应缴金额，相等亦不足
-        _row(m, e, region=region, year=year, run_id=run_id, status=S.INSUFFICIENT, amount=amount,
-             shortfall=amount - balance + CENT, note=f"历年账户余额 {balance:.2f} 元")
+        _row(m, e, c, status=S.INSUFFICIENT, amount=amount, shortfall=amount - balance + CENT,
+             note=f"历年账户余额 {balance:.2f} 元")
         return "insufficient_balance", Decimal(0)
     try:
         with transaction.atomic():
-            _deduct(m, e, account, amount, region=region, year=year, at=at, run_id=run_id, actor=actor,
-                    priced_on=priced_on)
+            _deduct(m, e, account, amount, c)
     except IntegrityError:  # deducted meanwhile by another run: the constraint's guard
         return "already_deducted", Decimal(0)
     except (PaymentError, EnrollmentError) as exc:
-        _row(m, e, region=region, year=year, run_id=run_id, status=S.FAILED, amount=amount,
-             note=exc.message[:200])
+        _row(m, e, c, status=S.FAILED, amount=amount, note=exc.message[:200])
         return "failed", Decimal(0)
     account.historical_balance = balance - amount
     return "deducted", amount
 
 
-def _deduct(m: Candidate, e: Enrollment, account: EmployeeAccount, amount: Decimal, *, region: str,
-            year: int, at: datetime, run_id, actor, priced_on) -> None:
+def _deduct(m: Candidate, e: Enrollment, account: EmployeeAccount, amount: Decimal, c: _Chunk) -> None:
     """One deduction: payment, account entry and cached balance, PoolDeduction — all or nothing."""
     recorded = payment_record(
-        channel="family_pool", txn_id=f"pool-{year}-{m.participation_id}", id_number=m.id_number, name=m.name,
-        year=year, amount=amount, paid_at=at, actor=actor, payer_kind=PayerKind.POOL,
-        payer_id=m.organizer_id_number, payer_name=m.organizer_name, check_name=False, priced_on=priced_on,
-        note=f"家庭共济缴费（共济网 #{m.network_id}）")
+        channel="family_pool", txn_id=txn_of(c.year, m), id_number=m.id_number, name=m.name,
+        year=c.year, amount=amount, paid_at=c.at, actor=c.actor, payer_kind=PayerKind.POOL,
+        payer_id=m.organizer_id_number, payer_name=m.organizer_name, check_name=False, priced_on=c.priced_on,
+        note=payment_note(m))
     if recorded.status != 201:
         raise PaymentError("already_paid", "该年度已缴费")
-    entry = AccountEntry.objects.create(
-        account=account, bucket=AccountEntry.Bucket.HISTORICAL, kind=AccountEntry.Kind.POOL_PREMIUM,
-        amount=-amount, created_at=at, actor=f"共济缴费批量划扣 #{run_id or ''}"[:200],
-        note=f"{m.name} {year} 年度居民医保费（{m.id_number[:6]}…{m.id_number[-4:]}）"[:200])
-    EmployeeAccount.objects.filter(pk=account.pk).update(historical_balance=F("historical_balance") - amount)
-    _row(m, e, region=region, year=year, run_id=run_id, status=PoolDeduction.Status.DEDUCTED, amount=amount,
-         payment=recorded.payment, entry=entry, decided_at=at)
+    (entry_id,) = post_many([entry_of(m, amount, c.year)], actor=entry_actor(c.run_id), created_at=c.at)
+    _row(m, e, c, status=PoolDeduction.Status.DEDUCTED, amount=amount, payment=recorded.payment,
+         entry_id=entry_id, decided_at=c.at)
+
+
+# What a deduction writes, the same on both paths.
+FROZEN_NOTE = "组建人个人账户已冻结"
+
+
+def txn_of(year: int, m: Candidate) -> str:
+    return f"pool-{year}-{m.participation_id}"
+
+
+def payment_note(m: Candidate) -> str:
+    return f"家庭共济缴费（共济网 #{m.network_id}）"
+
+
+def entry_actor(run_id) -> str:
+    return f"共济缴费批量划扣 #{run_id or ''}"[:200]
+
+
+def entry_of(m: Candidate, amount: Decimal, year: int) -> tuple:
+    """The account entry of a deduction: (account id, bucket, kind, amount, note) for ``post_many``."""
+    return (m.account_id, AccountEntry.Bucket.HISTORICAL, AccountEntry.Kind.POOL_PREMIUM, -amount,
+            f"{m.name} {year} 年度居民医保费（{m.id_number[:6]}…{m.id_number[-4:]}）"[:200])
+
+
+# --- the set-based chunk writer -----------------------------------------------------------------
+
+_LOCK_ACCOUNTS = f"""
+SELECT id, historical_balance, status FROM {EmployeeAccount._meta.db_table}
+WHERE id = ANY(%s) ORDER BY id FOR UPDATE"""
+_LOCK_ENROLLMENTS = f"""
+SELECT e.id, e.status, e.region_id, e.nonlocal_via_parent_permit, e.paid_amount, e.amount_due, e.paid_via,
+       r.id, r.id_number, r.name, r.region_id, r.birth_date, r.hukou, r.residence_permit,
+       r.residence_permit_expires_on, r.student
+FROM {Enrollment._meta.db_table} e JOIN {Resident._meta.db_table} r ON r.id = e.resident_id
+WHERE e.id = ANY(%s) ORDER BY e.id FOR UPDATE OF e"""
+_TAKEN = f"SELECT txn_id FROM {Payment._meta.db_table} WHERE channel = 'family_pool' AND txn_id = ANY(%s)"
+_DEDUCTION_COLUMNS = ("run_id", "network_id", "member_id", "id_number", "name", "region_id", "year", "enrollment_id",
+                      "amount", "status", "shortfall", "payment_id", "entry_id", "decided_at", "note")
+_PAID_VIA_NAMES = dict(PaidVia.choices)
+
+
+@dataclass(slots=True)
+class _Held:
+    """A member's enrollment, locked, with what ``payment_record`` reads of the resident."""
+
+    id: int
+    status: str
+    region_id: str
+    via_parent_permit: bool
+    paid_amount: Decimal | None
+    amount_due: Decimal | None
+    paid_via: str
+    resident_id: int
+    id_number: str
+    name: str
+    resident_region: str
+    birth_date: date
+    hukou: str
+    permit: bool
+    permit_expires_on: date | None
+    student: str
+
+    def facts(self) -> PersonFacts:
+        return PersonFacts(id_number=self.id_number, birth_date=self.birth_date, hukou=self.hukou,
+                           residence_permit=self.permit, residence_permit_expires_on=self.permit_expires_on,
+                           student=self.student or "", region_id=self.resident_region,
+                           resident_id=self.resident_id, via_parent_permit=self.via_parent_permit)
+
+
+def _fetch(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def _price_bulk(unpaid: list[_Held], c: _Chunk) -> tuple[dict[int, object], str]:
+    """The quote answer of each unpaid enrollment on the pricing date — the batch selector once
+    for the chunk, answers memoised by identical rule inputs; ``({}, message)`` when any of
+    them cannot be priced (every unpaid member of the chunk then fails, as on the other path)."""
+    if not unpaid:
+        return {}, ""
+    try:
+        requests = quote_requests_for([h.facts() for h in unpaid], c.year, c.priced_on)
+        specs, memo, out = {}, QuoteMemo(), {}
+        for h in unpaid:
+            spec = specs.get(h.region_id) or specs.setdefault(h.region_id, spec_for(h.region_id, c.year))
+            try:
+                out[h.id] = (spec, memo.quote(spec, requests[h.id_number]))
+            except QuoteError as exc:
+                raise EnrollmentError(exc.code, exc.message) from None
+        return out, ""
+    except EnrollmentError as exc:
+        return {}, exc.message[:200]
+
+
+def _payment_refusal(h: _Held, spec, txn: str, taken: set[str], rules: dict, c: _Chunk) -> str | None:
+    """What ``payment_record`` would refuse this deduction with (its order of checks), or None."""
+    if txn in taken:
+        return f"渠道 family_pool 的交易流水号 {txn} 已用于另一笔不同内容的缴费"
+    if h.region_id != h.resident_region:
+        return f"{c.year} 年度登记的参保地与参保人现参保地不一致，请先办理参保人信息变更"
+    if h.region_id not in rules:
+        try:
+            check_channel_rules(spec, "family_pool", local_day(c.at))
+            rules[h.region_id] = None
+        except PaymentError as exc:
+            rules[h.region_id] = exc.message[:200]
+    return rules[h.region_id]
+
+
+def bulk_chunk(members: list[Candidate], c: _Chunk) -> Counter:
+    """The set-based chunk writer: the same decisions as ``_decide`` (same order of rules),
+    then a handful of statements — the payments and the enrollments' paid columns
+    (``payments.bulk``), the account entries and balances (``accounts.post_many``), the
+    ``PoolDeduction`` rows (COPY; the unique (member, year) guard fires here)."""
+    S = PoolDeduction.Status
+    accounts = {pk: [balance, status] for pk, balance, status in
+                _fetch(_LOCK_ACCOUNTS, [sorted({m.account_id for m in members})])}
+    held = {row[0]: _Held(*row) for row in _fetch(_LOCK_ENROLLMENTS, [sorted({m.enrollment_id for m in members})])}
+    priced, priced_note = _price_bulk([h for h in held.values() if h.status == EnrollmentStatus.REGISTERED], c)
+    taken = {t for (t,) in _fetch(_TAKEN, [[txn_of(c.year, m) for m in members]])}
+    now, rules = timezone.now(), {}
+    rows, deducted, outcomes = [], [], []
+
+    def row(m, h, status, amount, shortfall=None, note="", decided_at=None):
+        rows.append([c.run_id, m.network_id, m.participation_id, m.id_number, m.name,
+                     h.region_id if h else c.region, c.year, h.id if h else None, amount, status, shortfall,
+                     None, None, decided_at or now, note])
+
+    for m in members:
+        h = held.get(m.enrollment_id)
+        if h is None or h.status == EnrollmentStatus.CANCELLED:
+            outcomes.append(("already_deducted", 0))
+            continue
+        if h.status == EnrollmentStatus.PAID:
+            row(m, h, S.SKIPPED_PAID, h.paid_amount or h.amount_due or Decimal(0),
+                note=f"已通过 {_PAID_VIA_NAMES.get(h.paid_via, h.paid_via)} 缴费")
+            outcomes.append(("skipped_already_paid", 0))
+            continue
+        quoted = priced.get(h.id)
+        if quoted is None:
+            row(m, h, S.FAILED, h.amount_due or Decimal(0), note=priced_note or "无法核定应缴金额")
+            outcomes.append(("failed", 0))
+            continue
+        spec, result = quoted
+        amount = result.amount_due
+        account = accounts[m.account_id]
+        if account[1] == AccountStatus.FROZEN:
+            row(m, h, S.FAILED, amount, note=FROZEN_NOTE)
+            outcomes.append(("failed", 0))
+            continue
+        if not account[0] > amount:  # 004: 余额须大于应缴金额，相等亦不足
+            row(m, h, S.INSUFFICIENT, amount, shortfall=amount - account[0] + CENT,
+                note=f"历年账户余额 {account[0]:.2f} 元")
+            outcomes.append(("insufficient_balance", 0))
+            continue
+        refusal = _payment_refusal(h, spec, txn_of(c.year, m), taken, rules, c)
+        if refusal is not None:
+            row(m, h, S.FAILED, amount, note=refusal)
+            outcomes.append(("failed", 0))
+            continue
+        account[0] -= amount
+        row(m, h, S.DEDUCTED, amount, decided_at=c.at)
+        deducted.append((rows[-1], m, h, result))
+        outcomes.append(("deducted", amount))
+    if deducted:
+        _write_deductions(deducted, c)
+    with connection.cursor() as cur:
+        with cur.copy(f"COPY {PoolDeduction._meta.db_table} ({', '.join(_DEDUCTION_COLUMNS)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r)
+    return _tally(outcomes)
+
+
+def _write_deductions(deducted: list, c: _Chunk) -> None:
+    """The payments (as ``payment_record`` writes them: same columns, same first answer), the
+    enrollments' paid columns, the account entries and balances; each deduction row gets
+    its payment and entry ids."""
+    user = acting_user(c.actor)
+    who = "" if user is not None else str(c.actor or "")[:200]
+    paid_on, recorded_at = local_day(c.at), clock.now()
+    ids = next_payment_ids(len(deducted))
+    columns = PaidColumns()
+    records, paid = [], []
+    for pk, (r, m, h, result) in zip(ids, deducted):
+        amount = result.amount_due
+        records.append((pk, "payment", "applied", "family_pool", txn_of(c.year, m), h.id, h.id_number, h.name,
+                        h.region_id, c.year, amount, c.at, paid_on, PayerKind.POOL, m.organizer_id_number[:64],
+                        m.organizer_name[:100], "", applied_body(pk, result.benefit_start), 201, recorded_at,
+                        user.pk if user else None, who, payment_note(m)[:200]))
+        paid.append((h.id, *columns.of(result, amount=amount, paid_on=paid_on, paid_at=c.at,
+                                       paid_via=PAID_VIA["family_pool"])))
+        r[11] = pk
+    write_applied(records, paid, now=timezone.now())
+    entry_ids = post_many([entry_of(m, result.amount_due, c.year) for _, m, _, result in deducted],
+                          actor=entry_actor(c.run_id), created_at=c.at)
+    for (r, *_), entry_id in zip(deducted, entry_ids):
+        r[12] = entry_id
 
 
 def summary_of(counts: dict) -> dict:
@@ -323,7 +550,7 @@ def insufficient_rows(run_id: int):
 
 
 def run_pool_batch(*, region: str, year: int, at: datetime, actor=None, chunk_size: int | None = None,
-                   dispatch: bool = False) -> dict:
+                   dispatch: bool = False, writer: str | None = None) -> dict:
     """The batch on the engine, worked in this process (the command line) — a run of the
     same region and year already going is joined (its ``at`` stands), and this process
     works its remaining chunks beside the workers.  Returns INTERFACES.md §6's summary."""
@@ -333,6 +560,8 @@ def run_pool_batch(*, region: str, year: int, at: datetime, actor=None, chunk_si
     params = {"region": region, "year": year, "at": at.isoformat()}
     if chunk_size:
         params["chunk_size"] = chunk_size
+    if writer:
+        params["writer"] = writer
     try:
         started = engine.start("pool_batch", params, actor=actor, dispatch=dispatch)
     except engine.BatchError as exc:

@@ -34,6 +34,8 @@ class PoolBatchJob(Job):
             raise BatchError("invalid_input", f"扣款时间无效：{at!r}") from None
         if parsed.tzinfo is None:
             raise BatchError("invalid_input", "扣款时间须带时区")
+        if params.get("writer", "bulk") not in pool.WRITERS:  # per_member: the reference path (bench, tests)
+            raise BatchError("invalid_input", f"未知的写入方式 {str(params.get('writer'))[:20]!r}")
         return {**params, "region": region, "year": year, "at": parsed.isoformat()}
 
     def scope(self, params: dict) -> str:
@@ -51,7 +53,7 @@ class PoolBatchJob(Job):
         try:
             counts = pool.process_networks(region=p["region"], year=p["year"], lo=lo, hi=hi,
                                            at=datetime.fromisoformat(p["at"]), run_id=run.pk,
-                                           actor=actor_of(run))
+                                           actor=actor_of(run), writer=p.get("writer", "bulk"))
         except pool.PoolBatchError as exc:
             raise BatchError(exc.code, exc.message) from None
         return counts

@@ -17,6 +17,7 @@ from enrollment.pricing import QuoteMemo, SpecCache
 from enrollment.selectors import PersonFacts, joined, quote_requests_for
 from policy.rules import QuoteError
 
+from .bulk import PaidColumns, applied_body, next_payment_ids, write_applied
 from .imports import PaymentRow, error_of
 from .models import Payment, Refund
 from .services import PAID_VIA, PaymentError, check_channel_rules, payment_carry_over
@@ -38,21 +39,6 @@ FROM {Enrollment._meta.db_table} e
 JOIN unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::int[]) AS t(rid, y)
   ON e.resident_id = t.rid AND e.year = t.y
 WHERE e.status <> 'cancelled' ORDER BY e.id FOR UPDATE OF e"""
-
-PAYMENT_COLUMNS = ("id", "kind", "outcome", "channel", "txn_id", "enrollment_id", "id_number", "name", "region_id",
-                   "year", "amount", "paid_at", "paid_on", "payer_kind", "payer_id", "payer_name", "request_hash",
-                   "response", "response_status", "recorded_at", "recorded_by_id", "actor", "note")
-PAID_COLUMNS = (("category", "text"), ("personal_standard", "numeric"), ("fiscal_subsidy", "numeric"),
-                ("assistance_identity", "text"), ("assistance_amount", "numeric"), ("amount_due", "numeric"),
-                ("timing", "text"), ("benefit_start", "date"), ("benefit_end", "date"),
-                ("waiting_months", "int"), ("waiting_days", "int"), ("cap_adjustment", "int"),
-                ("paid_amount", "numeric"), ("paid_on", "date"), ("paid_at", "timestamptz"), ("paid_via", "text"))
-_STAGE = "payments_import_paid"
-_STAGE_DDL = (f"CREATE TEMPORARY TABLE {_STAGE} (id bigint, "
-              + ", ".join(f"{c} {t}" for c, t in PAID_COLUMNS) + ") ON COMMIT DROP")
-_PAID_SQL = (f"UPDATE {Enrollment._meta.db_table} e SET status = 'paid', updated_at = %s, "
-             + ", ".join(f"{c} = t.{c}" for c, _ in PAID_COLUMNS) + f" FROM {_STAGE} t WHERE e.id = t.id")
-
 
 @dataclass(slots=True)
 class Held:
@@ -240,13 +226,6 @@ def _price(batch: list[tuple[PaymentRow, Held]], year: int, people: dict, errors
     return out
 
 
-def _next_ids(n: int) -> list[int]:
-    if not n:
-        return []
-    return [i for (i,) in _rows("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                                [Payment._meta.db_table, n])]
-
-
 def _write(applied: list, duplicates: list, people: dict, actor) -> None:
     if not applied and not duplicates:
         return
@@ -254,11 +233,10 @@ def _write(applied: list, duplicates: list, people: dict, actor) -> None:
     now = clock.now()
     common = (now, user.pk if user else None, "" if user is not None else str(actor or "")[:200],
               "批量导入（import_payments）")
-    ids = _next_ids(len(applied) + len(duplicates))
+    ids = next_payment_ids(len(applied) + len(duplicates))
     records = []
     for pk, (r, e, result) in zip(ids, applied):
-        start = f'"{result.benefit_start.isoformat()}"' if result.benefit_start else "null"
-        body = f'{{"payment_id": {pk}, "status": "paid", "benefit_start": {start}}}'  # payment_record's answer
+        body = applied_body(pk, result.benefit_start)  # payment_record's answer
         records.append(_record(pk, r, e, people, "applied", body, 201, common))
     refunds = []
     for pk, (r, e) in zip(ids[len(applied):], duplicates):
@@ -270,29 +248,12 @@ def _write(applied: list, duplicates: list, people: dict, actor) -> None:
                                   name=people[r.id_number][1], region_id=e.region_id, year=r.year,
                                   reason=Refund.Reason.DUPLICATE, amount=r.amount, requested_by=None,
                                   requested_actor=f"系统：{r.channel} {r.txn_id} 重复缴费"))
-    with connection.cursor() as cur:
-        with cur.copy(f"COPY {Payment._meta.db_table} ({', '.join(PAYMENT_COLUMNS)}) FROM STDIN") as copy:
-            for rec in records:
-                copy.write_row(rec)
-        if applied:  # the paid columns COPied into a scratch table, then one UPDATE in key order
-            applied.sort(key=lambda a: a[1].id)
-            cur.execute(f"DROP TABLE IF EXISTS pg_temp.{_STAGE}")
-            cur.execute(_STAGE_DDL)
-            with cur.copy(f"COPY {_STAGE} FROM STDIN") as copy:
-                for r, e, res in applied:
-                    copy.write_row(_paid_row(e.id, r, res))
-            cur.execute(_PAID_SQL, [now])
-            cur.execute(f"DROP TABLE pg_temp.{_STAGE}")
+    columns = PaidColumns()  # the paid columns as fill_paid sets them, from the same answer
+    write_applied(records, [(e.id, *columns.of(res, amount=r.amount, paid_on=r.paid_on, paid_at=r.paid_at,
+                                              paid_via=PAID_VIA.get(r.channel, PaidVia.CHANNEL)))
+                            for r, e, res in applied], now=now)
     if refunds:
         Refund.objects.bulk_create(refunds, batch_size=2000)
-
-
-def _paid_row(eid: int, r: PaymentRow, q) -> tuple:
-    """The enrollment's paid columns (PAID_COLUMNS order): ``fill_paid``'s, from the same answer."""
-    a = q.assistance
-    return (eid, q.category, q.personal_standard, q.fiscal_subsidy, a.identity if a else "", a.amount if a else None,
-            q.amount_due, q.timing, q.benefit_start, q.benefit_end, q.waiting_months, q.waiting_days,
-            q.cap_adjustment, r.amount, r.paid_on, r.paid_at, PAID_VIA.get(r.channel, PaidVia.CHANNEL))
 
 
 def _record(pk, r: PaymentRow, e: Held, people, outcome, body, status, common) -> tuple:

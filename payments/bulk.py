@@ -1,0 +1,91 @@
+"""The set-based writer of applied payments: the ledger rows (COPY) and the enrollments'
+paid columns (one ``UPDATE … FROM`` a scratch table, in key order) — what
+``payment_record`` writes for one payment, for many at once, inside the caller's
+transaction.  ``import_payments`` (``payments.import_write``) and the December family-pool
+batch (``family_pool.batch``) both write through it.
+
+The caller has decided every row as ``payment_record`` would (the enrollment locked and
+unpaid, the channel rules, the price at the payment date) and holds the enrollments'
+row locks.  Audit: ``payments_payment`` is append-only (who is in ``recorded_by``/
+``actor``); the enrollments' update goes through the connection's ``execute``, so
+their statement-level pghistory trigger records the caller's ``audit_context``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import connection
+
+from enrollment.models import Enrollment
+from enrollment.services import fill_paid
+
+from .models import Payment
+
+PAYMENT_COLUMNS = ("id", "kind", "outcome", "channel", "txn_id", "enrollment_id", "id_number", "name", "region_id",
+                   "year", "amount", "paid_at", "paid_on", "payer_kind", "payer_id", "payer_name", "request_hash",
+                   "response", "response_status", "recorded_at", "recorded_by_id", "actor", "note")
+PAID_COLUMNS = (("category", "text"), ("personal_standard", "numeric"), ("fiscal_subsidy", "numeric"),
+                ("assistance_identity", "text"), ("assistance_amount", "numeric"), ("amount_due", "numeric"),
+                ("timing", "text"), ("benefit_start", "date"), ("benefit_end", "date"),
+                ("waiting_months", "int"), ("waiting_days", "int"), ("cap_adjustment", "int"),
+                ("paid_amount", "numeric"), ("paid_on", "date"), ("paid_at", "timestamptz"), ("paid_via", "text"))
+_STAGE = "payments_bulk_paid"
+_STAGE_DDL = (f"CREATE TEMPORARY TABLE {_STAGE} (id bigint, "
+              + ", ".join(f"{c} {t}" for c, t in PAID_COLUMNS) + ") ON COMMIT DROP")
+_PAID_SQL = (f"UPDATE {Enrollment._meta.db_table} e SET status = 'paid', updated_at = %s, "
+             + ", ".join(f"{c} = t.{c}" for c, _ in PAID_COLUMNS) + f" FROM {_STAGE} t WHERE e.id = t.id")
+
+
+def next_payment_ids(n: int) -> list[int]:
+    """``n`` ledger ids taken from the sequence (the first answer names its id)."""
+    if not n:
+        return []
+    with connection.cursor() as cur:
+        cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                    [Payment._meta.db_table, n])
+        return [i for (i,) in cur.fetchall()]
+
+
+def applied_body(pk: int, benefit_start: date | None) -> str:
+    """``payment_record``'s first answer for an applied payment, as JSON text."""
+    start = f'"{benefit_start.isoformat()}"' if benefit_start else "null"
+    return f'{{"payment_id": {pk}, "status": "paid", "benefit_start": {start}}}'
+
+
+class PaidColumns:
+    """The enrollment's paid columns (``PAID_COLUMNS`` order) as ``fill_paid`` — the one rule
+    ``payment_record`` uses — sets them from a quote's answer; worked out once per distinct
+    (answer, amount, date, time, way) of a batch."""
+
+    def __init__(self):
+        self._memo: dict[tuple, tuple] = {}
+
+    def of(self, result, *, amount: Decimal, paid_on: date, paid_at: datetime, paid_via: str) -> tuple:
+        key = (id(result), amount, paid_on, paid_at, paid_via)
+        hit = self._memo.get(key)
+        if hit is None:
+            scratch = Enrollment()
+            fill_paid(scratch, result, amount=amount, paid_on=paid_on, paid_at=paid_at, paid_via=paid_via)
+            hit = self._memo[key] = (result, tuple(getattr(scratch, c) for c, _ in PAID_COLUMNS))
+        return hit[1]
+
+
+def write_applied(records: list[tuple], paid: list[tuple], *, now: datetime) -> None:
+    """COPY the ledger ``records`` (``PAYMENT_COLUMNS`` order), then set the paid columns of
+    ``paid`` rows ``(enrollment id, *PAID_COLUMNS values)`` by one UPDATE in key order."""
+    with connection.cursor() as cur:
+        if records:
+            with cur.copy(f"COPY {Payment._meta.db_table} ({', '.join(PAYMENT_COLUMNS)}) FROM STDIN") as copy:
+                for rec in records:
+                    copy.write_row(rec)
+        if paid:
+            paid = sorted(paid, key=lambda row: row[0])
+            cur.execute(f"DROP TABLE IF EXISTS pg_temp.{_STAGE}")
+            cur.execute(_STAGE_DDL)
+            with cur.copy(f"COPY {_STAGE} FROM STDIN") as copy:
+                for row in paid:
+                    copy.write_row(row)
+            cur.execute(_PAID_SQL, [now])
+            cur.execute(f"DROP TABLE pg_temp.{_STAGE}")
