@@ -23,6 +23,7 @@ urlpatterns = [
     path("pool/networks/<str:network_id>/members/<str:id_number>", pool_api.member_detail_view,
          name="api-pool-member"),
     path("pool/networks/<str:network_id>/modes", pool_api.modes_view, name="api-pool-modes"),
+    path("pool/networks/<str:network_id>/settlements", pool_api.settlements_view, name="api-pool-settlements"),
     path("pool/memberships/<str:id_number>", pool_api.membership_view_api, name="api-pool-membership"),
     re_path(r"", not_found_view),  # any other /api/v1/ path: 404 in the contract's shape
 ]

@@ -10,8 +10,10 @@ from core import clock
 from core.api import ApiError, read_json
 from enrollment import idnumbers
 
-from .models import Network
-from .networks import PoolError, member_add, member_leave, membership_view, modes_set, network_create, organizer_view
+from .medical import PURPOSES, settle
+from .models import MedicalSettlement, Network
+from .networks import (PoolError, member_add, member_edit, member_leave, membership_view, modes_set, network_create,
+                       network_dissolve, organizer_view)
 
 
 def _actor(request):
@@ -72,9 +74,20 @@ def networks_view(request):
     return {"network_id": network.pk, "region": network.region_id}, 201
 
 
-@endpoint(methods=("GET",), scopes=("pool",), staff=False)
+@endpoint(methods=("GET", "DELETE"), scopes=("pool",), staff=False)
 def network_detail_view(request, network_id: str):
-    return organizer_view(_network(network_id)), 200
+    """GET: the organizer's view. DELETE: the organizer dissolves the network (every member
+    leaves now; the rows are kept) → 204; a dissolved network again → 409 network_dissolved."""
+    network = _network(network_id)
+    if request.method == "DELETE":
+        if network.status == Network.Status.DISSOLVED:
+            raise ApiError(409, "network_dissolved", "该家庭共济网已解除")
+        try:
+            network_dissolve(network=network, actor=_actor(request))
+        except PoolError as exc:
+            _fail(exc)
+        return HttpResponse(status=204)
+    return organizer_view(network), 200
 
 
 @endpoint(methods=("POST",), scopes=("pool",), staff=False)
@@ -89,11 +102,24 @@ def members_view(request, network_id: str):
     return {"network_id": network.pk, "id_number": p.id_number, "name": p.name, "relation": p.relation}, 201
 
 
-@endpoint(methods=("DELETE",), scopes=("pool",), staff=False)
+@endpoint(methods=("DELETE", "PATCH"), scopes=("pool",), staff=False)
 def member_detail_view(request, network_id: str, id_number: str):
+    """DELETE: the member leaves → 204. PATCH ``{"relation"}``: the organizer corrects the
+    member's relation (within the region's set) → 200."""
     network = _network(network_id)
+    number = _id_number(id_number)
+    if network.status == Network.Status.DISSOLVED:
+        raise ApiError(409, "network_dissolved", "该家庭共济网已解除")
+    if request.method == "PATCH":
+        data = _body(request, ("relation",))
+        try:
+            p = member_edit(network=network, id_number=number, relation=_text(data, "relation"),
+                            actor=_actor(request))
+        except PoolError as exc:
+            _fail(exc)
+        return {"network_id": network.pk, "id_number": p.id_number, "name": p.name, "relation": p.relation}, 200
     try:
-        member_leave(network=network, id_number=_id_number(id_number), actor=_actor(request))
+        member_leave(network=network, id_number=number, actor=_actor(request))
     except PoolError as exc:
         _fail(exc)
     return HttpResponse(status=204)
@@ -130,3 +156,34 @@ def membership_view_api(request, id_number: str):
     year = today.year + 1 if today.month == 12 else today.year  # December: the coming benefit year
     view["deduction"] = _deduction(number, year)
     return view, 200
+
+
+def _settlement(s: MedicalSettlement) -> dict:
+    return {"settlement_id": s.pk, "request_id": s.request_id, "network_id": s.network_id,
+            "id_number": s.member.id_number, "purpose": s.purpose, "cost": f"{s.cost:.2f}",
+            "from_own": f"{s.from_own:.2f}", "from_pool": f"{s.from_pool:.2f}", "unpaid": f"{s.unpaid:.2f}",
+            "excluded_from_other_schemes": s.excluded_from_other_schemes}
+
+
+@endpoint(methods=("POST",), scopes=("staff",), staff=True)
+def settlements_view(request, network_id: str):
+    """共济支付 (the medical settlement system, scope staff): a member's self-paid cost met first
+    from an employee member's own historical balance, then from the pool. Idempotent on
+    ``request_id``: the same request again → 200 with the first settlement; another request
+    under the same id → 409 idempotency_conflict."""
+    network = _network(network_id)
+    data = _body(request, ("id_number", "request_id", "cost"), optional=("purpose",))
+    purpose = data.get("purpose", "medical")
+    if purpose not in PURPOSES:
+        raise ApiError(422, "invalid_input", f"purpose 应为 {'、'.join(PURPOSES)}")
+    cost = data["cost"]
+    if not isinstance(cost, str):
+        raise ApiError(422, "invalid_input", "cost 应为字符串金额，如 \"120.50\"")
+    request_id = _text(data, "request_id")
+    existed = MedicalSettlement.objects.filter(request_id=request_id).exists()
+    try:
+        s = settle(network=network, member_id_number=_text(data, "id_number"), request_id=request_id,
+                   cost=cost, purpose=purpose, actor=_actor(request))
+    except PoolError as exc:
+        _fail(exc)
+    return _settlement(s), (200 if existed else 201)

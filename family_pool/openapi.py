@@ -54,6 +54,16 @@ SCHEMAS = {
                           "properties": {"status": {"type": "string"}, "amount": MONEY,
                                          "decided_at": {"type": "string", "format": "date-time"}}},
         }},
+    "PoolSettlement": {
+        "type": "object", "description": "共济支付 settlement: cost = from_own + from_pool + unpaid",
+        "required": ["settlement_id", "request_id", "network_id", "id_number", "purpose", "cost", "from_own",
+                     "from_pool", "unpaid", "excluded_from_other_schemes"],
+        "properties": {
+            "settlement_id": {"type": "integer"}, "request_id": {"type": "string"},
+            "network_id": {"type": "integer"}, "id_number": {"type": "string"},
+            "purpose": {"type": "string", "enum": ["medical", "commercial"]},
+            "cost": MONEY, "from_own": MONEY, "from_pool": MONEY, "unpaid": MONEY,
+            "excluded_from_other_schemes": {"type": "boolean"}}},
 }
 
 PATHS = {
@@ -78,7 +88,12 @@ PATHS = {
         "summary": "The organizer's view: members, modes, pool balance (scope pool)",
         "operationId": "pool_network_detail", "parameters": [NETWORK_ID],
         "responses": {"200": {"description": "the network", **_json({"$ref": "#/components/schemas/PoolNetwork"})},
-                      **COMMON, "404": _e("network_not_found")}}},
+                      **COMMON, "404": _e("network_not_found")}},
+        "delete": {
+        "summary": "The organizer dissolves the network: every member leaves now, rows are kept (scope pool)",
+        "operationId": "pool_network_dissolve", "parameters": [NETWORK_ID],
+        "responses": {"204": {"description": "dissolved"}, **COMMON, "404": _e("network_not_found"),
+                      "409": _e("network_dissolved")}}},
     "/pool/networks/{network_id}/members": {"post": {
         "summary": "Add a member (scope pool)", "operationId": "pool_member_add", "parameters": [NETWORK_ID],
         "requestBody": {"required": True, **_json({
@@ -96,7 +111,36 @@ PATHS = {
         "summary": "A member leaves (scope pool)", "operationId": "pool_member_leave",
         "parameters": [NETWORK_ID, ID_NUMBER],
         "responses": {"204": {"description": "left"}, **COMMON, "404": _e("network_not_found, not_a_member"),
-                      "409": _e("network_dissolved"), "422": _e("invalid_input")}}},
+                      "409": _e("network_dissolved"), "422": _e("invalid_input")}},
+        "patch": {
+        "summary": "The organizer corrects a member's relation (scope pool)", "operationId": "pool_member_edit",
+        "parameters": [NETWORK_ID, ID_NUMBER],
+        "requestBody": {"required": True, **_json({
+            "type": "object", "required": ["relation"], "additionalProperties": False,
+            "properties": {"relation": RELATION}})},
+        "responses": {
+            "200": {"description": "edited", **_json({"type": "object", "properties": {
+                "network_id": {"type": "integer"}, "id_number": {"type": "string"}, "name": {"type": "string"},
+                "relation": RELATION}})},
+            **COMMON, "404": _e("network_not_found, not_a_member, policy_missing"),
+            "409": _e("network_dissolved"), "422": _e("relation_not_allowed, invalid_input")}}},
+    "/pool/networks/{network_id}/settlements": {"post": {
+        "summary": "共济支付: a member's self-paid cost met from the member's own historical balance "
+                   "(an employee member), then the pool (scope staff: the medical settlement system)",
+        "operationId": "pool_settlement", "parameters": [NETWORK_ID],
+        "requestBody": {"required": True, **_json({
+            "type": "object", "required": ["id_number", "request_id", "cost"], "additionalProperties": False,
+            "properties": {"id_number": {"type": "string"}, "request_id": {"type": "string", "maxLength": 64},
+                           "cost": {**MONEY, "description": "the self-paid cost"},
+                           "purpose": {"type": "string", "enum": ["medical", "commercial"],
+                                       "description": "medical (共济支付 mode) or commercial: 沪惠保 and the "
+                                                      "like (共济缴费 mode); medical by default"}}})},
+        "responses": {
+            "201": {"description": "settled", **_json({"$ref": "#/components/schemas/PoolSettlement"})},
+            "200": {"description": "the same request again: the first settlement",
+                    **_json({"$ref": "#/components/schemas/PoolSettlement"})},
+            **COMMON, "404": _e("network_not_found, not_a_member"),
+            "409": _e("idempotency_conflict"), "422": _e("mode_not_chosen, invalid_input")}}},
     "/pool/networks/{network_id}/modes": {"put": {
         "summary": "Choose 共济支付 / 共济缴费 (scope pool)", "operationId": "pool_modes_set",
         "parameters": [NETWORK_ID], "requestBody": {"required": True, **_json(MODES)},
