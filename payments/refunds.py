@@ -185,6 +185,10 @@ def refund_pay(*, refund: Refund, actor, txn_id: str | None = None) -> Payment:
         r = Refund.objects.select_for_update().get(pk=refund.pk)
         if r.status != Refund.Status.APPROVED:
             raise RefundError("not_approved", f"退费申请 {r.pk} {r.get_status_display()}，只有已审核的申请可以退付")
+        if r.requested_by_id is None and (user is None or r.decided_by_id == user.pk):
+            # a request the system raised has no human requester: its approver may not also pay
+            # it out, so two people always handle the money (four eyes)
+            raise RefundError("four_eyes", f"退费申请 {r.pk} 由系统生成、由您本人审核，须由另一名经办人员退付（双人复核）")
         paid = r.source_payment if r.source_payment_id else applied_payment(r.enrollment_id)
         if paid is None:
             raise RefundError("not_paid", f"退费申请 {r.pk} 找不到所退的缴费记录")

@@ -86,7 +86,7 @@ def test_the_channel_day_summary_adds_up_payments_and_refunds(client, dup, li):
     b = caseworker("cw_b", "141100")
     r = Refund.objects.get()
     refunds.refund_decide(refund=r, approve=True, actor=b)
-    refunds.refund_pay(refund=r, actor=b)
+    refunds.refund_pay(refund=r, actor=caseworker("cw_c", "141100"))  # the system's request: another pays
     client.force_login(b)
     resp = client.get(f"{PAYMENTS}summary/", {"date_from": "2025-11-01", "date_to": "2025-11-30", "region": ""})
     rows = {(row["paid_on"], row["channel"]): (row["paid_n"], row["paid_sum"], row["refund_n"], row["refund_sum"],
@@ -114,6 +114,11 @@ def test_approve_and_pay_from_the_refund_queue(client, dup):
     assert "已审核通过 1 条" in said(resp)
     r.refresh_from_db()
     assert (r.status, r.decided_by_id) == ("approved", b.pk)
+    # the system raised it and b approved it: b may not pay it out too (four eyes), nothing written
+    resp = client.post(REFUNDS, {"action": "pay", "_selected_action": [r.pk]}, follow=True)
+    assert any("由系统生成、由您本人审核" in m and "双人复核" in m for m in said(resp))
+    assert not Payment.objects.filter(kind="refund").exists()
+    client.force_login(caseworker("cw_c", "141100"))
     resp = client.post(REFUNDS, {"action": "pay", "_selected_action": [r.pk]}, follow=True)
     assert "已退付 1 条" in said(resp)
     r.refresh_from_db()

@@ -62,7 +62,7 @@ def refund_records():
     return Payment.objects.filter(kind="refund")
 
 
-def test_the_life_of_a_duplicate_payment_refund(li, b):
+def test_the_life_of_a_duplicate_payment_refund(li, a, b):
     applied = pay(li, "WX-1").payment
     dup = pay(li, "ALI-9", channel="alipay").payment
     assert dup.outcome == "duplicate"
@@ -72,19 +72,24 @@ def test_the_life_of_a_duplicate_payment_refund(li, b):
     refunds.refund_decide(refund=r, approve=True, actor=b, note="核实重复缴费")
     r.refresh_from_db()
     assert (r.status, r.decided_by_id, r.decision_note) == ("approved", b.pk, "核实重复缴费")
-    record = refunds.refund_pay(refund=r, actor=b)
+    # b approved it: b may not also pay out a request the system raised (four eyes)
+    with pytest.raises(RefundError) as exc:
+        refunds.refund_pay(refund=r, actor=b)
+    assert exc.value.code == "four_eyes"
+    assert not refund_records().exists()
+    record = refunds.refund_pay(refund=r, actor=a)
     r.refresh_from_db()
     got = refund_records().get()
     assert record.pk == got.pk == r.payment_id
     assert (got.kind, got.outcome, got.channel, got.amount, got.refund_of_id, got.txn_id, got.enrollment_id,
             got.recorded_by_id) == ("refund", "refund", "refund", Decimal("-400.00"), dup.pk, f"RF-{r.pk}",
-                                    applied.enrollment_id, b.pk)
+                                    applied.enrollment_id, a.pk)
     assert r.status == "paid"
     e = Enrollment.objects.get(resident=li, year=2026)
     assert (e.status, e.paid_amount) == ("paid", Decimal("400.00"))  # the applied payment stands
     # paid once: a second payout is refused, nothing more written
     with pytest.raises(RefundError) as exc:
-        refunds.refund_pay(refund=r, actor=b)
+        refunds.refund_pay(refund=r, actor=a)
     assert exc.value.code == "not_approved"
     assert refund_records().count() == 1
     assert ledger_check() == []
@@ -123,7 +128,7 @@ def test_a_refund_is_never_approved_by_its_requester(li, a, b):
     assert ledger_check() == []
 
 
-def test_a_dynamic_adjustment_refund_from_the_roster_ends_with_the_owed_refund_paid(li, b, today):
+def test_a_dynamic_adjustment_refund_from_the_roster_ends_with_the_owed_refund_paid(li, a, b, today):
     applied = pay(li, "WX-1").payment
     rows = f"姓名,身份证号码,困难类别,认定部门,认定日期\r\n李四,{li.id_number},低保对象,民政局,2025-12-01\r\n"
     import_roster(rows.encode(), "名单.csv", region="141100", year=2026, today=date(2025, 12, 5), actor="test")
@@ -137,7 +142,7 @@ def test_a_dynamic_adjustment_refund_from_the_roster_ends_with_the_owed_refund_p
     assert (r.reason, r.amount, r.status, r.owed_refund_id, r.source_payment_id, r.requested_by_id, r.year) == (
         "dynamic_adjustment", Decimal("320.00"), "requested", owed.pk, None, None, 2026)
     refunds.refund_decide(refund=r, approve=True, actor=b)
-    got = refunds.refund_pay(refund=r, actor=b, txn_id="BANK-RF-0001")
+    got = refunds.refund_pay(refund=r, actor=a, txn_id="BANK-RF-0001")
     got.refresh_from_db()
     assert (got.amount, got.refund_of_id, got.txn_id, got.paid_on, got.outcome) == (
         Decimal("-320.00"), applied.pk, "BANK-RF-0001", date(2025, 12, 10), "refund")
@@ -266,7 +271,7 @@ def test_the_approved_list_is_a_bom_csv_of_one_region_without_formulas(li, today
     assert len(list(csv.reader(io.StringIO(refunds.approved_refunds_csv(region="330200").decode("utf-8-sig"))))) == 1
 
 
-def test_a_roster_raising_the_owed_amount_updates_a_request_still_awaiting_approval(li, b, today):
+def test_a_roster_raising_the_owed_amount_updates_a_request_still_awaiting_approval(li, a, b, today):
     pay(li, "WX-1")
     header = "姓名,身份证号码,困难类别,认定部门,认定日期\r\n"
     import_roster((header + f"李四,{li.id_number},低保对象,民政局,2025-12-01\r\n").encode(), "名单.csv",
@@ -277,7 +282,7 @@ def test_a_roster_raising_the_owed_amount_updates_a_request_still_awaiting_appro
     r = Refund.objects.get()
     refunds.refund_decide(refund=r, approve=True, actor=b)
     with pytest.raises(RefundError) as exc:  # approved for 320.00, owed 400.00 now
-        refunds.refund_pay(refund=r, actor=b)
+        refunds.refund_pay(refund=r, actor=a)
     assert exc.value.code == "amount_changed"
     assert not refund_records().exists()
     # a request not yet decided follows the roster
@@ -286,13 +291,13 @@ def test_a_roster_raising_the_owed_amount_updates_a_request_still_awaiting_appro
     r.refresh_from_db()
     assert r.amount == Decimal("400.00")
     refunds.refund_decide(refund=r, approve=True, actor=b)
-    assert refunds.refund_pay(refund=r, actor=b).amount == Decimal("-400.00")
+    assert refunds.refund_pay(refund=r, actor=a).amount == Decimal("-400.00")
     assert OwedRefund.objects.get().status == "paid"
     assert ledger_check() == []
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_same_refund_paid_from_two_places_at_once_is_paid_once(li, b):
+def test_the_same_refund_paid_from_two_places_at_once_is_paid_once(li, a, b):
     import threading
 
     from django.db import connection
@@ -306,7 +311,7 @@ def test_the_same_refund_paid_from_two_places_at_once_is_paid_once(li, b):
     def go():
         try:
             start.wait()
-            refunds.refund_pay(refund=Refund.objects.get(pk=r.pk), actor=b)
+            refunds.refund_pay(refund=Refund.objects.get(pk=r.pk), actor=a)
             codes.append("paid")
         except RefundError as exc:
             codes.append(exc.code)
