@@ -6,8 +6,14 @@ from django import forms
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.views.generic import FormView
 
+from accounts.scoping import region_codes
+from core import clock
+from core.widgets import DateInput
+
+from .defaults import default_region, default_year, published_years
 from .models import PolicyYear, PolicyYearStatus, Region
 from .quoting import quote_one
+from .selectors import published_spec
 from .rules.types import HISTORY_VALUES, IDENTITIES, STUDENT_STATUSES
 
 HISTORY_YEARS = range(2025, 2031)
@@ -21,8 +27,8 @@ def _region_choices():
 class QuoteForm(forms.Form):
     region = forms.ChoiceField(label="参保地")
     year = forms.IntegerField(label="待遇年度", min_value=2000, max_value=2100)
-    paid_on = forms.DateField(label="缴费（登记）日期", widget=forms.DateInput(attrs={"type": "date"}))
-    birth_date = forms.DateField(label="出生日期", widget=forms.DateInput(attrs={"type": "date"}))
+    paid_on = forms.DateField(label="缴费（登记）日期", widget=DateInput())
+    birth_date = forms.DateField(label="出生日期", widget=DateInput())
     hukou = forms.ChoiceField(label="户籍", choices=[("local", "本地户籍"), ("nonlocal", "外地户籍")])
     residence_permit = forms.BooleanField(label="持有效居住证", required=False)
     student = forms.ChoiceField(label="学生身份", required=False,
@@ -30,7 +36,7 @@ class QuoteForm(forms.Form):
     employee_insured = forms.BooleanField(label="正参加职工医保", required=False)
     parent_insured_locally = forms.BooleanField(label="父母一方在本地参保（外地新生儿）", required=False)
     left_other_scheme_on = forms.DateField(
-        label="退出其他制度保障日期", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        label="退出其他制度保障日期", required=False, widget=DateInput(),
         help_text="职工医保中断、退役、刑满释放等")
     repaired_years = forms.MultipleChoiceField(
         label="已补缴（修复）的断保年度", required=False, widget=forms.CheckboxSelectMultiple,
@@ -44,7 +50,7 @@ class QuoteForm(forms.Form):
             self.fields[f"identity_{i}"] = forms.ChoiceField(
                 label=f"困难身份 {i}", required=False, choices=identity_choices)
             self.fields[f"certified_on_{i}"] = forms.DateField(
-                label=f"认定日期 {i}", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+                label=f"认定日期 {i}", required=False, widget=DateInput())
         history_choices = [("", "未填（按未参保计）")] + list(HISTORY_VALUES.items())
         for y in HISTORY_YEARS:
             self.fields[f"history_{y}"] = forms.ChoiceField(
@@ -54,7 +60,17 @@ class QuoteForm(forms.Form):
         return [(self[f"identity_{i}"], self[f"certified_on_{i}"]) for i in range(1, IDENTITY_ROWS + 1)]
 
     def history_fields(self):
-        return [self[f"history_{y}"] for y in HISTORY_YEARS]
+        """(year, bound field, shown): only years before the quote year are shown (quote.js
+        follows a changed year in the browser; request_json ignores the others anyway)."""
+        year = self._quote_year()
+        return [(y, self[f"history_{y}"], year is not None and y < year) for y in HISTORY_YEARS]
+
+    def _quote_year(self) -> int | None:
+        value = self["year"].value()
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return None
 
     def request_json(self) -> dict:
         d = self.cleaned_data
@@ -97,6 +113,12 @@ TIMING_NAMES = {"window": "集中缴费期内", "supplementary": "补缴期", "l
                 "exempt": "特殊群体（不受缴费期或等待期限制）", "newborn": "新生儿（出生当年不缴费）"}
 
 
+def category_name(region: str, year: int, code: str) -> str:
+    """The policy's own name of a category (宁波 adult → 成年居民)."""
+    spec = published_spec(region, year)
+    return next((c.name for c in spec.categories if c.code == code), "未知类别")
+
+
 class QuoteView(PermissionRequiredMixin, FormView):
     template_name = "admin/policy/quote.html"
     form_class = QuoteForm
@@ -104,9 +126,14 @@ class QuoteView(PermissionRequiredMixin, FormView):
     admin_site = None
 
     def get_initial(self):
-        latest = (PolicyYear.objects.filter(status=PolicyYearStatus.PUBLISHED)
-                  .order_by("-year").values_list("year", flat=True).first())
-        return {"year": latest, "hukou": "local"}
+        """The user's region (its city before its counties), that region's year for the
+        business date (published_years, default_year), and the business date as the payment day."""
+        today = clock.today()
+        region = default_region(region_codes(self.request.user))
+        if region is None:
+            region = Region.objects.order_by("code").values_list("code", flat=True).first()
+        years = published_years([region]) if region else []
+        return {"region": region, "year": default_year(years, today), "paid_on": today, "hukou": "local"}
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -119,10 +146,11 @@ class QuoteView(PermissionRequiredMixin, FormView):
     def form_valid(self, form):
         request_json = form.request_json()
         answer = quote_one(request_json, explain=True)
-        ctx = self.get_context_data(form=form, request_json=request_json, answer=answer)
+        ctx = self.get_context_data(form=form, answer=answer)
         if "error" in answer:
             ctx["error_title"] = ERROR_TITLES.get(answer["error"]["code"], answer["error"]["code"])
         else:
+            ctx["category_name"] = category_name(answer["region"], answer["year"], answer["category"])
             ctx["timing_name"] = TIMING_NAMES.get(answer["timing"], answer["timing"])
             ctx["assistance_name"] = (IDENTITIES.get(answer["assistance"]["identity"])
                                       if answer["assistance"] else None)

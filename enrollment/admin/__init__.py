@@ -11,6 +11,7 @@ from .common import (
     form_action,
     id_column,
     id_search,
+    refusal,
     report_action,
     too_many_for_an_action,
 )
@@ -23,6 +24,6 @@ __all__ = [
     "ACTION_LIMIT", "CancelForm", "EmployeeCoverageAdmin", "EnrollmentAdmin", "EnrollmentInline",
     "IdSearchMixin", "MaskedIdColumnMixin", "PaidFilter", "ReasonRegionFilter", "RegisterForm",
     "ReregistrationNoticeAdmin", "ResidentAdmin", "ResidentForm", "ServiceImportMixin", "YearFilter",
-    "can_view_full_id", "form_action", "id_column", "id_search", "report_action", "resident_fields",
+    "can_view_full_id", "form_action", "id_column", "id_search", "refusal", "report_action", "resident_fields",
     "too_many_for_an_action",
 ]

@@ -53,6 +53,17 @@ class MaskedIdColumnMixin:
                 for f in super().get_list_display(request)]
 
 
+def refusal(name: str, id_number: str, message: str) -> str:
+    """One refused person in an action's report: the name once, the masked ID number to tell
+    two namesakes apart, then the reason (a service's message that starts with the name
+    does not repeat it: "吴梓萱（…）：已登记 2027 年度", not "吴梓萱：吴梓萱 已登记 2027 年度")."""
+    for lead in (f"{name} ", f"{name}：", name):
+        if name and message.startswith(lead):
+            message = message[len(lead):]
+            break
+    return f"{name}（{idnumbers.mask(id_number)}）：{message}"
+
+
 def report_action(model_admin, request, done: str, failed: list[str]) -> None:
     """An action's outcome: what was done, then up to 20 refusals with their reasons."""
     if done:

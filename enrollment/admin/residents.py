@@ -16,7 +16,9 @@ from import_export.formats.base_formats import CSV, XLSX
 from accounts.admin_mixins import RegionScopedAdmin, UserRegionFilter
 from accounts.scoping import region_codes
 from core import clock
+from core.widgets import DateInput
 from policy.rules.types import HISTORY_VALUES
+from policy.defaults import default_year, published_years
 from policy.selectors import published_spec
 
 from .. import idnumbers
@@ -31,7 +33,7 @@ from ..services import (
     resident_update,
     validate_resident_input,
 )
-from .common import IdSearchMixin, MaskedIdColumnMixin, can_view_full_id, form_action
+from .common import IdSearchMixin, MaskedIdColumnMixin, can_view_full_id, form_action, refusal
 from .imports import ServiceImportMixin
 
 
@@ -39,7 +41,7 @@ class ResidentForm(forms.ModelForm):
     id_number = forms.CharField(label="身份证号码", max_length=30,
                                 help_text="18 位；全角数字和小写 x 会自动规范")
     birth_date = forms.DateField(label="出生日期", required=False,
-                                 widget=forms.DateInput(attrs={"type": "date"}),
+                                 widget=DateInput(),
                                  help_text="可不填：由身份证号码得出；填写时须与号码一致")
 
     class Meta:
@@ -128,10 +130,27 @@ def resident_fields(data) -> dict:
 
 
 class RegisterForm(forms.Form):
+    """登记参保 for a selection: the year is one of the years published for every selected
+    person's policy region (``years``), so a year without a policy cannot be chosen."""
+
     _selected_action = forms.CharField(widget=forms.MultipleHiddenInput)
-    year = forms.IntegerField(label="待遇年度", min_value=2025, max_value=2100)
+    year = forms.TypedChoiceField(label="待遇年度", coerce=int, choices=[],
+                                  error_messages={"invalid_choice": "请选择所列的已发布政策年度",
+                                                  "required": "请选择待遇年度"})
     registered_via = forms.ChoiceField(label="登记方式", choices=[
         (v, label) for v, label in RegisteredVia.choices if v != RegisteredVia.DEFAULT_RENEWAL])
+
+    years: tuple[int, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["year"].choices = [(y, f"{y} 年度") for y in self.years]
+        if not self.years:
+            self.fields["year"].help_text = "所选参保人的参保地没有共同的已发布政策年度：请按参保地分开办理"
+
+    @classmethod
+    def for_years(cls, years):
+        return type("RegisterForm", (cls,), {"years": tuple(years)})
 
 
 class EnrollmentInline(admin.TabularInline):
@@ -305,12 +324,13 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColu
                                         registered_via=data["registered_via"], actor=request.user)
                     ok += 1
                 except EnrollmentError as exc:
-                    failed.append(f"{resident.name}：{exc.message}")
+                    failed.append(refusal(resident.name, resident.id_number, exc.message))
             return (f"已登记 {ok} 人" if ok else ""), failed
 
-        return form_action(self, request, queryset, form_class=RegisterForm, title="登记参保",
+        years = published_years(queryset.values_list("region_id", flat=True).distinct())
+        return form_action(self, request, queryset, form_class=RegisterForm.for_years(years), title="登记参保",
                            action="register_for_year", apply=apply,
-                           initial={"year": clock.today().year + 1})
+                           initial={"year": default_year(years, clock.today())})
 
     def has_add_enrollment_permission(self, request):
         return request.user.has_perm("enrollment.add_enrollment")

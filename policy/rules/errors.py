@@ -30,9 +30,10 @@ class QuoteError(Exception):
 
 
 def not_in_source(spec, figure_zh: str, figure_en: str) -> QuoteError:
-    """The error for a figure the policy leaves unset (naming region, year, figure)."""
+    """The error for a figure the policy leaves unset (naming region, year, figure), in plain
+    Chinese for the caseworker (INTERFACES.md §2); the English name stays on ``figure`` for logs."""
     return QuoteError(
         "value_not_in_source",
-        f"{spec.region_name} {spec.year} 年度{figure_zh}未设定 ({figure_en} not set)",
+        f"{spec.region_name} {spec.year} 年度{figure_zh}，来源文件未给出",
         figure=figure_en,
     )

@@ -240,7 +240,7 @@ def _amounts(spec: PolicySpec, req: QuoteRequest, charge: str, steps) -> QuoteRe
     due = personal
     if charge == "personal_plus_fiscal":
         if fiscal is None:
-            raise not_in_source(spec, f"“{cat.name}”财政补助标准",
+            raise not_in_source(spec, f"“{cat.name}”补缴时须一并缴纳的财政补助标准",
                                 f"fiscal subsidy of {cat.code}, charged with late payment")
     best = best_assistance(spec, req.identities, req.person, req.paid_on, personal, steps)
     assistance = None

@@ -189,7 +189,7 @@ def test_policy_missing_is_404(policies, client, staff_token):
     ({"region": "610400", "year": 2025, "paid_on": "2025-05-10", "person": {"birth_date": "1980-05-01"}},
      "window_closed", None),
     ({**DIBAO, "identities": [{"code": "entitled"}]}, "value_not_in_source",
-     "吕梁市 2026 年度“优抚对象”资助标准未设定 (assistance amount for entitled not set)"),
+     "吕梁市 2026 年度“优抚对象”资助标准，来源文件未给出"),
 ])
 def test_other_errors_are_422(policies, client, staff_token, payload, code, message):
     got = assert_error(post(client, payload, staff_token), 422, code)
