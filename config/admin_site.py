@@ -9,6 +9,9 @@ class BureauAdminSite(admin.AdminSite):
     site_header = settings.SITE_TITLE
     site_title = settings.SITE_TITLE
     index_title = "经办工作台"
+    # The site has no public pages of its own (the root is the admin): no 查看站点 link
+    # that would only lead back here.
+    site_url = None
 
     def get_urls(self):
         from policy.admin_views import QuoteView

@@ -1,0 +1,88 @@
+"""Issue 12 in a real browser: a Lüliang caseworker on 2026-11-30 registers, reads the
+resident's page and the enrollment list, and cancels — in plain Chinese, with defaults that
+can succeed, no console errors and a screenshot of each page."""
+
+from datetime import date
+
+import pytest
+from playwright.sync_api import expect
+
+from enrollment import idnumbers
+from enrollment.tests.support import PASSWORD, caseworker, person
+
+from .conftest import login
+from .workbench import Watcher, assert_plain_chinese, shot, visible_text
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("policies")]
+
+DAY = date(2026, 11, 30)
+
+
+@pytest.fixture(autouse=True)
+def _business_date(settings):
+    settings.BUSINESS_DATE = DAY
+
+
+def test_register_offers_the_published_year_and_refuses_in_chinese(page, live_server):
+    caseworker("ll_register", "141100", "141181")
+    zhao = person("141102", "19800501", "011", name="赵一", today=DAY)
+    watch = Watcher(page)
+    login(page, live_server, "ll_register", PASSWORD)
+
+    page.goto(f"{live_server.url}/admin/enrollment/resident/")
+    page.check(f"input[name=_selected_action][value='{zhao.pk}']")
+    page.select_option("select[name=action]", "register_for_year")
+    page.click("button[name=index]")
+    page.wait_for_selector("select[name=year]")
+    assert page.locator("select[name=year] option").all_inner_texts() == ["2026 年度"]
+    expect(page.locator("select[name=year]")).to_have_value("2026")
+    assert_plain_chinese(visible_text(page))
+    shot(page, "workbench-register-form")
+
+    page.click("input[type=submit][value=确定]")
+    page.wait_for_url("**/admin/enrollment/resident/")
+    message = page.locator("ul.messagelist li.error").inner_text()
+    assert message == (f"赵一（{idnumbers.mask(zhao.id_number)}）：吕梁市 2026 年度“城乡居民”"
+                       "补缴时须一并缴纳的财政补助标准，来源文件未给出")
+    assert_plain_chinese(visible_text(page))
+    shot(page, "workbench-register-refused")
+    watch.assert_clean()
+
+
+def test_the_quote_page_starts_on_the_users_region_year_and_date(page, live_server):
+    caseworker("nb_quote", "330200")
+    watch = Watcher(page)
+    login(page, live_server, "nb_quote", PASSWORD)
+    page.goto(f"{live_server.url}/admin/quote/")
+    expect(page.locator("#id_region")).to_have_value("330200")
+    expect(page.locator("#id_year")).to_have_value("2025")
+    expect(page.locator("#id_paid_on")).to_have_value("2026-11-30")
+    assert not page.locator(".history-row[data-year='2025']").is_visible()  # nothing before 2025
+    page.fill("#id_year", "2027")
+    assert page.locator(".history-row:visible").evaluate_all("rows => rows.map(r => r.dataset.year)") == [
+        "2025", "2026"]
+    assert page.locator("#id_repaired_years input:visible").evaluate_all("boxes => boxes.map(b => b.value)") == [
+        "2025", "2026"]
+    page.fill("#id_year", "2025")
+    page.fill("#id_paid_on", "2024-11-10")
+    page.fill("#id_birth_date", "1980-05-01")
+    page.click("input[type=submit][value=测算]")
+    page.wait_for_selector(".quote-result h2")
+    result = page.inner_text(".quote-result")
+    assert "参保类别\t成年居民" in result
+    assert_plain_chinese(visible_text(page))
+    shot(page, "workbench-quote")
+    watch.assert_clean()
+
+
+def test_the_resident_page_shows_the_birth_date(page, live_server):
+    caseworker("ll_resident", "141100")
+    zhao = person("141102", "19800501", "011", name="赵一", today=DAY)
+    watch = Watcher(page)
+    login(page, live_server, "ll_resident", PASSWORD)
+    page.goto(f"{live_server.url}/admin/enrollment/resident/{zhao.pk}/change/")
+    expect(page.locator("#id_birth_date")).to_have_value("1980-05-01")
+    assert page.locator("a", has_text="查看站点").count() == 0
+    assert page.evaluate("() => document.querySelector('link[rel=icon]').href").endswith("/static/core/favicon.svg")
+    shot(page, "workbench-resident")
+    watch.assert_clean()
