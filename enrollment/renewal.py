@@ -17,7 +17,6 @@ from datetime import date
 from typing import Callable
 
 from django.db import connection, transaction
-from django.utils import timezone
 
 from core import clock
 from core.audit_actor import acting_user
@@ -171,7 +170,7 @@ def renew_range(*, region: str, to_year: int, lo: int, hi: int, today: date, act
                 new.append(_enrollment_row(row, result, to_year, user_id))
             else:
                 notes.append((row[3], row[12], reason, detail))
-        now = timezone.now()
+        now = clock.now()
         if new:
             to_insert = _not_registered_meanwhile(new, to_year)
             written = enrollments_insert(to_insert, now=now) if to_insert else []

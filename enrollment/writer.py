@@ -20,8 +20,8 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from django.db import connection, transaction
-from django.utils import timezone
 
+from core import clock
 from core.audit import audit_context
 from policy.rules.types import QuoteResult
 
@@ -128,7 +128,7 @@ def row_from_quote(result: QuoteResult, *, resident_id: int, region_id: str, reg
         row.registered_via = "newborn"
         row.paid_amount = result.amount_due
         row.paid_on = registered_on
-        row.paid_at = now or timezone.now()
+        row.paid_at = now or clock.now()
         row.benefit_start, row.benefit_end = result.benefit_start, result.benefit_end
         row.waiting_months, row.waiting_days = result.waiting_months, result.waiting_days
         row.cap_adjustment = result.cap_adjustment
@@ -144,7 +144,7 @@ def enrollments_insert(rows: Sequence[EnrollmentRow], *, actor=None, action: str
     Returns what was inserted.  ``actor`` and ``action`` go into the audit
     context (inside a caller's context, ``action=None`` keeps the caller's).
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     if len(rows) >= COPY_FROM:
         return _insert_staged(rows, actor, action, now)
     ordered = sorted(rows, key=lambda r: (r.resident_id, r.year))
@@ -228,7 +228,7 @@ def enrollments_reprice(rows: Sequence[Repriced], *, actor=None, action: str | N
     An enrollment paid or cancelled meanwhile is left alone.  Returns the ids
     written, in order.
     """
-    now = now or timezone.now()
+    now = now or clock.now()
     ordered = sorted(rows, key=lambda r: r.enrollment_id)
     written: list[int] = []
     with _audit(actor, action), connection.cursor() as cur:

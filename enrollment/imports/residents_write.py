@@ -15,7 +15,6 @@ from datetime import date
 from typing import Callable
 
 from django.db import connection, transaction
-from django.utils import timezone
 
 from core.audit import audit_context
 from core import clock
@@ -89,7 +88,7 @@ def write_residents(parsed: list[ParsedResident], *, actor, registered_via: str 
     ``codes``: the importing user's regions (None: every region).  A row whose person is
     held by another region when written raises HeldElsewhere, the transaction rolled back."""
     today = today or clock.today()
-    now = timezone.now()
+    now = clock.now()
     out = Written()
     with transaction.atomic(), audit_context(actor, action="import_residents"):
         with connection.cursor() as cur:
