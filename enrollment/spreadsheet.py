@@ -19,7 +19,7 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -103,7 +103,11 @@ def _cell_text(value) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, datetime):
-        return value.date().isoformat()
+        # a date cell (midnight) reads as the date; a date-time cell keeps its time of day, to the
+        # second (a payment's 缴费时间 typed as an Excel date-time must not become noon)
+        if value.time() == time():
+            return value.date().isoformat()
+        return value.replace(microsecond=0).isoformat(sep=" ")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, int):

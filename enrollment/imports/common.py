@@ -120,8 +120,9 @@ def check_year(values: dict, errors: list, row: int) -> int | None:
 
 
 def parse_date(text: str) -> date:
-    """2025-06-30, and 2025/6/30 as spreadsheets save dates (ValueError otherwise)."""
-    m = re.fullmatch(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})", text)
+    """2025-06-30, and 2025/6/30 as spreadsheets save dates (ValueError otherwise); a time of
+    day after it (an Excel date-time cell, "2025-06-30 08:15:00") is ignored."""
+    m = re.fullmatch(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?", text)
     if m is None:
         raise ValueError(text)
     return date(*map(int, m.groups()))

@@ -215,6 +215,19 @@ def test_xlsx_dates_and_booleans_become_text(tmp_path):
     assert read_grid(data, "d.xlsx")[1] == ["2025-03-01", "2024-12-31", "是"]
 
 
+def test_xlsx_date_time_cells_keep_their_time_of_day(tmp_path):
+    data = xlsx_bytes(tmp_path, [["a", "b"], [datetime(2025, 11, 10, 10, 30), datetime(2025, 11, 10, 23, 59, 59)]])
+    assert read_grid(data, "t.xlsx")[1] == ["2025-11-10 10:30:00", "2025-11-10 23:59:59"]
+
+
+def test_date_columns_ignore_a_time_of_day():
+    from enrollment.imports.common import parse_date
+
+    assert parse_date("2025-06-30 08:15:00") == parse_date("2025/6/30") == date(2025, 6, 30)
+    with pytest.raises(ValueError):
+        parse_date("2025-06-30 8")
+
+
 def test_xlsx_only_the_first_sheet_is_read(tmp_path):
     wb = Workbook()
     wb.active.append(["姓名"])

@@ -206,6 +206,8 @@ def test_an_xlsx_with_datetime_cells(tmp_path, pupils):
     result = import_payments(path.read_bytes(), "代收.xlsx", actor="test")
     assert (result.as_dict()["paid"], result.errors) == (3, [])
     assert imported().first().paid_on == NOV
+    # the cell's time of day, not noon
+    assert {p.paid_at.astimezone(SH) for p in imported()} == {datetime(2025, 11, 10, 10, 30, tzinfo=SH)}
 
 
 CASES = [  # (channel, txn, who, name, year, amount, time): every outcome once
