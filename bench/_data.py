@@ -26,3 +26,4 @@ server_description = _admin.server_description
 audit_triggers_disabled = _admin.audit_triggers_disabled
 RENEW_REGION, RENEW_FROM, RENEW_TO = _admin.RENEW_REGION, _admin.RENEW_FROM, _admin.RENEW_TO
 RENEW_TODAY = _admin.RENEW_TODAY
+copy_rows = _admin.copy_rows
