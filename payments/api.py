@@ -8,8 +8,8 @@ from accounts.api_auth import endpoint
 from core import clock
 from core.api import ApiError, json_response, read_json
 from enrollment import idnumbers
-from enrollment.models import Enrollment, EnrollmentStatus, Resident
-from enrollment.selectors import quote_request_for
+from enrollment.models import EnrollmentStatus, Resident
+from enrollment.selectors import quote_request_of, year_enrollment
 from enrollment.services import EnrollmentError, run_quote, spec_for
 
 from .services import API_CHANNELS, PaymentError, channel_code, check_channel_rules, parse_amount, parse_paid_at, \
@@ -79,25 +79,22 @@ def dues_view(request):
         number = idnumbers.parse(q["id_number"]).number
     except idnumbers.IdNumberError as exc:
         raise ApiError(422, "invalid_input", f"id_number: {exc}") from None
-    resident = Resident.objects.filter(id_number=number).first()
-    if resident is None:
+    found = year_enrollment(number, year)  # the resident and the year's enrollment: one statement
+    if found is None:
         raise ApiError(404, "not_registered", "未找到该参保人的参保登记")
-    if q["name"].strip() != resident.name:
+    if q["name"].strip() != found.name:
         raise ApiError(422, "name_mismatch", "姓名与身份证号码不符")
-    e = (Enrollment.objects.filter(resident=resident, year=year).exclude(status=EnrollmentStatus.CANCELLED)
-         .first())
-    if e is None:
+    if found.enrollment_id is None:
         raise ApiError(404, "not_registered", f"未找到 {year} 年度的参保登记，请先登记参保")
-    out = {"name": resident.name, "region": e.region_id, "year": year, "category": e.category}
-    if e.status == EnrollmentStatus.PAID:
-        return {**out, "amount_due": _money(e.paid_amount if e.paid_amount is not None else e.amount_due),
-                "status": "paid"}, 200
+    out = {"name": found.name, "region": found.region_id, "year": year, "category": found.category}
+    if found.status == EnrollmentStatus.PAID:
+        return {**out, "amount_due": _money(found.paid_amount if found.paid_amount is not None
+                                            else found.amount_due), "status": "paid"}, 200
     today = clock.today()
     try:
-        spec = spec_for(e.region_id, year)
+        spec = spec_for(found.region_id, year)
         check_channel_rules(spec, "", today)
-        result = run_quote(spec, quote_request_for(resident, year, today,
-                                                   via_parent_permit=e.nonlocal_via_parent_permit))
+        result = run_quote(spec, quote_request_of(found.facts, year, today))
     except EnrollmentError as exc:
         _fail(exc)
     return {**out, "category": result.category, "amount_due": _money(result.amount_due), "status": "unpaid"}, 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from .datafile import spec_from_data
 from .models import PolicyYear, PolicyYearStatus, Region
@@ -20,14 +21,32 @@ def policy_region(code: str) -> Region | None:
     return region.policy_region or region
 
 
+# Region code -> the code of its policy region, per process.  The regions change only by
+# migration, ``load_policies`` or the region admin, and a county changing the policy it runs
+# is a planned, rare event: a change reaches each process within REGION_MAP_TTL seconds (a
+# code not yet in the map reloads it at once).  Asked by every quote, registration and
+# payment: an ORM query each time cost about 0.7 ms of CPU (bench/RESULTS.md, channel API).
+REGION_MAP_TTL = 30.0
+_regions: tuple[float, dict[str, str]] = (float("-inf"), {})
+
+
+def _region_map(codes: set[str]) -> dict[str, str]:
+    global _regions
+    loaded_at, known = _regions
+    now = time.monotonic()
+    if now - loaded_at > REGION_MAP_TTL or not codes <= known.keys():
+        known = {code: policy or code for code, policy in Region.objects.values_list("code", "policy_region_id")}
+        _regions = (now, known)
+    return known
+
+
 def policy_codes(region_codes) -> dict[str, str]:
     """Region code -> the code of the region whose policy it runs (itself, or its city):
-    孝义 141181 -> 吕梁 141100.  Unknown codes map to themselves."""
+    孝义 141181 -> 吕梁 141100.  Unknown codes map to themselves.  From a per-process map
+    of every region, at most REGION_MAP_TTL seconds old."""
     codes = set(region_codes)
-    out = {code: code for code in codes}
-    for code, policy in Region.objects.filter(code__in=codes).values_list("code", "policy_region_id"):
-        out[code] = policy or code
-    return out
+    known = _region_map(codes)
+    return {code: known.get(code, code) for code in codes}
 
 
 def policy_members(region_code: str) -> list[str]:
@@ -80,5 +99,8 @@ def published_spec(region_code: str, year: int) -> PolicySpec:
 
 
 def clear_cache() -> None:
+    """Forget the specs and the region map (tests; after loading policies in a process)."""
+    global _regions
     with _lock:
         _cache.clear()
+        _regions = (float("-inf"), {})
