@@ -49,7 +49,14 @@ from .common import (
 )
 
 RESIDENT_REQUIRED = ["姓名", "身份证号码", "户籍", "居住证", "学生类别", "参保地"]
-RESIDENT_OPTIONAL = ["参保年度"]
+RESIDENT_OPTIONAL = ["参保年度", "登记方式"]
+# 登记方式 of a registration (with 参保年度): how the person was registered — the family pool's
+# cancellation deadline depends on it (a school-registered child: 12-20 17:00; a community-
+# registered one: the day of registration).  Blank: the import's own (community by default).
+REGISTERED_VIA = {"学校": "school", "学校集中登记": "school", "学校代办": "school", "school": "school",
+                  "社区": "community", "社区/经办窗口": "community", "经办窗口": "community", "窗口": "community",
+                  "柜台": "community", "村委会": "community", "community": "community",
+                  "网上": "online", "网上办理": "online", "线上": "online", "手机": "online", "online": "online"}
 
 HUKOU = {"本地": "local", "本市": "local", "local": "local",
          "外地": "nonlocal", "非本市": "nonlocal", "nonlocal": "nonlocal"}
@@ -74,6 +81,7 @@ class ParsedResident:
     residence_permit: bool
     student: str
     year: int | None
+    registered_via: str = ""  # 登记方式 of the row ("" = the import's)
     action: str = "new"  # new / update / unchanged
     existing_region: str = ""  # the region of the person already on file
     resident_id: int | None = None
@@ -110,6 +118,10 @@ def _check_row(row: int, values: dict, today: date, regions: dict, codes, seen: 
                                f"应为“中小学生”“大学生”或空，收到 {echo(plain(values.get('学生类别', '')))}"))
     region = check_region(values, errors, row, regions, codes)
     year = check_year(values, errors, row)
+    via_text = plain(values.get("登记方式", ""))
+    via = REGISTERED_VIA.get(via_text) if via_text else ""
+    if via is None:
+        errors.append(RowError(row, "登记方式", f"应为“学校”“社区”或“网上”，收到 {echo(via_text)}"))
     if ident is not None:
         if ident.number in seen:
             errors.append(RowError(row, "身份证号码", f"与第 {seen[ident.number]} 行重复"))
@@ -119,7 +131,7 @@ def _check_row(row: int, values: dict, today: date, regions: dict, codes, seen: 
         return None, errors
     return ParsedResident(row=row, id_number=ident.number, name=name, birth_date=ident.birth_date,
                           sex=ident.sex, region_id=region, hukou=hukou, residence_permit=permit,
-                          student=student, year=year), errors
+                          student=student, year=year, registered_via=via), errors
 
 
 def parse_residents(table: Table, *, user=None, today: date | None = None,

@@ -131,7 +131,7 @@ def _registrations(parsed, actor, registered_via, today, now) -> list:
         ids = dict(cur.fetchall())
     user_id = getattr(acting_user(actor), "pk", None)
     return [row_from_quote(p.quote, resident_id=ids[p.id_number], region_id=p.region_id,
-                           registered_via=registered_via, registered_on=today,
+                           registered_via=p.registered_via or registered_via, registered_on=today,
                            registered_by_id=user_id,
                            via_parent_permit=False, now=now)
             for p in todo]

@@ -765,3 +765,30 @@ def test_a_long_error_report_is_cut_with_a_count(monkeypatch):
     run = BatchRun.objects.get()
     assert run.report.splitlines() == ["row 2: 姓名: 不能为空", "row 3: 姓名: 不能为空",
                                        "… 另有 5 条错误未列出"]
+
+
+# --- 登记方式 per row (the family pool's cancellation deadline depends on it) --------------------
+
+
+def test_registered_via_column_per_row_with_the_imports_default_for_blanks():
+    data = csv_bytes([
+        ["张三", NINGBO_MAN, "本地", "无", "", "330200", "2025", "网上办理"],
+        ["王五", NINGBO_PUPIL, "本地", "无", "中小学生", "330200", "2025", "学校"],
+        ["李四", NINGBO_WOMAN, "本地", "无", "", "330200", "2025", ""],
+    ], header=[*WITH_YEAR, "登记方式"])
+    result = import_residents(data, "a.csv", actor="tester", today=IN_WINDOW)
+    assert (result.as_dict()["registered"], result.errors) == (3, [])
+    assert dict(Enrollment.objects.values_list("resident__id_number", "registered_via")) == {
+        NINGBO_MAN: "online", NINGBO_PUPIL: "school", NINGBO_WOMAN: "community"}
+
+
+def test_unknown_registered_via_is_a_row_error_and_nothing_is_written():
+    data = csv_bytes([
+        ["张三", NINGBO_MAN, "本地", "无", "", "330200", "2025", "网上"],
+        ["王五", NINGBO_PUPIL, "本地", "无", "中小学生", "330200", "2025", "邮寄"],
+    ], header=[*WITH_YEAR, "登记方式"])
+    result = import_residents(data, "a.csv", actor="tester", today=IN_WINDOW)
+    assert result.rejected
+    assert [(e.row, e.column, e.reason) for e in result.errors] == [
+        (3, "登记方式", "应为“学校”“社区”或“网上”，收到 '邮寄'")]
+    assert (Resident.objects.count(), Enrollment.objects.count()) == (0, 0)
