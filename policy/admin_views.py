@@ -14,7 +14,7 @@ from .defaults import default_region, default_year, published_years
 from .models import PolicyYear, PolicyYearStatus, Region
 from .quoting import quote_one
 from .selectors import published_spec
-from .rules.types import HISTORY_VALUES, IDENTITIES, STUDENT_STATUSES
+from .rules.types import HISTORY_VALUES, IDENTITIES, STUDENT_STATUSES, TIMING_NAMES
 
 HISTORY_YEARS = range(2025, 2031)
 IDENTITY_ROWS = 3
@@ -109,8 +109,6 @@ ERROR_TITLES = {
     "window_closed": "不在缴费期内",
     "value_not_in_source": "所需数值未设定（来源文件未给出）",
 }
-TIMING_NAMES = {"window": "集中缴费期内", "supplementary": "补缴期", "late": "集中缴费期外",
-                "exempt": "特殊群体（不受缴费期或等待期限制）", "newborn": "新生儿（出生当年不缴费）"}
 
 
 def category_name(region: str, year: int, code: str) -> str:

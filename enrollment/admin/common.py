@@ -75,10 +75,11 @@ def report_action(model_admin, request, done: str, failed: list[str]) -> None:
 
 
 def form_action(model_admin, request, queryset, *, form_class, title: str, action: str, apply,
-                initial: dict | None = None):
+                initial: dict | None = None, describe=str):
     """A bulk action that first asks for a form (templates/admin/enrollment/action_form.html).
     On "apply" with a valid form, ``apply(cleaned_data)`` returns (done message, refusals),
-    which are reported; a selection over ACTION_LIMIT is refused before anything."""
+    which are reported; a selection over ACTION_LIMIT is refused before anything.  The page
+    lists the selection with ``describe(obj)`` (whom the action touches, by name and masked ID)."""
     if too_many_for_an_action(model_admin, request, queryset):
         return None
     if "apply" in request.POST:
@@ -92,7 +93,7 @@ def form_action(model_admin, request, queryset, *, form_class, title: str, actio
                                    **(initial or {})})
     return render(request, "admin/enrollment/action_form.html", {
         **model_admin.admin_site.each_context(request), "title": title, "form": form,
-        "objects": queryset[:50], "count": queryset.count(), "action": action,
+        "objects": [describe(obj) for obj in queryset[:50]], "count": queryset.count(), "action": action,
         "opts": model_admin.model._meta})
 
 

@@ -9,7 +9,7 @@ import pytest
 from enrollment.idnumbers import mask
 from enrollment.models import Enrollment, Resident
 
-from .support import caseworker, msgs, number, person
+from .support import caseworker, msgs, number, person, register, register_and_pay
 
 pytestmark = pytest.mark.usefixtures("policies")
 
@@ -94,3 +94,48 @@ def test_the_add_form_takes_an_iso_birth_date(client, lueliang):
         "student": "", "school": "", "phone": "", "enrollments-TOTAL_FORMS": "0", "enrollments-INITIAL_FORMS": "0"})
     assert resp.status_code == 302, resp.context["adminform"].form.errors
     assert Resident.objects.get(id_number=number_).birth_date == date(1980, 5, 1)
+
+
+# --- item 7: 参保登记 in words, and a cancellation that names whom it cancels --------------------
+
+
+@pytest.fixture
+def ningbo(client, business_day):
+    user = caseworker("cw330wb", "330200")
+    client.force_login(user)
+    return user
+
+
+def test_the_enrollment_list_names_the_timing_in_words(client, ningbo):
+    zhang = person("330203", "19800101", "017", name="张一", today=date(2024, 11, 1))
+    e = register_and_pay(zhang, 2025, date(2024, 11, 1), date(2024, 11, 10), "780.00")
+    assert Enrollment.objects.get(pk=e.pk).timing == "window"
+    resp = client.get(ENROLLMENTS)
+    html = resp.content.decode()
+    assert '<td class="field-timing_name">集中缴费期内</td>' in html
+    filters = {spec.title: [str(choice["display"]) for choice in spec.choices(resp.context["cl"])]
+               for spec in resp.context["cl"].filter_specs}
+    assert filters["缴费时段"] == ["全部", "集中缴费期内", "补缴期", "集中缴费期外",
+                                   "特殊群体（不受缴费期或等待期限制）", "新生儿（出生当年不缴费）"]
+    assert [o.pk for o in client.get(ENROLLMENTS, {"timing": "window"}).context["cl"].result_list] == [e.pk]
+    assert list(client.get(ENROLLMENTS, {"timing": "late"}).context["cl"].result_list) == []
+
+    page = client.get(f"{ENROLLMENTS}{e.pk}/change/").content.decode()
+    assert "集中缴费期内" in page and ">window<" not in page
+
+
+def test_the_cancel_confirmation_names_the_person_and_the_id(client, ningbo):
+    zhang = person("330203", "19800101", "017", name="张一", today=date(2024, 11, 1))
+    e = register(zhang, 2025, date(2024, 11, 1))
+    resp = client.post(ENROLLMENTS, {"action": "cancel_with_reason", "_selected_action": [e.pk]})
+    html = resp.content.decode()
+    assert f"<li>张一（{mask(zhang.id_number)}）2025 年度 成年居民（已登记（待缴费））</li>" in html
+    assert Enrollment.objects.get(pk=e.pk).status == "registered"
+
+    li = person("330203", "19810101", "028", name="李二", today=date(2024, 11, 1))
+    paid = register_and_pay(li, 2025, date(2024, 11, 1), date(2024, 11, 10), "780.00")
+    resp = client.post(ENROLLMENTS, {"action": "cancel_with_reason", "_selected_action": [e.pk, paid.pk],
+                                     "apply": "1", "reason": "户籍迁出"})
+    assert msgs(resp) == ["已注销 1 条登记",
+                          f"李二（{mask(li.id_number)}）：2025 年度已缴费，不能直接注销，须办理退费"]
+    assert {x.pk: x.status for x in Enrollment.objects.all()} == {e.pk: "cancelled", paid.pk: "paid"}

@@ -129,6 +129,8 @@ RELATIONS = {
 }
 
 TIMINGS = ("window", "supplementary", "late", "exempt", "newborn")
+TIMING_NAMES = {"window": "集中缴费期内", "supplementary": "补缴期", "late": "集中缴费期外",
+                "exempt": "特殊群体（不受缴费期或等待期限制）", "newborn": "新生儿（出生当年不缴费）"}
 PERIOD_KINDS = {"window": "集中缴费期", "supplementary": "补缴期", "late": "集中缴费期外"}
 BENEFIT_START_RULES = {
     "year_start": "待遇年度首日",

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from enrollment import idnumbers
-from enrollment.tests.support import PASSWORD, caseworker, person
+from enrollment.tests.support import PASSWORD, caseworker, person, register, register_and_pay
 
 from .conftest import login
 from .workbench import Watcher, assert_plain_chinese, shot, visible_text
@@ -85,4 +85,42 @@ def test_the_resident_page_shows_the_birth_date(page, live_server):
     assert page.locator("a", has_text="查看站点").count() == 0
     assert page.evaluate("() => document.querySelector('link[rel=icon]').href").endswith("/static/core/favicon.svg")
     shot(page, "workbench-resident")
+    watch.assert_clean()
+
+
+def test_the_enrollment_list_fits_1400_pixels_and_cancel_names_the_person(page, live_server):
+    caseworker("nb_list", "330200")
+    people = [person("330203", f"1980010{i}", f"0{i}7", name=name, today=date(2024, 11, 1))
+              for i, name in enumerate(["欧阳建国", "张一", "李二"], start=1)]
+    for p in people[:2]:
+        register_and_pay(p, 2025, date(2024, 11, 1), date(2024, 11, 10), "780.00")
+    register(people[2], 2025, date(2024, 11, 1))  # 已登记（待缴费）: the widest status
+    watch = Watcher(page)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    login(page, live_server, "nb_list", PASSWORD)
+    page.goto(f"{live_server.url}/admin/enrollment/enrollment/")
+    # each name on one line: the cell is no taller than a line of the table
+    heights = page.locator("#result_list .field-name").evaluate_all(
+        "cells => cells.map(c => c.getBoundingClientRect().height)")
+    line = page.locator("#result_list td.field-year").first.evaluate("c => c.getBoundingClientRect().height")
+    assert heights and all(h <= line + 1 for h in heights), (heights, line)
+    # and the table fits: neither the page nor the list scrolls sideways
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1400
+    widths = page.locator("#changelist .results").evaluate("r => [r.scrollWidth, r.clientWidth]")
+    assert widths[0] <= widths[1], (widths, page.locator("#result_list thead th").evaluate_all(
+        "c => c.map(x => [x.innerText, Math.round(x.getBoundingClientRect().width)])"),
+        page.locator("#content").evaluate("r => r.getBoundingClientRect().width"))
+    text = visible_text(page)
+    assert "集中缴费期内" in text
+    assert_plain_chinese(text)
+    shot(page, "workbench-enrollment-list-1400")
+
+    page.check("#result_list tbody tr:first-child input[name=_selected_action]")
+    page.select_option("select[name=action]", "cancel_with_reason")
+    page.click("button[name=index]")
+    page.wait_for_selector("input[name=reason]")
+    first = page.locator("#content li").first.inner_text()
+    assert first.startswith("李二（330203********") and first.endswith("2025 年度 成年居民（已登记（待缴费））")
+    assert_plain_chinese(visible_text(page))
+    shot(page, "workbench-cancel-confirm")
     watch.assert_clean()
