@@ -154,31 +154,34 @@ class EnrollmentAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAdmin):
         from ..services import spec_for
 
         codes = region_codes(request.user)
+        names = dict(Region.objects.values_list("code", "name"))
         targets = set()
         for region_id, year in queryset.values_list("region_id", "year").distinct():
             targets.add((Region.objects.get(pk=region_id).policy_code, year + 1))
         for city, year in sorted(targets):
+            what = f"{names.get(city, city)} {year} 年度默认续保"
             try:
                 spec_for(city, year)
             except EnrollmentError as exc:
-                self.message_user(request, f"{city} {year} 年度不能续保：{exc.message}", messages.ERROR)
+                self.message_user(request, f"{names.get(city, city)} {year} 年度不能续保：{exc.message}",
+                                  messages.ERROR)
                 continue
             regions = renewal_regions(city)
             if codes is not None and not set(regions) <= codes:
-                self.message_user(request, f"{city} 的默认续保包括 {'、'.join(regions)}，须由负责全部这些地区的人员发起",
+                self.message_user(request, f"{names.get(city, city)}的默认续保包括"
+                                  f"{'、'.join(names.get(r, r) for r in regions)}，须由负责全部这些地区的人员发起",
                                   messages.ERROR)
                 continue
             try:
                 out = batch.start("renew_enrollments", {"region": city, "to_year": year}, actor=request.user)
             except batch.BatchError as exc:
-                self.message_user(request, f"{city} {year} 年度不能续保：{exc.message}", messages.ERROR)
+                self.message_user(request, f"{names.get(city, city)} {year} 年度不能续保：{exc.message}",
+                                  messages.ERROR)
                 continue
             if out.joined:
-                self.message_user(request, f"{city} {year} 年度默认续保已在进行中（批处理任务 #{out.run.pk}）",
-                                  messages.WARNING)
+                self.message_user(request, f"{what}已在进行中（批处理任务 #{out.run.pk}）", messages.WARNING)
                 continue
-            self.message_user(request, f"已开始 {city} {year} 年度默认续保（批处理任务 #{out.run.pk}）",
-                              messages.SUCCESS)
+            self.message_user(request, f"已开始{what}（批处理任务 #{out.run.pk}）", messages.SUCCESS)
 
     def has_renew_permission(self, request):
         return request.user.has_perm("enrollment.add_enrollment")

@@ -16,6 +16,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from accounts.admin_mixins import RegionScopedAdmin, UserRegionFilter
 from accounts.scoping import region_codes
 from core import clock
+from core.admin_export import ChineseExportForm
 from core.widgets import DateInput
 from policy.rules.types import HISTORY_VALUES
 from policy.defaults import default_year, published_years
@@ -171,6 +172,9 @@ class EnrollmentInline(admin.TabularInline):
 class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColumnMixin, RegionScopedAdmin):
     import_resource = ResidentImportResource
     resource_classes = [ResidentExportResource]
+    # both buttons, 导入 and 导出 (each mixin alone names a template with only its own)
+    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
+    export_form_class = ChineseExportForm
     export_formats = [XLSX, CSV]
 
     def get_export_resource_kwargs(self, request, **kwargs):

@@ -6,10 +6,11 @@ from datetime import date
 
 import pytest
 
+from core.models import BatchRun
 from enrollment.idnumbers import mask
 from enrollment.models import Enrollment, Resident
 
-from .support import caseworker, msgs, number, person, register, register_and_pay
+from .support import clone, caseworker, msgs, number, person, register, register_and_pay, today_is
 
 pytestmark = pytest.mark.usefixtures("policies")
 
@@ -139,3 +140,53 @@ def test_the_cancel_confirmation_names_the_person_and_the_id(client, ningbo):
     assert msgs(resp) == ["已注销 1 条登记",
                           f"李二（{mask(li.id_number)}）：2025 年度已缴费，不能直接注销，须办理退费"]
     assert {x.pk: x.status for x in Enrollment.objects.all()} == {e.pk: "cancelled", paid.pk: "paid"}
+
+
+# --- item 8: messages without codes or repeated names; 导出 on the list, in Chinese ----------------
+
+
+def test_register_refusal_does_not_repeat_the_name(client, ningbo):
+    wu = person("330203", "19800101", "017", name="吴梓萱", today=date(2024, 11, 1))
+    register(wu, 2025, date(2024, 11, 1))
+    with today_is(date(2024, 11, 1)):
+        resp = client.post(RESIDENTS, {"action": "register_for_year", "_selected_action": [wu.pk],
+                                       "apply": "1", "year": "2025", "registered_via": "community"})
+    assert msgs(resp) == [f"吴梓萱（{mask(wu.id_number)}）：已登记 2025 年度"]
+    assert Enrollment.objects.filter(resident=wu).count() == 1
+
+
+def test_renewal_messages_name_the_region(client, lueliang, django_capture_on_commit_callbacks):
+    clone("141100", 2026, 2027)
+    zhao = person("141102", "19800501", "011", name="赵一", today=date(2025, 11, 3))
+    e = register_and_pay(zhao, 2026, date(2025, 11, 3), date(2025, 11, 20), "400.00")
+    with django_capture_on_commit_callbacks(execute=False):
+        resp = client.post(ENROLLMENTS, {"action": "start_default_renewal", "_selected_action": [e.pk]})
+    run = BatchRun.objects.get()
+    assert msgs(resp) == [f"已开始吕梁市 2027 年度默认续保（批处理任务 #{run.pk}）"]
+    with django_capture_on_commit_callbacks(execute=False):
+        resp = client.post(ENROLLMENTS, {"action": "start_default_renewal", "_selected_action": [e.pk]})
+    assert msgs(resp)[-1] == f"吕梁市 2027 年度默认续保已在进行中（批处理任务 #{run.pk}）"
+    assert BatchRun.objects.count() == 1
+
+
+def test_a_county_caseworker_is_told_which_regions_renewal_covers(client, business_day,
+                                                                  django_capture_on_commit_callbacks):
+    clone("141100", 2026, 2027)
+    xiaoyi = person("141181", "19850101", "011", name="孝义居民", today=date(2025, 11, 3))
+    e = register_and_pay(xiaoyi, 2026, date(2025, 11, 3), date(2025, 11, 20), "400.00")
+    client.force_login(caseworker("cw_xiaoyi_wb", "141181"))
+    with django_capture_on_commit_callbacks(execute=False):
+        resp = client.post(ENROLLMENTS, {"action": "start_default_renewal", "_selected_action": [e.pk]})
+    assert msgs(resp) == ["吕梁市的默认续保包括吕梁市、孝义市，须由负责全部这些地区的人员发起"]
+    assert not BatchRun.objects.exists()
+
+
+def test_the_resident_list_offers_export_and_the_export_page_is_chinese(client, ningbo):
+    html = client.get(RESIDENTS).content.decode()
+    assert '/admin/enrollment/resident/export/?" class="export_link">导出</a>' in html
+    assert "/admin/enrollment/resident/import/' class=\"import_link\">导入</a>" in html
+    page = client.get(f"{RESIDENTS}export/").content.decode()
+    assert "Select all" not in page and "全选" in page and "onchange=" not in page
+    assert 'value="导出"' in page
+    assert re.search(r'<label for="id_[A-Za-z_]*id_number">身份证号码</label>', page)
+    assert "Id Number" not in page and "Name (" not in page

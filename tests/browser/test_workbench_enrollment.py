@@ -2,6 +2,7 @@
 resident's page and the enrollment list, and cancels — in plain Chinese, with defaults that
 can succeed, no console errors and a screenshot of each page."""
 
+import re
 from datetime import date
 
 import pytest
@@ -123,4 +124,35 @@ def test_the_enrollment_list_fits_1400_pixels_and_cancel_names_the_person(page, 
     assert first.startswith("李二（330203********") and first.endswith("2025 年度 成年居民（已登记（待缴费））")
     assert_plain_chinese(visible_text(page))
     shot(page, "workbench-cancel-confirm")
+    watch.assert_clean()
+
+
+def test_export_from_the_list_in_chinese(page, live_server, tmp_path):
+    caseworker("nb_export", "330200")
+    zhang = person("330203", "19800101", "017", name="张一", today=date(2024, 11, 1))
+    watch = Watcher(page)
+    login(page, live_server, "nb_export", PASSWORD)
+    page.goto(f"{live_server.url}/admin/enrollment/resident/")
+    page.click("a.export_link:text('导出')")
+    page.wait_for_url("**/admin/enrollment/resident/export/**")
+    text = visible_text(page)
+    assert "全选" in text
+    assert page.locator(".selectable-field-export-row label").all_inner_texts() == [
+        "全选", "姓名", "身份证号码", "性别", "出生日期", "户籍", "居住证", "学生类别", "参保地"]
+    assert not re.search("[A-Za-z]{3,}", text.replace("XLSX", "").replace("CSV", "")), text
+    assert_plain_chinese(text)
+    shot(page, "workbench-export")
+    page.uncheck("#select-all-toggle")
+    assert page.locator(".selectable-field-export-row input[type=checkbox]:checked").count() == 0
+    page.check("#select-all-toggle")
+    page.select_option("select[name=format]", label="XLSX")
+    with page.expect_download() as download:
+        page.click("input[type=submit][value=导出]")
+    saved = tmp_path / "export.xlsx"
+    download.value.save_as(saved)
+    from openpyxl import load_workbook
+
+    rows = [list(r) for r in load_workbook(saved).active.iter_rows(values_only=True)]
+    assert rows[0][:2] == ["姓名", "身份证号码"]
+    assert rows[1][:2] == ["张一", idnumbers.mask(zhang.id_number)]
     watch.assert_clean()
