@@ -23,6 +23,11 @@ class BureauAdminSite(admin.AdminSite):
 
     def get_app_list(self, request, app_label=None):
         app_list = super().get_app_list(request, app_label)
+        for app in app_list:  # the audit library's English names, in the menu and on the index
+            if app["app_label"] == "pghistory":
+                app["name"] = "审计"
+                for model in app["models"]:
+                    model["name"] = {"Events": "变更记录", "Contexts": "操作上下文"}.get(str(model["name"]), "审计记录")
         if app_label is None and request.user.has_perm("policy.view_policyyear"):
             app_list.insert(0, {
                 "name": "业务工具",

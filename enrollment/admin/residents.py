@@ -297,20 +297,15 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColu
             return "—"
         from pghistory.models import Events
 
+        from core import audit_display as show
+
         events = Events.objects.references(obj).order_by("-pgh_created_at")[:50]
         rows = []
         for ev in events:
-            ctx = ev.pgh_context or {}
-            who = ctx.get("username") or ctx.get("actor") or (f"用户 #{ctx['user']}" if ctx.get("user") else "系统")
-            diff = ev.pgh_diff or {}
-            if diff:
-                change = "；".join(f"{k}: {v[0]} → {v[1]}" for k, v in diff.items()
-                                  if k not in ("updated_at",))
-            else:
-                change = ""
-            rows.append((timezone.localtime(ev.pgh_created_at).strftime("%Y-%m-%d %H:%M:%S"), who,
-                         ev.pgh_model.split(".")[-1], ev.pgh_label, ctx.get("action", ""),
-                         change.replace(obj.id_number, idnumbers.mask(obj.id_number))))
+            change = show.changes_text(show.changes(ev.pgh_obj_model, ev.pgh_label, ev.pgh_diff, ev.pgh_data))
+            rows.append((show.local_time(ev.pgh_created_at), show.who(ev.pgh_context),
+                         show.model_name(ev.pgh_obj_model), show.EVENT_LABELS.get(ev.pgh_label, "其他"),
+                         show.action_text(ev.pgh_context), show.mask_ids(change) or "—"))
         if not rows:
             return "无"
         return format_html(

@@ -2,13 +2,17 @@
 plain Chinese, choices that can succeed, defaults from the user's regions and the business date."""
 
 import re
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from core.models import BatchRun
 from enrollment.idnumbers import mask
 from enrollment.models import Enrollment, Resident
+from enrollment.services import enrollment_record_payment
 
 from .support import clone, caseworker, msgs, number, person, register, register_and_pay, today_is
 
@@ -190,3 +194,67 @@ def test_the_resident_list_offers_export_and_the_export_page_is_chinese(client, 
     assert 'value="导出"' in page
     assert re.search(r'<label for="id_[A-Za-z_]*id_number">身份证号码</label>', page)
     assert "Id Number" not in page and "Name (" not in page
+
+
+# --- item 4: the resident's 变更记录 in Chinese, local times ----------------------------------------
+
+
+def test_the_resident_audit_trail_reads_in_chinese(client, ningbo):
+    zhang = person("330203", "19800101", "017", name="张一", today=date(2024, 11, 1))
+    e = register(zhang, 2025, date(2024, 11, 1))
+    paid_at = datetime(2024, 11, 10, 13, 49, 21, tzinfo=ZoneInfo("UTC"))
+    enrollment_record_payment(enrollment=e, amount=Decimal("780.00"), paid_on=date(2024, 11, 10),
+                              paid_via="assistance", actor=ningbo, paid_at=paid_at)
+    assert Enrollment.objects.get(pk=e.pk).paid_via == "assistance"
+    html = client.get(f"{RESIDENTS}{zhang.pk}/change/").content.decode()
+    trail = html[html.index("变更记录（谁、何时、改了什么）"):]
+    trail = trail[:trail.index("</table>")]
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>",
+                      trail)
+    payment = [r for r in rows if r[1:5] == ("cw330wb", "参保登记", "修改", "记录缴费")]
+    assert len(payment) == 1
+    change = payment[0][5]
+    assert "缴费方式：空 → 资助代缴" in change
+    assert "到账时间：空 → 2024-11-10 21:49:21" in change  # 13:49 UTC is 21:49 in Shanghai
+    assert "状态：已登记（待缴费） → 已缴费" in change
+    for english in ("ResidentEvent", "EnrollmentEvent", "insert", "update", "paid_via", "+00:00",
+                    "enrollment_record_payment"):
+        assert english not in trail
+    assert re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", payment[0][0])
+
+
+EVENTS = "/admin/pghistory/events/"
+
+
+def test_the_auditors_event_list_reads_in_chinese_and_finds_by_person_user_and_date(client, business_day):
+    from .support import auditor
+
+    zhang = person("330203", "19800101", "017", name="张一", today=date(2024, 11, 1))
+    li = person("330203", "19810101", "028", name="李二", today=date(2024, 11, 1))
+    cw = caseworker("cw_audit", "330200")
+    e = register(zhang, 2025, date(2024, 11, 1))
+    enrollment_record_payment(enrollment=e, amount=Decimal("780.00"), paid_on=date(2024, 11, 10),
+                              paid_via="assistance", actor=cw)
+    client.force_login(auditor("auditor_wb"))
+
+    resp = client.get(EVENTS, {"q": zhang.id_number})
+    html = resp.content.decode()
+    assert "<h1>变更记录（审计）</h1>" in html
+    for english in ("PGH", "Pgh", "pgh_diff", "Event model", "{&quot;", '{"'):
+        assert english not in html, english
+    headings = re.findall(r'<th scope="col"[^>]*>\s*<div class="text">(?:<a[^>]*>|<span>)(.*?)(?:</a>|</span>)', html)
+    assert headings == ["时间", "操作人", "对象", "事件", "操作", "变化（前 → 后）"]
+    objects = {str(o.pgh_obj_model) for o in resp.context["cl"].result_list}
+    assert objects == {"enrollment.Resident", "enrollment.Enrollment"}
+    assert all(str(o.pgh_obj_id) != str(li.pk) or o.pgh_obj_model != "enrollment.Resident"
+               for o in resp.context["cl"].result_list)
+    assert "缴费方式：空 → 资助代缴" in html and "<td class=\"field-who\">cw_audit</td>" in html
+
+    by_name = client.get(EVENTS, {"q": "李二"}).context["cl"].result_list
+    assert [(o.pgh_obj_model, str(o.pgh_obj_id), o.pgh_label) for o in by_name] == [
+        ("enrollment.Resident", str(li.pk), "insert")]
+    by_user = client.get(EVENTS, {"q": "cw_audit"}).context["cl"].result_list
+    assert {o.pgh_context["username"] for o in by_user} == {"cw_audit"} and len(by_user) >= 1
+    today = timezone.localdate().isoformat()
+    assert len(client.get(EVENTS, {"q": today}).context["cl"].result_list) >= 3
+    assert len(client.get(EVENTS, {"q": "2001-01-01"}).context["cl"].result_list) == 0
