@@ -198,14 +198,16 @@ class Repriced:
                    result.timing, via_parent_permit)
 
 
+_REPRICE_COLUMNS = ("id", "region_id", "category", "personal_standard", "fiscal_subsidy", "assistance_identity",
+                    "assistance_amount", "amount_due", "timing", "via_parent")
+_REPRICE_TYPES = ("bigint", "varchar", "varchar", "numeric", "numeric", "varchar", "numeric", "numeric", "varchar",
+                  "boolean")
+_REPRICE_ARRAYS = """unnest({arrays}) AS t({cols})""".format(
+    arrays=", ".join(f"%({c})s::{t}[]" for c, t in zip(_REPRICE_COLUMNS, _REPRICE_TYPES)),
+    cols=", ".join(_REPRICE_COLUMNS))
 _REPRICE = """
 WITH t AS (
-  SELECT * FROM unnest(%(id)s::bigint[], %(region_id)s::varchar[], %(category)s::varchar[],
-                       %(personal_standard)s::numeric[], %(fiscal_subsidy)s::numeric[],
-                       %(assistance_identity)s::varchar[], %(assistance_amount)s::numeric[],
-                       %(amount_due)s::numeric[], %(timing)s::varchar[], %(via_parent)s::boolean[])
-    AS t(id, region_id, category, personal_standard, fiscal_subsidy, assistance_identity,
-         assistance_amount, amount_due, timing, via_parent)
+  SELECT * FROM {source}
 ), locked AS (
   SELECT e.id FROM enrollment_enrollment e JOIN t ON t.id = e.id
   WHERE e.status = 'registered' ORDER BY e.id FOR UPDATE OF e
@@ -219,6 +221,14 @@ FROM t JOIN locked l ON l.id = t.id
 WHERE e.id = t.id AND e.status = 'registered'
 RETURNING e.id
 """
+_REPRICE_STAGE = "enrollment_reprice_stage"
+_REPRICE_STAGE_DDL = "CREATE TEMP TABLE {stage} ({cols}) ON COMMIT DROP".format(
+    stage=_REPRICE_STAGE, cols=", ".join(f"{c} {t}" for c, t in zip(_REPRICE_COLUMNS, _REPRICE_TYPES)))
+
+
+def _reprice_values(r: Repriced) -> tuple:
+    return (r.enrollment_id, r.region_id, r.category, r.personal_standard, r.fiscal_subsidy,
+            r.assistance_identity, r.assistance_amount, r.amount_due, r.timing, r.nonlocal_via_parent_permit)
 
 
 def enrollments_reprice(rows: Sequence[Repriced], *, actor=None, action: str | None = None,
@@ -226,10 +236,14 @@ def enrollments_reprice(rows: Sequence[Repriced], *, actor=None, action: str | N
     """Write new prices (and region) onto unpaid enrollments, locked in id order.
 
     An enrollment paid or cancelled meanwhile is left alone.  Returns the ids
-    written, in order.
+    written, in order.  From ``COPY_FROM`` rows on, the rows are COPied into a
+    staging table and written by one statement (as ``enrollments_insert``): the
+    arrays spelled out as literals by the driver cost more than the update.
     """
     now = now or clock.now()
     ordered = sorted(rows, key=lambda r: r.enrollment_id)
+    if len(ordered) >= COPY_FROM:
+        return _reprice_staged(ordered, actor, action, now)
     written: list[int] = []
     with _audit(actor, action), connection.cursor() as cur:
         for start in range(0, len(ordered), CHUNK):
@@ -239,6 +253,20 @@ def enrollments_reprice(rows: Sequence[Repriced], *, actor=None, action: str | N
                 "assistance_amount", "amount_due", "timing")}
             params["id"] = [r.enrollment_id for r in chunk]
             params["via_parent"] = [r.nonlocal_via_parent_permit for r in chunk]
-            cur.execute(_REPRICE, {**params, "now": now})
+            cur.execute(_REPRICE.format(source=_REPRICE_ARRAYS), {**params, "now": now})
             written += [i for (i,) in cur.fetchall()]
     return sorted(written)
+
+
+def _reprice_staged(ordered: Sequence[Repriced], actor, action, now) -> list[int]:
+    with transaction.atomic(), _audit(actor, action), connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS pg_temp.{_REPRICE_STAGE}")
+        cur.execute(_REPRICE_STAGE_DDL)
+        with cur.copy(f"COPY {_REPRICE_STAGE} FROM STDIN") as copy:
+            for r in ordered:
+                copy.write_row(_reprice_values(r))
+        cur.execute(f"ANALYZE {_REPRICE_STAGE}")  # a join plan that knows the staged rows
+        cur.execute(_REPRICE.format(source=_REPRICE_STAGE), {"now": now})
+        written = sorted(i for (i,) in cur.fetchall())
+        cur.execute(f"DROP TABLE pg_temp.{_REPRICE_STAGE}")
+    return written
