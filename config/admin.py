@@ -96,8 +96,10 @@ class BatchRunAdmin(admin.ModelAdmin):
         if "file" in p:
             return p["file"]
         if "region" in p and "to_year" in p:
-            return f"{p['region']} → {p['to_year']} 年度"
-        return obj.scope
+            return f"{getattr(obj, 'region_name', None) or p['region']} → {p['to_year']} 年度"
+        if "region" in p and "year" in p:
+            return f"{getattr(obj, 'region_name', None) or p['region']} {p['year']} 年度"
+        return "—"
 
     @admin.display(description="结果")
     def result(self, obj):
@@ -135,7 +137,14 @@ class BatchRunAdmin(admin.ModelAdmin):
                            pct, obj.processed, obj.total, pct)
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
+        from django.db.models import OuterRef, Subquery
+        from django.db.models.fields.json import KeyTextTransform
+
+        from policy.models import Region
+
+        # the region's name for 对象, in the list's one query (not one query per row)
+        qs = super().get_queryset(request).annotate(region_name=Subquery(
+            Region.objects.filter(code=KeyTextTransform("region", OuterRef("params"))).values("name")[:1]))
         codes = region_codes(request.user)
         if codes is None:
             return qs

@@ -28,6 +28,9 @@ class EmployeeCoverageAdmin(ServiceImportMixin, IdSearchMixin, MaskedIdColumnMix
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # records are never deleted from the screens (the next import updates them)
+
 
 class ReasonRegionFilter(UserRegionFilter):
     pass
@@ -46,3 +49,6 @@ class ReregistrationNoticeAdmin(IdSearchMixin, RegionScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a notice stays on record; renewal settles it
