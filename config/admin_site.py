@@ -13,6 +13,12 @@ class BureauAdminSite(admin.AdminSite):
     # that would only lead back here.
     site_url = None
 
+    @property
+    def login_form(self):
+        from accounts.admin_login import LockoutAwareLoginForm  # says so when an account is locked
+
+        return LockoutAwareLoginForm
+
     def get_urls(self):
         from policy.admin_views import QuoteView
 
