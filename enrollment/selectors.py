@@ -163,19 +163,23 @@ def quote_request_for(resident: Resident, year: int, paid_on: date, *,
 
 def quote_request_of(p: PersonFacts, year: int, paid_on: date) -> QuoteRequest:
     """``quote_requests_for([p], year, paid_on)[p.id_number]`` in fewer round trips — the
-    channel API asks this for every dues query and payment: the four reads of this app's
-    tables as one ``UNION ALL`` statement by the one ID number, then the identities as the
-    batch path asks for them (the shared lock first, inside a transaction).  The same
+    channel API asks this for every dues query and payment: the reads of this app's tables
+    as one ``UNION ALL`` statement by the resident's id and ID number, then the identities
+    as the batch path asks for them (the shared lock first, inside a transaction).  Facts
+    without a resident id (a file row) go the batch path.  The same
     interpretation of the rows (``_coverage_of``, ``_history_of``, ``_request``);
-    enrollment/tests/test_facts_and_writer.py compares the two paths field by field."""
+    enrollment/tests/test_quote_request_of.py compares the two paths field by field."""
+    if p.resident_id is None:  # facts of a file row: by ID number, as the batch reads them
+        return quote_requests_for([p], year, paid_on)[p.id_number]
     policy = _policy_codes({p.region_id})[p.region_id]
     coverage_rows, employee_rows, paid_rows, repaired = [], [], [], set()
-    for kind, y, ended in _rows(_ONE_PERSON_SQL, {"n": p.id_number, "year": year, "before": year - 1,
+    for kind, y, ended in _rows(_ONE_PERSON_SQL, {"n": p.id_number, "resident": p.resident_id, "year": year,
                                                   "paid": EnrollmentStatus.PAID.value}):
         if kind == "c":
-            coverage_rows.append((p.id_number, y, ended))
-        elif kind == "e":
-            employee_rows.append((p.id_number, y))
+            if y >= year - 1:
+                coverage_rows.append((p.id_number, y, ended))
+            if y < year:
+                employee_rows.append((p.id_number, y))
         elif kind == "p":
             paid_rows.append((p.id_number, y))
         else:
@@ -222,18 +226,18 @@ JOIN {Resident._meta.db_table} r ON r.id_number = t.n
 JOIN {GapRepair._meta.db_table} g ON g.resident_id = r.id
 """
 
-# The same four reads for one person, one statement (``quote_request_of``): a tag per kind.
+# The same reads for one person, one statement (``quote_request_of``), a tag per kind: the
+# employee years up to ``year`` (those of ``year - 1`` and ``year`` are the coverage rows, those
+# before ``year`` the history's), the paid years before ``year`` and the repaired years — by
+# the resident's id, so that PostgreSQL plans three small scans (0.15 ms) rather than joins.
 _ONE_PERSON_SQL = f"""
 SELECT 'c', c.year, c.ended_on FROM {EmployeeCoverage._meta.db_table} c
-WHERE c.id_number = %(n)s AND c.year IN (%(before)s, %(year)s)
+WHERE c.id_number = %(n)s AND c.year <= %(year)s
 UNION ALL
-SELECT 'e', c.year, NULL FROM {EmployeeCoverage._meta.db_table} c WHERE c.id_number = %(n)s AND c.year < %(year)s
+SELECT 'p', e.year, NULL FROM {Enrollment._meta.db_table} e
+WHERE e.resident_id = %(resident)s AND e.status = %(paid)s AND e.year < %(year)s
 UNION ALL
-SELECT 'p', e.year, NULL FROM {Resident._meta.db_table} r JOIN {Enrollment._meta.db_table} e ON e.resident_id = r.id
-WHERE r.id_number = %(n)s AND e.status = %(paid)s AND e.year < %(year)s
-UNION ALL
-SELECT 'g', g.year, NULL FROM {Resident._meta.db_table} r JOIN {GapRepair._meta.db_table} g ON g.resident_id = r.id
-WHERE r.id_number = %(n)s
+SELECT 'g', g.year, NULL FROM {GapRepair._meta.db_table} g WHERE g.resident_id = %(resident)s
 """
 
 

@@ -5,7 +5,7 @@ and the identities) gives field by field what the batch path (``quote_requests_f
 from __future__ import annotations
 
 import threading
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import date
 
 import pytest
@@ -67,6 +67,13 @@ def both_paths(people, year: int, day: date) -> list[tuple[QuoteRequest, QuoteRe
     return pairs
 
 
+def test_facts_without_a_resident_id_go_the_batch_path():
+    r = more_people()["repaired_many"]
+    facts = replace(PersonFacts.of(r), resident_id=None)  # a file row's facts
+    assert quote_request_of(facts, 2026, LULIANG_DAY) == quote_requests_for([facts], 2026, LULIANG_DAY)[r.id_number]
+    assert quote_request_of(facts, 2026, LULIANG_DAY).repaired_years == frozenset({2022, 2024, 2025})
+
+
 def assert_same(pairs) -> None:
     for single, batch in pairs:
         for f in fields(QuoteRequest):
@@ -107,7 +114,7 @@ def test_the_compared_people_differ_in_every_fact_the_single_path_reads():
 def test_the_single_path_reads_in_one_statement_plus_the_identities(django_assert_num_queries):
     r = luliang_people()["dibao_in_county"]
     quote_request_for(r, 2026, LULIANG_DAY)  # the region map of this process is loaded
-    # the four reads as one statement; in a transaction (a test is one) the shared lock on the
+    # this app's reads as one statement; in a transaction (a test is one) the shared lock on the
     # identities, then the identities
     with django_assert_num_queries(3):
         req = quote_request_for(r, 2026, LULIANG_DAY)
