@@ -89,30 +89,37 @@ def pool_policy(region: str, year: int) -> PolicyYear:
 
 
 # The networks whose premium mode stood on at the cut-off: the last change at or before it;
-# without any change recorded, the network's mode if it existed then.
+# without any change recorded, the network's mode if it existed then.  The last changes of
+# the range are read at once (one index range scan), not by a subquery per network.
 _NETWORKS = """
 SELECT n.id FROM family_pool_network n
+LEFT JOIN (SELECT DISTINCT ON (mc.network_id) mc.network_id, mc.premium_mode FROM family_pool_modechange mc
+           WHERE mc.network_id > %(lo)s AND mc.network_id <= %(hi)s AND mc.changed_at <= %(cutoff)s
+           ORDER BY mc.network_id, mc.changed_at DESC, mc.id DESC) last ON last.network_id = n.id
 WHERE n.region_id = ANY(%(regions)s) AND n.status = 'active' AND n.id > %(lo)s AND n.id <= %(hi)s
-  AND COALESCE(
-    (SELECT mc.premium_mode FROM family_pool_modechange mc
-     WHERE mc.network_id = n.id AND mc.changed_at <= %(cutoff)s
-     ORDER BY mc.changed_at DESC, mc.id DESC LIMIT 1),
+  AND COALESCE(last.premium_mode,
     (n.created_at <= %(cutoff)s AND n.premium_mode
      AND NOT EXISTS (SELECT 1 FROM family_pool_modechange m2 WHERE m2.network_id = n.id)))
 """
 
-_MEMBERS = f"""
-WITH nets AS ({_NETWORKS})
+# The members of those networks (``%(nets)s``: their ids).  "Deducted already" is probed
+# per member through the (member, year) index — a LATERAL … LIMIT 1 keeps the probe
+# parameterised: the statistics of the deductions table are those of before the run (often
+# empty), and an anti-join planned on them compared every member with every deduction
+# already made (31 s a chunk at 90,000 deductions; bench/RESULTS.md).
+_MEMBERS = """
 SELECT p.id, p.network_id, n.account_id, p.id_number, p.name, p.relation, e.id, n.organizer_id_number,
        n.organizer_name
-FROM nets JOIN family_pool_network n ON n.id = nets.id
+FROM family_pool_network n
 JOIN family_pool_participation p ON p.network_id = n.id AND p.role = 'member'
      AND p.joined_at <= %(cutoff)s AND (p.left_at IS NULL OR p.left_at > %(cutoff)s)
 JOIN enrollment_resident r ON r.id_number = p.id_number
 JOIN enrollment_enrollment e ON e.resident_id = r.id AND e.year = %(year)s AND e.status <> 'cancelled'
      AND e.region_id = ANY(%(regions)s)
-WHERE NOT EXISTS (SELECT 1 FROM family_pool_pooldeduction d
-                  WHERE d.id_number = p.id_number AND d.year = %(year)s AND d.status = 'deducted')
+LEFT JOIN LATERAL (SELECT 1 AS hit FROM family_pool_pooldeduction d
+                   WHERE d.id_number = p.id_number AND d.year = %(year)s AND d.status = 'deducted'
+                   LIMIT 1) done ON true
+WHERE n.id = ANY(%(nets)s) AND done.hit IS NULL
 ORDER BY p.network_id, p.id
 """
 
@@ -165,6 +172,12 @@ def _candidates(params: dict) -> list[Candidate]:
         return sorted((Candidate(*row) for row in cur.fetchall()), key=Candidate.order_key)
 
 
+def _deducting_networks(params: dict) -> list[int]:
+    with connection.cursor() as cur:
+        cur.execute(_NETWORKS, params)
+        return [pk for (pk,) in cur.fetchall()]
+
+
 def _lock_accounts(ids: set[int]) -> dict[int, EmployeeAccount]:
     return {a.pk: a for a in EmployeeAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
 
@@ -196,9 +209,8 @@ def process_networks(*, region: str, year: int, lo: int, hi: int, at: datetime, 
     counts: Counter = Counter(processed=0, succeeded=0, failed=0, deducted=0, amount_fen=0, members=0,
                               skipped_already_paid=0, insufficient_balance=0, already_deducted=0)
     with transaction.atomic(), audit_context(actor, action="pool_batch", region=region, year=year):
-        with connection.cursor() as cur:  # progress is counted in networks (the plan's items)
-            cur.execute(f"SELECT count(*) FROM ({_NETWORKS}) s", params)
-            counts["processed"] = cur.fetchone()[0]
+        params["nets"] = _deducting_networks(params)
+        counts["processed"] = len(params["nets"])  # progress is counted in networks (the plan's items)
         members = _candidates(params)
         if members:
             ctx = _Chunk(region=region, year=year, at=at, run_id=run_id, actor=actor,
