@@ -52,9 +52,11 @@ bench-channel: install
 bench-roster: install
 	$(BIN)/python bench/import_roster.py --check
 
-# the December family-pool batch in a scratch database "bench_pool" (issue 11; see bench/RESULTS.md)
+# the December family-pool batch: 1,000,000 members on two workers, the per-member path on 10,000,
+# 20 runs killed and resumed; scratch databases "bench_pool"/"bench_pool_tpl", Redis database 11
+# (issue 11; see bench/RESULTS.md; BENCH_POOL_ARGS="--members 100000 --networks 40000" for a quick one)
 bench-pool: install
-	DATABASE_URL=$${POOL_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/bench_pool} $(BIN)/python bench/pool_batch.py
+	DATABASE_URL=$${POOL_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/bench_pool} $(BIN)/python bench/pool_batch.py --check $(BENCH_POOL_ARGS)
 
 stop:
 	$(BIN)/python -m config.embedded stop
