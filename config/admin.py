@@ -122,7 +122,7 @@ class BatchRunAdmin(admin.ModelAdmin):
         lines = [f"第 {r} 行　{c}：{why}" if r != "" else why for r, c, why in rows[:50]]
         if len(rows) > 50:
             lines.append(f"… 共 {len(rows)} 条，完整内容请下载错误报告")
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>', "\n".join(lines))
+        return format_html('<pre class="batch-report">{}</pre>', "\n".join(lines))  # CSP: no inline style
 
     @admin.display(description="分片")
     def chunks_progress(self, obj):

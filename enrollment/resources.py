@@ -72,6 +72,11 @@ class _ServiceResource(resources.ModelResource):
 
     required: list[str] = []
     optional: list[str] = []
+    supports_skip_invalid = False  # the service imports the good rows of a faulty file when asked
+
+    def __init__(self, skip_invalid: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.skip_invalid = skip_invalid
 
     def run_service(self, table, *, dry_run, user):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -99,6 +104,8 @@ class _ServiceResource(resources.ModelResource):
             # A faulty row's cells as the preview shows them: never a whole 1,000-character cell.
             values = {k: Truncator(plain(v)).chars(ECHO_LIMIT, truncate="…")
                       for k, v in values_by_row.get(row, {}).items()}
+            if values.get("身份证号码"):  # shown masked, as everywhere a full number is not needed
+                values["身份证号码"] = idnumbers.mask(values["身份证号码"])
             messages = {}
             for e in errors:
                 messages.setdefault(e.column, []).append(f"第 {row} 行：{e.reason}")
@@ -126,8 +133,10 @@ class ResidentImportResource(_ServiceResource):
         fields = ("name", "id_number", "hukou", "residence_permit", "student", "region")
         import_id_fields = ("id_number",)
 
+    supports_skip_invalid = True
+
     def run_service(self, table, *, dry_run, user):
-        return import_residents_table(table, dry_run=dry_run, actor=user, user=user)
+        return import_residents_table(table, dry_run=dry_run, actor=user, user=user, skip_invalid=self.skip_invalid)
 
     def preview_rows(self, outcome):
         kinds = {"new": RowResult.IMPORT_TYPE_NEW, "update": RowResult.IMPORT_TYPE_UPDATE,
@@ -204,8 +213,11 @@ class EmployeeCoverageImportResource(_ServiceResource):
         fields = ("id_number", "name", "region_code", "year", "ended_on")
         import_id_fields = ("id_number", "year")
 
+    supports_skip_invalid = True
+
     def run_service(self, table, *, dry_run, user):
-        return import_employee_coverage_table(table, dry_run=dry_run, actor=user, user=user)
+        return import_employee_coverage_table(table, dry_run=dry_run, actor=user, user=user,
+                                              skip_invalid=self.skip_invalid)
 
     def preview_rows(self, outcome):
         if outcome.total_rows:

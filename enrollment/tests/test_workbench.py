@@ -258,3 +258,82 @@ def test_the_auditors_event_list_reads_in_chinese_and_finds_by_person_user_and_d
     today = timezone.localdate().isoformat()
     assert len(client.get(EVENTS, {"q": today}).context["cl"].result_list) >= 3
     assert len(client.get(EVENTS, {"q": "2001-01-01"}).context["cl"].result_list) == 0
+
+
+# --- item 5: the import page in plain Chinese, with a template and 跳过错误行 ----------------------
+
+
+IMPORT_URL = "/admin/enrollment/resident/import/"
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+def csv_file(*rows) -> bytes:
+    return ("姓名,身份证号码,户籍,居住证,学生类别,参保地\n" + "".join(",".join(r) + "\n" for r in rows)).encode()
+
+
+def upload(client, data, **extra):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post(IMPORT_URL, {"import_file": SimpleUploadedFile("名单.csv", data), "format": "0",
+                                    "resource": "0", **extra})
+
+
+def test_the_import_page_names_its_columns_in_chinese_and_offers_a_template(client, ningbo, media):
+    html = client.get(IMPORT_URL).content.decode()
+    assert "必填列：姓名、身份证号码、户籍、居住证、学生类别、参保地" in html
+    assert "可选列：参保年度、登记方式" in html
+    assert 'name="skip_invalid"' in html and "跳过错误行" in html
+    for english in ("id_number", "residence_permit", "This importer", "Submit", "File to import"):
+        assert english not in html
+    resp = client.get("/admin/enrollment/resident/import/template.xlsx")
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    rows = list(load_workbook(BytesIO(resp.content)).active.iter_rows(values_only=True))
+    assert rows == [("姓名", "身份证号码", "户籍", "居住证", "学生类别", "参保地", "参保年度", "登记方式")]
+
+
+def test_a_bad_row_is_shown_with_its_reasons_and_a_masked_id(client, ningbo, media):
+    good = number("330203", "19800101", "017")
+    bad = good[:17] + ("0" if good[17] != "0" else "1")
+    html = upload(client, csv_file(["张一", good, "本地", "无", "", "330200"],
+                                   ["", bad, "本地", "有", "", "330200"])).content.decode()
+    assert "<h2>以下各行数据有错误</h2>" in html and "某些行" not in html
+    assert "<li>身份证号码：第 3 行：身份证号码校验位不正确</li>" in html
+    assert "validation-error-count" not in html  # reasons in the open, not behind a badge
+    assert bad not in html and mask(bad) in html
+    assert 'name="confirm"' not in html
+
+
+def test_a_file_error_is_a_sentence_not_an_exception(client, ningbo, media):
+    html = upload(client, "姓名,身份证号码\n张一,1\n".encode()).content.decode()
+    assert "<h2>文件无法导入</h2>" in html and "缺少列：" in html
+    assert "SpreadsheetError" not in html and "Traceback" not in html and "enrollment." not in html
+
+
+def test_skip_invalid_imports_the_good_rows_and_reports_the_bad(client, ningbo, media):
+    from core import batch
+
+    good = number("330203", "19800101", "017")
+    bad = good[:17] + ("0" if good[17] != "0" else "1")
+    resp = upload(client, csv_file(["张一", good, "本地", "无", "", "330200"],
+                                   ["李二", bad, "本地", "无", "", "330200"]), skip_invalid="on")
+    confirm = resp.context["confirm_form"]
+    assert confirm is not None and confirm.initial["skip_invalid"] is True
+    html = resp.content.decode()
+    assert "这些行将跳过，不导入" in html and 'name="confirm"' in html
+    data = {k: v for k, v in confirm.initial.items()}
+    data["confirm"] = "1"
+    resp = client.post("/admin/enrollment/resident/process_import/", data)
+    assert resp.status_code == 302
+    run = BatchRun.objects.get()
+    assert run.params["skip_invalid"] is True
+    batch.run_inline(run)
+    assert list(Resident.objects.values_list("id_number", flat=True)) == [good]
+    run.refresh_from_db()
+    assert "身份证号码校验位不正确" in run.report

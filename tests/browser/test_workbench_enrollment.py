@@ -156,3 +156,46 @@ def test_export_from_the_list_in_chinese(page, live_server, tmp_path):
     assert rows[0][:2] == ["姓名", "身份证号码"]
     assert rows[1][:2] == ["张一", idnumbers.mask(zhang.id_number)]
     watch.assert_clean()
+
+
+def test_import_with_a_bad_row_then_skip_it(page, live_server, tmp_path, settings):
+    from core import batch
+    from core.models import BatchRun
+    from enrollment.models import Resident
+    from enrollment.tests.support import number
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    caseworker("nb_import", "330200")
+    good = number("330203", "19800101", "017")
+    bad = good[:17] + ("0" if good[17] != "0" else "1")
+    path = tmp_path / "名单.csv"
+    path.write_text("姓名,身份证号码,户籍,居住证,学生类别,参保地\n"
+                    f"张一,{good},本地,无,,330200\n李二,{bad},本地,无,,330200\n", encoding="utf-8")
+    watch = Watcher(page)
+    login(page, live_server, "nb_import", PASSWORD)
+    page.goto(f"{live_server.url}/admin/enrollment/resident/")
+    page.click("a.import_link")
+    assert "必填列：姓名、身份证号码、户籍、居住证、学生类别、参保地" in visible_text(page)
+    page.set_input_files("input[name=import_file]", str(path))
+    page.click("input[type=submit][value=上传并预览]")
+    page.wait_for_selector("#import-invalid-rows")
+    rows = page.locator("#import-invalid-rows tbody tr")
+    assert rows.count() == 1
+    row = rows.first.inner_text()
+    assert "身份证号码：第 3 行：身份证号码校验位不正确" in row and idnumbers.mask(bad) in row and bad not in row
+    assert_plain_chinese(visible_text(page))
+    shot(page, "workbench-import-bad-row")
+
+    page.set_input_files("input[name=import_file]", str(path))
+    page.check("input[name=skip_invalid]")
+    page.click("input[type=submit][value=上传并预览]")
+    page.wait_for_selector("input[name=confirm]")
+    assert "这些行将跳过，不导入" in visible_text(page)
+    page.click("input[name=confirm]")
+    page.wait_for_url("**/admin/core/batchrun/*/change/")
+    batch.run_inline(BatchRun.objects.get())
+    expect(page.locator(".field-status .readonly")).to_have_text("已完成", timeout=10000)
+    assert list(Resident.objects.values_list("id_number", flat=True)) == [good]
+    assert_plain_chinese(visible_text(page), allow=("nb_import",))
+    shot(page, "workbench-import-skipped")
+    watch.assert_clean()
