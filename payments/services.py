@@ -181,8 +181,7 @@ def payment_record(*, channel: str, txn_id: str, id_number: str, name: str, year
         raise PaymentError("invalid_input", f"id_number: {exc}") from None
     paid_on = local_day(paid_at)
     with transaction.atomic(), audit_context(actor, action="payment_record", channel=channel, txn_id=txn_id):
-        _lock_txn(channel, txn_id)
-        earlier = _earlier(channel, txn_id)
+        earlier = _lock_and_find(channel, txn_id)
         if earlier is not None:
             pk, earlier_hash, response, response_status = earlier
             if body_hash and earlier_hash == body_hash:
@@ -228,14 +227,14 @@ def payment_record(*, channel: str, txn_id: str, id_number: str, name: str, year
             per = f"（{course_years} 年 × {result.amount_due} 元）" if course_years > 1 else ""
             raise PaymentError("amount_mismatch",
                                f"应缴 {result.amount_due * course_years} 元{per}，实缴 {amount:.2f} 元，金额不符")
-        # The first answer is part of the (append-only) record: its id is taken first.
-        pk = _next_id()
-        body = {"payment_id": pk, "status": "paid",
-                "benefit_start": result.benefit_start.isoformat() if result.benefit_start else None}
+        # The first answer is part of the (append-only) record: it names the row's own id.
+        answer = {"status": "paid",
+                  "benefit_start": result.benefit_start.isoformat() if result.benefit_start else None}
         if course_years > 1:
-            body["course_years"] = list(range(year, year + course_years))
+            answer["course_years"] = list(range(year, year + course_years))
             common["amount"] = result.amount_due
-        _insert_applied(pk, common, body)
+        pk = _insert_applied(common, answer)
+        body = {"payment_id": pk, **answer}
         _set_paid(found.enrollment_id, result, amount=result.amount_due, paid_on=paid_on, paid_at=paid_at,
                   paid_via=PAID_VIA.get(channel, PaidVia.CHANNEL))
         if course_years > 1:
@@ -247,35 +246,48 @@ def payment_record(*, channel: str, txn_id: str, id_number: str, name: str, year
 
 _EARLIER = f"SELECT id, request_hash, response, response_status FROM {Payment._meta.db_table} " \
            "WHERE channel = %s AND txn_id = %s"
+# Two statements in one round trip: the simple query protocol (the driver binds parameters
+# client-side) runs each with a snapshot of its own, so the read sees a payment that the
+# holder of the lock the first statement waited for has committed — as two round trips did.
+_LOCK_AND_FIND = "SELECT pg_advisory_xact_lock(hashtext('payment:' || %s || ':' || %s)); " + _EARLIER
 
 
-def _earlier(channel: str, txn_id: str) -> tuple | None:
-    """(id, request hash, first answer, its status) of the payment already recorded under
-    this channel and transaction id, or None."""
+def _lock_and_find(channel: str, txn_id: str) -> tuple | None:
+    """Take the transaction's lock on (channel, txn_id) (``_lock_txn``), then read (id,
+    request hash, first answer, its status) of the payment already recorded under them, or None."""
     with connection.cursor() as cur:
-        cur.execute(_EARLIER, [channel, txn_id])
+        cur.execute(_LOCK_AND_FIND, [channel, txn_id, channel, txn_id])
+        while cur.nextset():  # to the last statement's rows (pghistory's wrapper may be there already)
+            pass
         row = cur.fetchone()
-    if row is not None and isinstance(row[2], str):  # jsonb read without the JSON loader
+    if row is not None and isinstance(row[2], str):  # jsonb comes as text (Django's loader)
         row = (row[0], row[1], json.loads(row[2]), row[3])
     return row
 
 
-_INSERT_COLUMNS = ("id", "kind", "outcome", "response", "response_status", "channel", "txn_id", "enrollment_id",
-                   "id_number", "name", "region_id", "year", "amount", "paid_at", "paid_on", "payer_kind",
-                   "payer_id", "payer_name", "request_hash", "recorded_at", "recorded_by_id", "actor", "note")
-_INSERT_APPLIED = (f"INSERT INTO {Payment._meta.db_table} ({', '.join(_INSERT_COLUMNS)}) VALUES ("
-                   + ", ".join("%s::jsonb" if c == "response" else "%s" for c in _INSERT_COLUMNS) + ")")
+_INSERT_COLUMNS = ("kind", "outcome", "response_status", "channel", "txn_id", "enrollment_id", "id_number", "name",
+                   "region_id", "year", "amount", "paid_at", "paid_on", "payer_kind", "payer_id", "payer_name",
+                   "request_hash", "recorded_at", "recorded_by_id", "actor", "note")
+# The id from the sequence and the first answer naming it, in the one statement that inserts.
+_INSERT_APPLIED = (
+    f"WITH n AS (SELECT nextval(pg_get_serial_sequence('{Payment._meta.db_table}', 'id')) AS id) "
+    f"INSERT INTO {Payment._meta.db_table} (id, response, {', '.join(_INSERT_COLUMNS)}) "
+    "SELECT n.id, jsonb_build_object('payment_id', n.id) || %s::jsonb, "
+    + ", ".join("%s" for _ in _INSERT_COLUMNS) + " FROM n RETURNING id")
 
 
-def _insert_applied(pk: int, common: dict, body: dict) -> None:
-    """The applied ledger record, one raw INSERT (what ``Payment.objects.create`` wrote, for a
-    tenth of the CPU)."""
-    values = {**common, "id": pk, "kind": Payment.Kind.PAYMENT.value, "outcome": Payment.Outcome.APPLIED.value,
-              "response": json.dumps(body), "response_status": 201}
+def _insert_applied(common: dict, answer: dict) -> int:
+    """The applied ledger record (what ``Payment.objects.create`` wrote), its first answer
+    ``{"payment_id": id, **answer}``, by one raw statement; its id."""
+    values = {**common, "kind": Payment.Kind.PAYMENT.value, "outcome": Payment.Outcome.APPLIED.value,
+              "response_status": 201}
     user = values.pop("recorded_by")
     values["recorded_by_id"] = user.pk if user is not None else None
     with connection.cursor() as cur:
-        cur.execute(_INSERT_APPLIED, [values[c] for c in _INSERT_COLUMNS])
+        cur.execute(_INSERT_APPLIED, [json.dumps(answer), *(values[c] for c in _INSERT_COLUMNS)])
+        while cur.nextset():  # past pghistory's set_config, when it was not already
+            pass
+        return cur.fetchone()[0]
 
 
 _SET_PAID = (f"UPDATE {Enrollment._meta.db_table} SET status = %s, updated_at = %s, "
