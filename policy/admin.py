@@ -1,9 +1,14 @@
 """Admin for regions and policy years: caseworkers edit a draft and publish it."""
 
+import re
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import FileResponse, Http404
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from .models import (
@@ -21,6 +26,7 @@ from .services import (
     policy_year_publish,
     policy_year_touch,
     policy_year_unpublish,
+    clone_policy_year,
 )
 from .validation import check_categories, check_periods, validate_policy
 
@@ -94,8 +100,53 @@ class PaymentPeriodInline(_ReadOnlyWhenPublished, admin.TabularInline):
     fields = ["sort_order", "kind", "starts_on", "ends_on", "benefit_start", "offset", "charge", "source_note"]
 
 
+class AgeRangesField(forms.CharField):
+    """年龄条件 as words, not JSON: ranges of whole years, inclusive, "下限-上限" with an open
+    side left empty, separated by 、 — "-18、60-" is 18 and under, or 60 and over."""
+
+    HELP = "年龄条件写法：如 -18、60-（18 周岁及以下或 60 周岁及以上）、3-6；留空表示不限年龄"
+    _RANGE = re.compile(r"^(\d{0,3})\s*[-－~～至]\s*(\d{0,3})$")
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", "年龄条件")
+        kwargs.setdefault("help_text", self.HELP)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, str):
+            return value
+        return "、".join(f"{'' if lo is None else lo}-{'' if hi is None else hi}" for lo, hi in value or [])
+
+    def to_python(self, value):
+        text = (value or "").strip()
+        if not text:
+            return []
+        ranges = []
+        for part in re.split(r"[、，,；;\s]+", text):
+            if not part:
+                continue
+            m = self._RANGE.match(part)
+            if m is None or (not m.group(1) and not m.group(2)):
+                raise ValidationError(self.HELP)
+            lo, hi = (int(g) if g else None for g in m.groups())
+            if lo is not None and hi is not None and lo > hi:
+                raise ValidationError(f"年龄区间 {part} 的下限大于上限")
+            ranges.append([lo, hi])
+        return ranges
+
+
+class AssistanceTierForm(forms.ModelForm):
+    age_ranges = AgeRangesField()
+
+    class Meta:
+        model = AssistanceTier
+        fields = "__all__"
+
+
 class AssistanceTierInline(_ReadOnlyWhenPublished, admin.TabularInline):
     model = AssistanceTier
+    form = AssistanceTierForm
     fields = ["sort_order", "identity", "kind", "percentage", "amount", "age_ranges", "certified_by",
               "local_hukou_only", "funding_source", "certifying_department", "source_note"]
 
@@ -126,13 +177,14 @@ class PolicyYearAdmin(admin.ModelAdmin):
     list_select_related = ["region", "published_by"]
     search_fields = ["region__name", "region__code"]
     readonly_fields = ["status", "published_at", "published_by", "revision", "unset_figures",
-                       "problems"]
+                       "problems", "source_link"]
     inlines = [CategoryInline, PaymentPeriodInline, AssistanceTierInline, SpecialGroupInline,
                FlexibleEmploymentRateInline]
-    actions = ["publish", "unpublish"]
+    actions = ["publish", "unpublish", "start_next_year"]
     fieldsets = [
         (None, {"fields": ["region", "year", "status", "published_at", "published_by", "revision",
-                           "source_document", "source_title", "notes", "unset_figures", "problems"]}),
+                           "source_document", "source_link", "source_title", "notes", "unset_figures",
+                           "problems"]}),
         ("参保与缴费", {"fields": ["age_reference_date", "registration_starts_on", "registration_ends_on",
                               "payment_day_from", "payment_day_to", "cash_working_days_only",
                               "bank_record_delay_working_days", "nonlocal_requires_permit",
@@ -158,6 +210,40 @@ class PolicyYearAdmin(admin.ModelAdmin):
         if obj is not None and obj.is_published:
             return False
         return super().has_delete_permission(request, obj)
+
+    def get_urls(self):
+        return [path("source/<str:name>", self.admin_site.admin_view(self.source_view),
+                     name="policy_policyyear_source")] + super().get_urls()
+
+    _SOURCE_NAME = re.compile(r"^[0-9A-Za-z_-]{1,80}\.txt$")
+
+    def source_view(self, request, name: str):
+        """The text of a source document (policies/sources/), for the people who check the figures."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        path_ = settings.POLICY_DATA_DIR / "sources" / name
+        if not self._SOURCE_NAME.match(name) or not path_.is_file():
+            raise Http404("没有该来源文件")
+        return FileResponse(path_.open("rb"), content_type="text/plain; charset=utf-8")
+
+    @admin.display(description="查看来源文件")
+    def source_link(self, obj):
+        name = getattr(obj, "source_document", "") or ""
+        if not name or not self._SOURCE_NAME.match(name) or not (settings.POLICY_DATA_DIR / "sources" / name).is_file():
+            return "—"
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>',
+                           reverse("admin:policy_policyyear_source", args=[name]), obj.source_title or name)
+
+    @admin.action(description="复制为下一年度草稿（日期顺延一年）", permissions=["add"])
+    def start_next_year(self, request, queryset):
+        for py in queryset.select_related("region").order_by("region_id", "year"):
+            try:
+                clone_policy_year(region=py.region_id, from_year=py.year, to_year=py.year + 1, actor=request.user)
+            except PolicyError as exc:
+                self.message_user(request, f"{py.region.name} {py.year + 1} 年度未建立：{exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"已建立草稿：{py.region.name} {py.year + 1} 年度（复制自 {py.year} 年度，"
+                                           "日期顺延一年）", messages.SUCCESS)
 
     @admin.display(description="未设定（来源未给出）的数值")
     def unset_figures(self, obj):
