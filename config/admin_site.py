@@ -12,6 +12,26 @@ class BureauAdminSite(admin.AdminSite):
     # The site has no public pages of its own (the root is the admin): no 查看站点 link
     # that would only lead back here.
     site_url = None
+    index_template = "admin/bureau_index.html"
+
+    def index(self, request, extra_context=None):
+        """The home page: the enrollment figures of the user's regions (a summary the engine
+        refreshes, enrollment.figures), as a chart with its numbers in a table beside it."""
+        from accounts.scoping import region_codes
+        from core import clock
+        from enrollment.figures import figures_for
+
+        year = clock.today().year
+        years = [year - 1, year, year + 1]
+        codes = region_codes(request.user)
+        figures, refreshed = figures_for(codes, years) if request.user.has_perm("enrollment.view_enrollment") \
+            else ([], None)
+        chart = {"labels": [f"{f.region} {f.year}" for f in figures],
+                 "registered": [f.registered for f in figures], "paid": [f.paid for f in figures]}
+        context = {"figures": figures, "figures_refreshed": refreshed, "figure_years": years,
+                   "figure_scope": "全部地区" if codes is None else "您负责的地区", "chart_data": chart,
+                   **(extra_context or {})}
+        return super().index(request, context)
 
     @property
     def login_form(self):

@@ -238,3 +238,20 @@ class ReregistrationNotice(models.Model):
         ordering = ["region_id", "year", "id"]
         constraints = [models.UniqueConstraint(fields=["resident", "year"], name="reregister_unique")]
         indexes = [models.Index(fields=["region", "year", "reason"], name="reregister_region_year")]
+
+
+class EnrollmentFigure(models.Model):
+    """The home page's enrollment figures per region and benefit year: a summary the engine
+    refreshes (enrollment.figures.figures_refresh, every few minutes on Celery beat), so a page
+    view reads a few rows instead of counting millions of enrollments."""
+
+    region = models.ForeignKey(Region, verbose_name="参保地", on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField("待遇年度")
+    registered = models.PositiveIntegerField("已登记（含已缴费）", default=0)
+    paid = models.PositiveIntegerField("已缴费", default=0)
+    refreshed_at = models.DateTimeField("统计时间")
+
+    class Meta:
+        verbose_name = "参保统计"
+        verbose_name_plural = "参保统计"
+        constraints = [models.UniqueConstraint(fields=["region", "year"], name="enrollment_figure_unique")]

@@ -68,3 +68,11 @@ def imports_cleanup() -> int:
     from .import_jobs import imports_cleanup as cleanup
 
     return cleanup()
+
+
+@shared_task
+def refresh_enrollment_figures() -> int:
+    """The home page's enrollment figures, recounted (enrollment.figures); safe to run twice."""
+    from .figures import figures_refresh
+
+    return figures_refresh()

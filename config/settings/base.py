@@ -193,6 +193,8 @@ if BATCH_TASK_TIME_LIMIT >= CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"
     raise ImproperlyConfigured("BATCH_TASK_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT")
 CELERY_BEAT_SCHEDULE = {
     "batch-watchdog": {"task": "core.tasks.batch_watchdog", "schedule": BATCH_WATCHDOG_SECONDS},
+    # The home page's figures (enrollment.figures): a summary recounted every 5 minutes.
+    "refresh-enrollment-figures": {"task": "enrollment.tasks.refresh_enrollment_figures", "schedule": 300},
     # Uploaded files hold ID numbers: deleted once no import needs them.
     "imports-cleanup": {"task": "enrollment.tasks.imports_cleanup", "schedule": crontab(minute=35)},
     # Default renewal starts once a region's enrollment window has opened.
