@@ -88,8 +88,10 @@ class AssistanceIdentity(models.Model):
         verbose_name = "资助身份"
         verbose_name_plural = "资助身份"
         ordering = ["region_id", "year", "id_number"]
+        # By ID number: the unique constraint's index (id_number first) serves every lookup; an
+        # index of (id_number, year) beside it went unused and cost every roster import
+        # (bench/RESULTS.md).
         indexes = [
-            models.Index(fields=["id_number", "year"], name="identity_id_year"),
             models.Index(fields=["region", "year", "department"], name="identity_region_year_dept"),
         ]
         constraints = [

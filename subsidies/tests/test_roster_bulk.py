@@ -94,3 +94,51 @@ def test_a_large_roster_reprices_the_unpaid_and_owes_the_paid_exactly_as_the_rul
         e = Enrollment.objects.get(pk=u.enrollment_id)
         assert (u.amount_due, u.assistance_identity, u.assistance_amount, u.timing, u.category) == (
             e.amount_due, e.assistance_identity, e.assistance_amount, e.timing, e.category)
+
+
+def test_changed_and_returning_identities_are_updated_in_place_and_new_ones_inserted():
+    """Keys on file are updated (same row), keys not on file inserted; the audit has one
+    insert event per new row and one update event per changed row."""
+    from subsidies.models import AssistanceIdentity
+
+    li = person("141102", "19800501", name="李四")
+    wang = person("141102", "19750301", "021", name="王五")
+    zhao = person("141102", "19690909", "033", name="赵六")
+    events = AssistanceIdentity.pgh_event_model.objects
+
+    def imported(rows, name):
+        from subsidies.roster import import_roster
+
+        from .test_roster import roster
+        return import_roster(roster(rows), name, region="141100", year=2026, today=TODAY, actor="test")
+
+    imported([["李四", li.id_number, "dibao", "民政局", "2025-06-01"],
+              ["王五", wang.id_number, "tekun", "民政局", "2025-05-01"]], "a.csv")
+    first = {a.id_number: a for a in AssistanceIdentity.objects.all()}
+    assert events.filter(pgh_label="insert").count() == 2 and events.filter(pgh_label="update").count() == 0
+
+    b = imported([["李四", li.id_number, "dibao", "民政局", "2025-07-01"],
+                  ["赵六", zhao.id_number, "monitored", "乡村振兴发展中心", "2025-08-01"]], "b.csv")
+    assert (b.new, b.updated, b.unchanged, b.removed) == (1, 1, 0, 1)
+    now = {a.id_number: a for a in AssistanceIdentity.objects.all()}
+    civil_b = RosterImport.objects.get(file_name="b.csv", department="civil_affairs")
+    assert now[li.id_number].pk == first[li.id_number].pk
+    assert (now[li.id_number].certified_on, now[li.id_number].source, now[li.id_number].roster_id,
+            now[li.id_number].removed_at, now[li.id_number].created_at) == (
+        date(2025, 7, 1), "b.csv", civil_b.pk, None, first[li.id_number].created_at)
+    assert (now[wang.id_number].pk, now[wang.id_number].removed_by_id, now[wang.id_number].source) == (
+        first[wang.id_number].pk, civil_b.pk, "a.csv")
+    assert now[wang.id_number].removed_at is not None
+    assert (now[zhao.id_number].identity, now[zhao.id_number].certified_on, now[zhao.id_number].source) == (
+        "monitored", date(2025, 8, 1), "b.csv")
+    assert events.filter(pgh_label="insert").count() == 3 and events.filter(pgh_label="update").count() == 2
+
+    c = imported([["李四", li.id_number, "dibao", "民政局", "2025-07-01"],
+                  ["王五", wang.id_number, "tekun", "民政局", "2025-05-02"]], "c.csv")
+    assert (c.new, c.updated, c.unchanged, c.removed) == (1, 0, 1, 0)
+    back = AssistanceIdentity.objects.get(id_number=wang.id_number)
+    civil_c = RosterImport.objects.get(file_name="c.csv")
+    assert (back.pk, back.removed_at, back.removed_by_id, back.certified_on, back.source, back.roster_id) == (
+        first[wang.id_number].pk, None, None, date(2025, 5, 2), "c.csv", civil_c.pk)
+    assert AssistanceIdentity.objects.count() == 3
+    assert events.filter(pgh_label="insert").count() == 3 and events.filter(pgh_label="update").count() == 3
