@@ -17,18 +17,30 @@ One chunk = one key range of network ids, in one transaction (the engine's chunk
 3. **order** within a network (fixed, documented): by relation — child, spouse, parent,
    grandparent, maternal grandparent, grandchild, maternal grandchild, sibling — then by
    ID number.  Each member in turn against what is left of the one historical balance; a
-   member who does not fit does not stop the next one;
+   member who does not fit does not stop the next one; a member the rules cannot price
+   (priced once per chunk by the batch selector, on the cut-off day) fails alone;
 4. **rule** (004: 大于): deduct only when the balance is GREATER than the contribution.
    Otherwise ``insufficient_balance`` with ``shortfall = amount − balance + 0.01`` — the
    least top-up after which the balance exceeds the contribution (an equal balance:
    0.01);
-5. **write**, per deduction, inside a savepoint: the payment via
-   ``payments.services.payment_record`` (channel family_pool, payer_kind pool, txn
-   ``pool-{year}-{participation id}``, paid at the batch's ``at``), the account entry
-   (historical bucket, ``pool_premium``, −amount) with the cached balance moved by the
-   same amount (``F()``), and the ``PoolDeduction`` row.  The unique constraint on
-   (member, year) for deductions is the last guard: if it fires the savepoint goes back
-   and the member is counted as already deducted.
+5. **write** — two writers, the same rows (``tests/test_batch_bulk.py`` compares them):
+
+   - ``bulk_chunk`` (the batch's): every member decided first, in the order above, with
+     what ``payment_record`` would refuse checked beside it (a transaction id taken, a
+     registration in another region than the resident's, the channel's days); then a
+     handful of statements for the chunk: the payments (channel family_pool, payer_kind
+     pool, txn ``pool-{year}-{participation id}``, paid at the batch's ``at``, the same
+     columns and first answer ``payment_record`` writes) by COPY and the enrollments' paid
+     columns (``fill_paid``'s) by one ``UPDATE … FROM`` — ``payments.bulk``; the account
+     entries (historical bucket, ``pool_premium``, −amount) and the cached balances —
+     ``accounts.post_many``; the ``PoolDeduction`` rows by COPY.  If a guard fires there
+     (the unique (member, year) deduction, a transaction id taken meanwhile) the chunk's
+     savepoint goes back and the chunk is decided again member by member;
+   - ``_per_member`` (the reference, and that fallback): per deduction, inside a savepoint,
+     the payment via ``payments.services.payment_record``, the account entry with the
+     cached balance moved by the same amount (``accounts.post_many`` for one), and the
+     ``PoolDeduction`` row; if the unique constraint on (member, year) fires the savepoint
+     goes back and the member is counted as already deducted.
 
 The remittance file for the tax bureau is derived from the run's ``deducted`` rows
 (``remittance_rows``).
@@ -187,16 +199,38 @@ def _lock_enrollments(ids: list[int]) -> dict[int, Enrollment]:
             .filter(pk__in=ids).order_by("pk")}
 
 
-def _amounts_due(enrollments: list[Enrollment], region: str, year: int, paid_on) -> dict[int, Decimal]:
+def _amounts_due(enrollments: list[Enrollment], region: str, year: int, paid_on) -> tuple[dict[int, Decimal],
+                                                                                        dict[int, str]]:
     """What each unpaid enrollment costs on the payment date, priced as ``payment_record``
-    prices it (the batch selector, one batch for the chunk)."""
+    prices it (the batch selector, one batch for the chunk); and why, for those that cannot
+    be priced (each fails alone, as ``payment_record`` would refuse it)."""
     facts = [PersonFacts.of(e.resident, via_parent_permit=e.nonlocal_via_parent_permit) for e in enrollments]
     requests = quote_requests_for(facts, year, paid_on) if facts else {}
-    specs, out = {}, {}
+    specs, due, refused = _Specs(year), {}, {}
     for e in enrollments:
-        spec = specs.get(e.region_id) or specs.setdefault(e.region_id, spec_for(e.region_id, year))
-        out[e.pk] = run_quote(spec, requests[e.resident.id_number]).amount_due
-    return out
+        try:
+            due[e.pk] = run_quote(specs.get(e.region_id), requests[e.resident.id_number]).amount_due
+        except EnrollmentError as exc:
+            refused[e.pk] = exc.message[:200]
+    return due, refused
+
+
+class _Specs:
+    """The published specs of one year by region, refusals included (``spec_for``'s)."""
+
+    def __init__(self, year: int):
+        self.year, self._specs = year, {}
+
+    def get(self, region: str):
+        if region not in self._specs:
+            try:
+                self._specs[region] = spec_for(region, self.year)
+            except EnrollmentError as exc:
+                self._specs[region] = exc
+        spec = self._specs[region]
+        if isinstance(spec, EnrollmentError):
+            raise EnrollmentError(spec.code, spec.message)
+        return spec
 
 
 def process_networks(*, region: str, year: int, lo: int, hi: int, at: datetime, run_id: int | None,
@@ -257,11 +291,10 @@ def _per_member(members: list[Candidate], c: _Chunk) -> Counter:
     enrollments = _lock_enrollments(sorted({m.enrollment_id for m in members}))
     unpaid = [e for e in enrollments.values() if e.status == EnrollmentStatus.REGISTERED]
     try:
-        due = _amounts_due(unpaid, c.region, c.year, c.priced_on)
-        priced = ""
-    except EnrollmentError as exc:  # the year cannot be priced: every unpaid member fails
-        due, priced = {}, exc.message[:200]
-    return _tally(_decide(m, enrollments.get(m.enrollment_id), accounts[m.account_id], due, priced, c)
+        due, refused = _amounts_due(unpaid, c.region, c.year, c.priced_on)
+    except EnrollmentError as exc:  # the facts cannot be gathered: every unpaid member fails
+        due, refused = {}, {e.pk: exc.message[:200] for e in unpaid}
+    return _tally(_decide(m, enrollments.get(m.enrollment_id), accounts[m.account_id], due, refused, c)
                   for m in members)
 
 
@@ -272,7 +305,7 @@ def _row(m: Candidate, e: Enrollment | None, c: _Chunk, *, status: str, amount: 
         status=status, **kw)
 
 
-def _decide(m: Candidate, e: Enrollment | None, account: EmployeeAccount, due: dict, priced: str,
+def _decide(m: Candidate, e: Enrollment | None, account: EmployeeAccount, due: dict, refused: dict,
             c: _Chunk) -> tuple[str, Decimal]:
     S = PoolDeduction.Status
     if e is None or e.status == EnrollmentStatus.CANCELLED:  # cancelled since it was read
@@ -283,7 +316,7 @@ def _decide(m: Candidate, e: Enrollment | None, account: EmployeeAccount, due: d
         return "skipped_already_paid", Decimal(0)
     amount = due.get(e.pk)
     if amount is None:
-        _row(m, e, c, status=S.FAILED, amount=e.amount_due or Decimal(0), note=priced or "无法核定应缴金额")
+        _row(m, e, c, status=S.FAILED, amount=e.amount_due or Decimal(0), note=refused.get(e.pk) or "无法核定应缴金额")
         return "failed", Decimal(0)
     if account.status == AccountStatus.FROZEN:
         _row(m, e, c, status=S.FAILED, amount=amount, note=FROZEN_NOTE)
@@ -392,24 +425,26 @@ def _fetch(sql: str, params: list) -> list[tuple]:
         return cur.fetchall()
 
 
-def _price_bulk(unpaid: list[_Held], c: _Chunk) -> tuple[dict[int, object], str]:
-    """The quote answer of each unpaid enrollment on the pricing date — the batch selector once
-    for the chunk, answers memoised by identical rule inputs; ``({}, message)`` when any of
-    them cannot be priced (every unpaid member of the chunk then fails, as on the other path)."""
+def _price_bulk(unpaid: list[_Held], c: _Chunk) -> tuple[dict[int, tuple], dict[int, str]]:
+    """(spec, quote answer) of each unpaid enrollment on the pricing date — the batch selector
+    once for the chunk, answers memoised by identical rule inputs — and why, for those that
+    cannot be priced (each fails alone, as on the other path)."""
     if not unpaid:
-        return {}, ""
+        return {}, {}
     try:
         requests = quote_requests_for([h.facts() for h in unpaid], c.year, c.priced_on)
-        specs, memo, out = {}, QuoteMemo(), {}
-        for h in unpaid:
-            spec = specs.get(h.region_id) or specs.setdefault(h.region_id, spec_for(h.region_id, c.year))
-            try:
-                out[h.id] = (spec, memo.quote(spec, requests[h.id_number]))
-            except QuoteError as exc:
-                raise EnrollmentError(exc.code, exc.message) from None
-        return out, ""
-    except EnrollmentError as exc:
-        return {}, exc.message[:200]
+    except EnrollmentError as exc:  # the facts cannot be gathered: every unpaid member fails
+        return {}, {h.id: exc.message[:200] for h in unpaid}
+    specs, memo, out, refused = _Specs(c.year), QuoteMemo(), {}, {}
+    for h in unpaid:
+        try:
+            spec = specs.get(h.region_id)
+            out[h.id] = (spec, memo.quote(spec, requests[h.id_number]))
+        except EnrollmentError as exc:
+            refused[h.id] = exc.message[:200]
+        except QuoteError as exc:  # run_quote's message
+            refused[h.id] = EnrollmentError(exc.code, exc.message).message[:200]
+    return out, refused
 
 
 def _payment_refusal(h: _Held, spec, txn: str, taken: set[str], rules: dict, c: _Chunk) -> str | None:
@@ -436,7 +471,7 @@ def bulk_chunk(members: list[Candidate], c: _Chunk) -> Counter:
     accounts = {pk: [balance, status] for pk, balance, status in
                 _fetch(_LOCK_ACCOUNTS, [sorted({m.account_id for m in members})])}
     held = {row[0]: _Held(*row) for row in _fetch(_LOCK_ENROLLMENTS, [sorted({m.enrollment_id for m in members})])}
-    priced, priced_note = _price_bulk([h for h in held.values() if h.status == EnrollmentStatus.REGISTERED], c)
+    priced, refused = _price_bulk([h for h in held.values() if h.status == EnrollmentStatus.REGISTERED], c)
     taken = {t for (t,) in _fetch(_TAKEN, [[txn_of(c.year, m) for m in members]])}
     now, rules = timezone.now(), {}
     rows, deducted, outcomes = [], [], []
@@ -458,7 +493,7 @@ def bulk_chunk(members: list[Candidate], c: _Chunk) -> Counter:
             continue
         quoted = priced.get(h.id)
         if quoted is None:
-            row(m, h, S.FAILED, h.amount_due or Decimal(0), note=priced_note or "无法核定应缴金额")
+            row(m, h, S.FAILED, h.amount_due or Decimal(0), note=refused.get(h.id) or "无法核定应缴金额")
             outcomes.append(("failed", 0))
             continue
         spec, result = quoted

@@ -15,10 +15,11 @@ from enrollment.models import Enrollment
 from enrollment.tests.support import person, register
 from family_pool import batch
 from family_pool.accounts import account_check
-from family_pool.models import AccountEntry, EmployeeAccount, PoolDeduction
+from family_pool.models import AccountEntry, EmployeeAccount, Participation, PoolDeduction
 from payments.models import Payment, Refund
 from payments.services import ledger_check, payment_record
 
+from .pool_support import enrolled
 from .test_batch import AT, YEAR, families, family, t
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +36,11 @@ def more_families(fam: dict) -> dict:
     register(other, YEAR, date(2024, 12, 1), via="school")
     payment_record(channel="family_pool", txn_id=f"pool-{YEAR}-{first.pk}", id_number=other.id_number,
                    name=other.name, year=YEAR, amount=Decimal("355.00"), paid_at=t(12, 10), actor=None)
+    # J: a spouse the rules cannot price (Shanghai's 2025 source gives no adult bands) beside a child
+    fam["J"] = family("1000.00", 1, tag="J")
+    spouse = enrolled("310101", "19850505", "401", name="配偶J")
+    Participation.objects.create(network=fam["J"][0], id_number=spouse.id_number, name=spouse.name, role="member",
+                                 relation="spouse", joined_at=t(11, 2))
     return fam
 
 
@@ -84,8 +90,8 @@ def test_set_based_writer_matches_payment_record_row_for_row(policies):
     assert counts == reference_counts
     assert {k: counts[k] for k in ("deducted", "skipped_already_paid", "insufficient_balance", "failed",
                                    "already_deducted", "amount_fen")} == {
-        "deducted": 6, "skipped_already_paid": 1, "insufficient_balance": 2, "failed": 2, "already_deducted": 0,
-        "amount_fen": 6 * 35500}
+        "deducted": 7, "skipped_already_paid": 1, "insufficient_balance": 2, "failed": 3, "already_deducted": 0,
+        "amount_fen": 7 * 35500}
     for key in reference:
         assert got[key] == reference[key], key
 
@@ -102,6 +108,11 @@ def test_set_based_writer_matches_payment_record_row_for_row(policies):
     assert (i1.status, i1.note) == ("failed", f"渠道 family_pool 的交易流水号 pool-{YEAR}-{i1.member_id} "
                                               "已用于另一笔不同内容的缴费")
     assert i2.status == "deducted"
+    # a member the rules cannot price fails alone; the child beside them is deducted
+    j_spouse = by_name["配偶J"]
+    assert (j_spouse.status, j_spouse.amount) == ("failed", Decimal("355.00"))
+    assert j_spouse.note.startswith("上海市 2025 年度") and "来源文件未给出" in j_spouse.note
+    assert by_name["孩子J1"].status == "deducted"
     assert "孩子D1" not in by_name and "孩子G1" not in by_name  # mode off at the cut-off
     a1 = by_name["孩子A1"]
     p = a1.payment
