@@ -58,6 +58,19 @@ def test_the_home_page_shows_the_users_figures_without_counting_enrollments(clie
     assert 'id="enrollment-chart-data"' in html and "core/vendor/chart.umd.js" in html
 
 
+def test_the_figures_download_as_a_spreadsheet(client, world):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    figures_refresh()
+    client.force_login(caseworker("cw_home_xlsx", "330200"))
+    assert 'href="/admin/figures.xlsx"' in client.get("/admin/").content.decode()
+    resp = client.get("/admin/figures.xlsx")
+    rows = list(load_workbook(BytesIO(resp.content)).active.iter_rows(values_only=True))
+    assert rows == [("参保地", "待遇年度", "已登记", "已缴费", "缴费率"), ("宁波市", 2025, 2, 1, "50.0%")]
+
+
 def test_the_beat_refreshes_the_figures(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["refresh-enrollment-figures"]
     assert entry == {"task": "enrollment.tasks.refresh_enrollment_figures", "schedule": 300}
