@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 from django.db import connection
 
+from core import prepared
 from policy import selectors as policy_selectors
 from policy.rules.continuity import cap_adjustment, continuity, continuity_waiting_months
 from policy.rules.types import Person, PolicySpec, QuoteRequest
@@ -173,8 +174,8 @@ def quote_request_of(p: PersonFacts, year: int, paid_on: date) -> QuoteRequest:
         return quote_requests_for([p], year, paid_on)[p.id_number]
     policy = _policy_codes({p.region_id})[p.region_id]
     coverage_rows, employee_rows, paid_rows, repaired = [], [], [], set()
-    for kind, y, ended in _rows(_ONE_PERSON_SQL, {"n": p.id_number, "resident": p.resident_id, "year": year,
-                                                  "paid": EnrollmentStatus.PAID.value}):
+    for kind, y, ended in prepared.rows(_ONE_PERSON_SQL, {"n": p.id_number, "resident": p.resident_id,
+                                                         "year": year}):
         if kind == "c":
             if y >= year - 1:
                 coverage_rows.append((p.id_number, y, ended))
@@ -235,7 +236,7 @@ SELECT 'c', c.year, c.ended_on FROM {EmployeeCoverage._meta.db_table} c
 WHERE c.id_number = %(n)s AND c.year <= %(year)s
 UNION ALL
 SELECT 'p', e.year, NULL FROM {Enrollment._meta.db_table} e
-WHERE e.resident_id = %(resident)s AND e.status = %(paid)s AND e.year < %(year)s
+WHERE e.resident_id = %(resident)s AND e.status = '{EnrollmentStatus.PAID.value}' AND e.year < %(year)s
 UNION ALL
 SELECT 'g', g.year, NULL FROM {GapRepair._meta.db_table} g WHERE g.resident_id = %(resident)s
 """
@@ -404,7 +405,8 @@ SELECT r.id, r.id_number, r.name, r.birth_date, r.hukou, r.residence_permit, r.r
 FROM {Resident._meta.db_table} r
 LEFT JOIN LATERAL (
   SELECT e.id, e.region_id, e.category, e.status, e.paid_amount, e.amount_due, e.nonlocal_via_parent_permit
-  FROM {Enrollment._meta.db_table} e WHERE e.resident_id = r.id AND e.year = %s AND e.status <> %s
+  FROM {Enrollment._meta.db_table} e
+  WHERE e.resident_id = r.id AND e.year = %s AND e.status <> '{EnrollmentStatus.CANCELLED.value}'
   ORDER BY e.id LIMIT 1 {{lock}}) e ON true
 WHERE r.id_number = %s
 """
@@ -416,8 +418,7 @@ def year_enrollment(id_number: str, year: int, *, lock: bool = False) -> YearEnr
     """The resident of a (normalised) ID number and their live enrollment of ``year`` in one
     statement; None when no resident holds the number.  ``lock``: the enrollment row is
     locked ``FOR UPDATE`` (inside a transaction), as a payment needs it."""
-    found = _rows(_YEAR_ENROLLMENT_LOCK if lock else _YEAR_ENROLLMENT_READ,
-                  [year, EnrollmentStatus.CANCELLED.value, id_number])
+    found = prepared.rows(_YEAR_ENROLLMENT_LOCK if lock else _YEAR_ENROLLMENT_READ, [year, id_number])
     if not found:
         return None
     (rid, number, name, birth, hukou, permit, expires, student, region, eid, e_region, category, status,

@@ -57,12 +57,14 @@ def policy_members(region_code: str) -> list[str]:
 
 # One statement: the policy region of the code (itself, or its city) and that region's
 # published year (id, revision).  Asked by every quote, registration and payment, so one
-# round trip instead of two (bench/RESULTS.md, channel API).
-_PUBLISHED = """
+# round trip instead of two, and prepared on the connection (core.prepared) so that
+# PostgreSQL stops planning it (bench/RESULTS.md, channel API).
+_PUBLISHED = f"""
 SELECT r.code, r.name, py.id, py.revision
 FROM policy_region asked
 JOIN policy_region r ON r.code = COALESCE(asked.policy_region_id, asked.code)
-LEFT JOIN policy_policyyear py ON py.region_id = r.code AND py.year = %s AND py.status = %s
+LEFT JOIN policy_policyyear py
+  ON py.region_id = r.code AND py.year = %s AND py.status = '{PolicyYearStatus.PUBLISHED.value}'
 WHERE asked.code = %s
 """
 
@@ -74,13 +76,11 @@ def published_spec(region_code: str, year: int) -> PolicySpec:
     per process by (policy year id, revision): every publish, return to draft
     and edit bumps the revision, so a stale spec is never used.
     """
-    from django.db import connection
+    from core import prepared
 
     from .services import policy_year_as_data
 
-    with connection.cursor() as cur:
-        cur.execute(_PUBLISHED, [year, PolicyYearStatus.PUBLISHED.value, region_code])
-        found = cur.fetchone()
+    found = next(iter(prepared.rows(_PUBLISHED, [year, region_code])), None)
     if found is None:
         raise QuoteError("policy_missing", f"未知地区 {region_code}（无该地区的政策）")
     _, region_name, year_id, revision = found

@@ -113,6 +113,20 @@ if _RANDOM_PAGE_COST:
 # a bulk INSERT of n rows then costs O(n^2) (100,000 imported residents: 126 s of SQL).
 # An empty list makes the read succeed; pgtrigger.ignore() still overrides it when used.
 _CONNECTION_OPTIONS.append("-c pgtrigger.ignore={}")
+# Server-side prepared statements for the few hot reads that ask for them (core.prepared: the
+# channel API's resident, facts and published-policy reads): psycopg prepares such a read on a
+# connection once it ran there this many times, and PostgreSQL stops planning it (most of its
+# CPU for these short statements; bench/RESULTS.md, channel API).  Django's own cursors bind
+# on the client and never prepare, whatever this says.  Empty: off — behind a pooler in
+# transaction mode that does not keep prepared statements (PgBouncer before 1.21, or without
+# max_prepared_statements).
+_PREPARE_THRESHOLD = env.str("DATABASE_PREPARE_THRESHOLD", default="5")
+if _PREPARE_THRESHOLD:
+    try:
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = int(_PREPARE_THRESHOLD)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"DATABASE_PREPARE_THRESHOLD: a whole number is needed, not {_PREPARE_THRESHOLD!r}") from None
 # A pooler that refuses startup options (PgBouncer without ignore_startup_parameters):
 # DATABASE_STARTUP_OPTIONS=false sends none, and the DBA sets both per database instead
 # (README, "Production").
