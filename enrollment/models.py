@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from core.audit import tracked
 from policy.models import MONEY, Region
-from policy.rules.types import CATEGORIES, STUDENT_STATUSES, TIMINGS
+from policy.rules.types import CATEGORIES, IDENTITIES, STUDENT_STATUSES, TIMING_NAMES, TIMINGS
 
 
 class Hukou(models.TextChoices):
@@ -108,11 +108,11 @@ class Enrollment(models.Model):
 
     personal_standard = models.DecimalField("个人缴费标准", null=True, blank=True, **MONEY)
     fiscal_subsidy = models.DecimalField("财政补助", null=True, blank=True, **MONEY)
-    assistance_identity = models.CharField("资助身份", max_length=40, blank=True)
+    assistance_identity = models.CharField("资助身份", max_length=40, blank=True, choices=list(IDENTITIES.items()))
     assistance_amount = models.DecimalField("资助金额", null=True, blank=True, **MONEY)
     amount_due = models.DecimalField("应缴金额", **MONEY)
     timing = models.CharField("缴费时段", max_length=20, blank=True,
-                              choices=[(t, t) for t in TIMINGS])
+                              choices=[(t, TIMING_NAMES[t]) for t in TIMINGS])
 
     paid_amount = models.DecimalField("实缴金额", null=True, blank=True, **MONEY)
     paid_on = models.DateField("缴费日期", null=True, blank=True)
