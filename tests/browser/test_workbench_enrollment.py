@@ -79,10 +79,15 @@ def test_the_quote_page_starts_on_the_users_region_year_and_date(page, live_serv
 def test_the_resident_page_shows_the_birth_date(page, live_server):
     caseworker("ll_resident", "141100")
     zhao = person("141102", "19800501", "011", name="赵一", today=DAY)
+    register_and_pay(zhao, 2026, date(2025, 11, 3), date(2025, 11, 20), "400.00")
     watch = Watcher(page)
     login(page, live_server, "ll_resident", PASSWORD)
     page.goto(f"{live_server.url}/admin/enrollment/resident/{zhao.pk}/change/")
     expect(page.locator("#id_birth_date")).to_have_value("1980-05-01")
+    page.click("#fieldsetcollapse3 summary, fieldset.collapse summary >> nth=-1")  # open 变更记录
+    text = visible_text(page)
+    assert "城乡居民" in text and "集中缴费期内" in text and "记录缴费" in text
+    assert_plain_chinese(text)
     assert page.locator("a", has_text="查看站点").count() == 0
     assert page.evaluate("() => document.querySelector('link[rel=icon]').href").endswith("/static/core/favicon.svg")
     shot(page, "workbench-resident")
