@@ -75,6 +75,8 @@ def test_notices_and_employee_coverage_are_never_deleted_from_the_screens(client
         assert client.post(f"{url}{obj.pk}/delete/", {"post": "yes"}).status_code == 403
         resp = client.post(url, {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"})
         assert resp.status_code in (200, 302)
+    listing = client.get("/admin/enrollment/employeecoverage/").content.decode()
+    assert '<td class="field-region_name">宁波市</td>' in listing
     assert ReregistrationNotice.objects.filter(pk=notice.pk).exists()
     assert EmployeeCoverage.objects.filter(pk=cover.pk).exists()
     assert client.post(f"/admin/core/batchrun/{BatchRun.objects.create(kind='renew_enrollments').pk}/delete/",

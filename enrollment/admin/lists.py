@@ -17,10 +17,23 @@ class EmployeeCoverageAdmin(ServiceImportMixin, IdSearchMixin, MaskedIdColumnMix
     import_resource = EmployeeCoverageImportResource
 
     region_field = "region_code"
-    list_display = ["id_display", "name", "region_code", "year", "ended_on", "imported_at"]
+    list_display = ["id_display", "name", "region_name", "year", "ended_on", "imported_at"]
     list_filter = ["year"]
     search_fields = ["id_number"]
     readonly_fields = ["id_number", "name", "region_code", "year", "ended_on", "imported_at"]
+
+    def get_queryset(self, request):
+        from django.db.models import OuterRef, Subquery
+
+        from policy.models import Region
+
+        # the region by name (the column holds a code), in the list's one query
+        return super().get_queryset(request).annotate(region_name=Subquery(
+            Region.objects.filter(code=OuterRef("region_code")).values("name")[:1]))
+
+    @admin.display(description="参保地", ordering="region_code")
+    def region_name(self, obj):
+        return getattr(obj, "region_name", None) or obj.region_code
 
     def has_add_permission(self, request):
         return False  # imported (import_employee_coverage)
