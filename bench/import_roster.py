@@ -364,6 +364,7 @@ def child(path: str, profile: bool) -> None:
 
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(35)
         print(out.getvalue(), file=sys.stderr)
     print(json.dumps({"seconds": seconds, "cpu": cpu, "db_cpu": db_cpu, "sql": sql_spent[0], "phases": spent,
                       "slowest_sql": sorted(by_statement.items(), key=lambda kv: -kv[1])[:6],
@@ -558,10 +559,10 @@ def run(args, data) -> int:
     if args.first_only:
         label = f"{args.first_only.upper()}, first import"
         target = CSV_TARGET_S if args.first_only == "csv" else XLSX_TARGET_S
-        print(f"load average before: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+        print("load average before: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
         met = show(label, len(rosters["rows"]), run_child(csv_path if args.first_only == "csv" else xlsx_path),
                    target)
-        print(f"load average after: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+        print("load average after: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
         return 1 if args.check and not met else 0
 
     n = len(rosters["rows"])

@@ -29,9 +29,11 @@ rules read must be mirrored in ``key``; that test is what says so.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from policy.rules import PolicySpec, QuoteError, quote
 from policy.rules.dates import age_on
-from policy.rules.types import QuoteRequest, QuoteResult
+from policy.rules.types import Identity, QuoteRequest, QuoteResult
 
 
 class ClassQuoteMemo:
@@ -55,44 +57,55 @@ class ClassQuoteMemo:
     def __len__(self) -> int:
         return len(self._answers)
 
-    def key(self, req: QuoteRequest) -> tuple:
+    def key(self, req: QuoteRequest, identities: tuple[Identity, ...] | None = None) -> tuple:
+        """The class of a request (with ``identities`` in place of its own, when given)."""
         spec, person, paid = self.spec, req.person, req.paid_on
         birth = person.birth_date
         exact = (birth > paid or birth.year >= self._first_counted or person.parent_insured_locally
                  or self._starts_at_birth)
-        if not exact:
+        ranges = ()
+        if not exact and self._ranges:
             # find_category: each ranged category's two comparisons; none matching → an
             # error naming the date (or the infant reading of a newborn: exact above)
             ranges = tuple((lo is not None and birth < lo, hi is not None and birth > hi)
                            for lo, hi in self._ranges)
-            exact = bool(ranges) and all(below or above for below, above in ranges)
+            exact = all(below or above for below, above in ranges)
+        history, repaired = req.history, req.repaired_years
         if exact:
             born = ("date", birth)
-            history = tuple(sorted(req.history.items()))
-            repaired = tuple(sorted(req.repaired_years))
+            history = tuple(sorted(history.items())) if history else ()
+            repaired = tuple(sorted(repaired)) if repaired else ()
         else:
             born = ("class", ranges, age_on(birth, spec.age_reference_date) if self._by_age else None)
             # continuity reads the years from max(continuity_from_year, birth year) = the
             # former (born before it) to the year before the benefit year
             lo, hi = spec.continuity_from_year, spec.year
-            history = tuple(sorted((y, v) for y, v in req.history.items() if lo <= y < hi))
-            repaired = tuple(sorted(y for y in req.repaired_years if lo <= y < hi))
-        bounds = (paid,) + self._cutoffs
-        identities = tuple((i.code, None if i.certified_on is None else tuple(i.certified_on <= b for b in bounds))
-                           for i in req.identities)
+            history = tuple(sorted((y, v) for y, v in history.items() if lo <= y < hi)) if history else ()
+            repaired = tuple(sorted(y for y in repaired if lo <= y < hi)) if repaired else ()
+        if identities is None:
+            identities = req.identities
+        if identities:
+            bounds = (paid, *self._cutoffs)
+            identities = tuple((i.code, None if i.certified_on is None else
+                                tuple([i.certified_on <= b for b in bounds])) for i in identities)
+        else:
+            identities = ()
         return (req.region, req.year, paid, person.hukou, person.residence_permit, person.student,
                 person.employee_insured, person.parent_insured_locally, born, identities, history,
                 repaired, req.left_other_scheme_on)
 
-    def quote(self, spec: PolicySpec, req: QuoteRequest) -> QuoteResult:
+    def quote(self, spec: PolicySpec, req: QuoteRequest,
+              identities: tuple[Identity, ...] | None = None) -> QuoteResult:
+        """``quote(spec, req)`` — with ``identities`` in place of the request's own, when given
+        (the request with them is only made when the answer is not known yet)."""
         if spec is not self.spec:
             raise ValueError("ClassQuoteMemo answers for the one policy spec it was made for")
         self.asked += 1
-        key = self.key(req)
+        key = self.key(req, identities)
         answer = self._answers.get(key)
         if answer is None:
             try:
-                answer = quote(spec, req)
+                answer = quote(spec, req if identities is None else replace(req, identities=identities))
             except QuoteError as exc:
                 answer = exc
             self._answers[key] = answer
