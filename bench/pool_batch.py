@@ -660,8 +660,8 @@ def main(argv=None) -> int:
             ok = ok and failures == 0
     finally:
         drop_all(keep_template=args.keep)
-    print(f"\nThe target run, on a quiet machine (at 1,000,000: about 5 minutes of load, 4 of baseline, 3 for "
-          f"the main run, then about 4 minutes a kill run — some 95 minutes with 20):\n    {COORDINATOR}")
+    print(f"\nThe target run, on a quiet machine (at 1,000,000: about 5 minutes of load, 4 of baseline, 3–4 for "
+          f"the main run, then about 5 minutes a kill run — some 2 hours with 20):\n    {COORDINATOR}")
     if args.check and not ok:
         print("FAIL: a target was missed or the books are wrong")
         return 1
