@@ -8,6 +8,7 @@ urlpatterns = [
     # pages that name no icon (the verification page, a PDF in a tab) still get the bureau's
     path("favicon.ico", RedirectView.as_view(url=static("core/favicon.svg"), permanent=True)),
     path("", include("payments.urls_public")),  # /verify/<code>, /admin/payments/certificate/<id>/
+    path("", include("enrollment.urls_receipts")),  # /admin/enrollment/receipt/<id>/ (参保登记回执)
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
 ]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import segno
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.staticfiles import finders
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.scoping import scope
 from core import clock
+from core import pdf as core_pdf
 from enrollment.models import Enrollment
 
 from . import certificates
@@ -83,20 +83,8 @@ def certificate_pdf(request, enrollment_id: int):
 
 
 def render_pdf(html: str) -> bytes:
-    """The certificate as PDF.  The CJK font (Debian fonts-noto-cjk) is asked for by name;
-    without it the PDF still renders, with whatever font fontconfig falls back to.  Nothing is
-    fetched but the inline data: URI of the QR code."""
-    from weasyprint import CSS as WeasyCSS
-    from weasyprint import HTML
-    from weasyprint.urls import URLFetcher
-
-    fetcher = URLFetcher(allowed_protocols={"data"})
-    stylesheets = []
-    css = finders.find(CSS)
-    if css:
-        with open(css, encoding="utf-8") as f:
-            stylesheets.append(WeasyCSS(string=f.read(), url_fetcher=fetcher))
-    return HTML(string=html, url_fetcher=fetcher).write_pdf(stylesheets=stylesheets)
+    """The certificate as PDF (core.pdf: WeasyPrint, CJK font by name, only data: URIs)."""
+    return core_pdf.render_pdf(html, (CSS,))
 
 
 # --- the public verification page -------------------------------------------------------------

@@ -1,0 +1,57 @@
+"""参保登记回执's pages: printable HTML and PDF, in the admin (login, region scoped).  Thin:
+``enrollment.receipts`` decides."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET
+
+from accounts.scoping import scope
+from core import clock
+from core.pdf import render_pdf
+
+from .models import Enrollment
+from .receipts import ReceiptError, receipt_for
+
+CSS = "payments/certificate.css"  # the printed documents share one sheet
+
+
+def _enrollment(request, enrollment_id: int) -> Enrollment:
+    if not request.user.has_perm("enrollment.view_enrollment"):
+        raise PermissionDenied
+    e = (scope(Enrollment.objects.select_related("resident", "region", "registered_by"), request.user)
+         .filter(pk=enrollment_id).first())
+    if e is None:  # absent or another region's: the same answer
+        raise Http404("未找到该参保登记")
+    return e
+
+
+def _context(request, e: Enrollment) -> dict:
+    context = {**admin.site.each_context(request), "enrollment": e, "resident": e.resident, "title": "参保登记回执"}
+    try:
+        context["receipt"] = receipt_for(e, today=clock.today())
+    except ReceiptError as exc:
+        context["error"] = exc.message
+    return context
+
+
+@require_GET
+def receipt_page(request, enrollment_id: int):
+    context = _context(request, _enrollment(request, enrollment_id))
+    return render(request, "admin/enrollment/receipt.html", context, status=409 if "error" in context else 200)
+
+
+@require_GET
+def receipt_pdf(request, enrollment_id: int):
+    context = _context(request, _enrollment(request, enrollment_id))
+    if "error" in context:
+        return render(request, "admin/enrollment/receipt.html", context, status=409)
+    r = context["receipt"]
+    pdf = render_pdf(render_to_string("enrollment/receipt_pdf.html", context, request=request), (CSS,))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="registration-{r.year}-{r.enrollment_id}.pdf"'
+    return response
