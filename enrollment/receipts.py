@@ -53,10 +53,11 @@ class Receipt:
     issued_on: date
 
 
-def _periods(e: Enrollment) -> tuple[Period, ...]:
-    region = policy_region(e.region_id)
-    code = region.code if region else e.region_id
-    py = PolicyYear.objects.filter(region_id=code, year=e.year, status=PolicyYearStatus.PUBLISHED).first()
+def _periods(region_id: str, year: int) -> tuple[Period, ...]:
+    """The payment periods of the region's published policy year (a county: its city's)."""
+    region = policy_region(region_id)
+    code = region.code if region else region_id
+    py = PolicyYear.objects.filter(region_id=code, year=year, status=PolicyYearStatus.PUBLISHED).first()
     if py is None:
         return ()
     return tuple(Period(p.get_kind_display(), p.starts_on, p.ends_on)
@@ -77,4 +78,52 @@ def receipt_for(e: Enrollment, *, today: date) -> Receipt:
         status=e.get_status_display(), amount_due=e.amount_due,
         assistance=e.get_assistance_identity_display() if e.assistance_identity else "",
         assistance_amount=e.assistance_amount, paid=e.status == EnrollmentStatus.PAID,
-        benefit_start=e.benefit_start, benefit_end=e.benefit_end, periods=_periods(e), issued_on=today)
+        benefit_start=e.benefit_start, benefit_end=e.benefit_end, periods=_periods(e.region_id, e.year),
+        issued_on=today)
+
+
+# --- 重新登记通知书: the letter to someone default renewal did not renew -----------------------
+
+# What to bring, by the reason (000 §2: the documents a registration needs); everyone brings
+# the identity card or household register.
+BRING = {
+    "hukou_moved": "现户口簿",
+    "permit_expired": "在有效期内的居住证",
+    "category_changed": "能说明现参保类别的材料（如学籍证明）",
+    "graduated": "毕业或就业情况说明",
+    "parent_permit": "父母的有效居住证和孩子的出生医学证明",
+    "not_eligible": "能说明现参保情况的材料",
+    "value_not_in_source": "",
+}
+
+NOTICE_LIMIT = 500  # letters printed at once
+
+
+@dataclass(frozen=True)
+class NoticeLetter:
+    notice_id: int
+    name: str
+    masked_id: str
+    region: str
+    year: int
+    reason: str
+    detail: str
+    bring: str
+    periods: tuple[Period, ...]
+    issued_on: date
+
+
+def notice_letters(notices, *, today: date) -> list[NoticeLetter]:
+    """One letter per notice (``notices`` with resident and region selected)."""
+    periods: dict[tuple[str, int], tuple[Period, ...]] = {}
+    out = []
+    for n in notices:
+        key = (n.region_id, n.year)
+        if key not in periods:
+            periods[key] = _periods(n.region_id, n.year)
+        extra = BRING.get(n.reason, "")
+        out.append(NoticeLetter(
+            notice_id=n.pk, name=n.resident.name, masked_id=mask(n.resident.id_number), region=n.region.name,
+            year=n.year, reason=n.get_reason_display(), detail=n.detail,
+            bring="居民身份证或户口簿" + (f"，以及{extra}" if extra else ""), periods=periods[key], issued_on=today))
+    return out

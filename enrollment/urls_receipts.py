@@ -11,4 +11,7 @@ urlpatterns = [
          name="enrollment_receipt"),
     path("admin/enrollment/receipt/<int:enrollment_id>/pdf/", admin.site.admin_view(views.receipt_pdf),
          name="enrollment_receipt_pdf"),
+    path("admin/enrollment/notices/print/", admin.site.admin_view(views.notices_page), name="enrollment_notices"),
+    path("admin/enrollment/notices/print/pdf/", admin.site.admin_view(views.notices_pdf),
+         name="enrollment_notices_pdf"),
 ]

@@ -55,3 +55,52 @@ def receipt_pdf(request, enrollment_id: int):
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="registration-{r.year}-{r.enrollment_id}.pdf"'
     return response
+
+
+# --- 重新登记通知书 (printed from the list of 须重新登记人员) ------------------------------------
+
+def _notices(request):
+    from .models import ReregistrationNotice
+    from .receipts import NOTICE_LIMIT
+
+    if not request.user.has_perm("enrollment.view_reregistrationnotice"):
+        raise PermissionDenied
+    raw = [p for p in request.GET.get("ids", "").split(",") if p.strip()]
+    if not raw or len(raw) > NOTICE_LIMIT or not all(p.strip().isdigit() and len(p.strip()) < 12 for p in raw):
+        return None, f"请在“须重新登记人员”列表中勾选要打印的人员（一次最多 {NOTICE_LIMIT} 人）"
+    ids = sorted({int(p) for p in raw})
+    found = list(scope(ReregistrationNotice.objects.select_related("resident", "region"), request.user)
+                 .filter(pk__in=ids).order_by("region_id", "resident__name", "pk"))
+    if len(found) != len(ids):  # absent or another region's: the same answer
+        raise Http404("未找到所选的重新登记人员")
+    return found, ""
+
+
+def _notice_context(request):
+    from .receipts import notice_letters
+
+    found, error = _notices(request)
+    context = {**admin.site.each_context(request), "title": "重新登记通知书"}
+    if error:
+        context["error"] = error
+    else:
+        context["letters"] = notice_letters(found, today=clock.today())
+        context["ids"] = request.GET.get("ids", "")
+    return context
+
+
+@require_GET
+def notices_page(request):
+    context = _notice_context(request)
+    return render(request, "admin/enrollment/notices.html", context, status=400 if "error" in context else 200)
+
+
+@require_GET
+def notices_pdf(request):
+    context = _notice_context(request)
+    if "error" in context:
+        return render(request, "admin/enrollment/notices.html", context, status=400)
+    pdf = render_pdf(render_to_string("enrollment/notices_pdf.html", context, request=request), (CSS,))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = 'inline; filename="reregistration-notices.pdf"'
+    return response

@@ -56,6 +56,20 @@ class ReregistrationNoticeAdmin(IdSearchMixin, RegionScopedAdmin):
     list_select_related = ["resident", "region"]
     search_fields = ["resident__id_number"]
     readonly_fields = ["resident", "region", "year", "reason", "detail", "created_at"]
+    actions = ["print_notices"]
+
+    @admin.action(description="打印重新登记通知书", permissions=["view"])
+    def print_notices(self, request, queryset):
+        from django.http import HttpResponseRedirect
+        from django.urls import reverse
+
+        from ..receipts import NOTICE_LIMIT
+
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True)[:NOTICE_LIMIT + 1])
+        if len(ids) > NOTICE_LIMIT:
+            self.message_user(request, f"一次最多打印 {NOTICE_LIMIT} 份，请缩小范围后再试", level="warning")
+            return None
+        return HttpResponseRedirect(f"{reverse('enrollment_notices')}?ids={','.join(map(str, ids))}")
 
     def has_add_permission(self, request):
         return False

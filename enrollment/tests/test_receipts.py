@@ -83,3 +83,57 @@ def test_the_enrollment_page_links_to_the_receipt(client, zhang, ningbo):
     client.force_login(ningbo)
     page = client.get(f"/admin/enrollment/enrollment/{zhang.pk}/change/").content.decode()
     assert f'href="/admin/enrollment/receipt/{zhang.pk}/"' in page and "登记回执" in page
+
+
+# --- 重新登记通知书 ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def notices(settings):
+    from enrollment.models import ReregistrationNotice
+
+    settings.BUSINESS_DATE = date(2024, 10, 25)
+    a = person("330203", "19800101", "017", name="张三", today=DAY, hukou="nonlocal", residence_permit=True)
+    b = person("330203", "19900101", "027", name="李四", today=DAY)
+    c = person("141102", "19700101", "031", name="王五", today=date(2025, 11, 1))
+    return [ReregistrationNotice.objects.create(resident=a, region_id="330200", year=2025, reason="permit_expired",
+                                                detail="居住证 2024-09-30 到期"),
+            ReregistrationNotice.objects.create(resident=b, region_id="330200", year=2025, reason="not_eligible"),
+            ReregistrationNotice.objects.create(resident=c, region_id="141100", year=2027, reason="graduated")]
+
+
+def test_notices_print_one_letter_each_with_what_to_bring(client, notices, ningbo):
+    a, b, c = notices
+    client.force_login(ningbo)
+    resp = client.get(f"/admin/enrollment/notices/print/?ids={b.pk},{a.pk}")
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    letters = re.findall(r'<div class="certificate notice" id="notice-(\d+)">(.*?)</div>', html, re.S)
+    assert [int(i) for i, _ in letters] == [a.pk, b.pk]  # by name within the region
+    text = re.sub(r"<[^>]+>", "", letters[0][1])
+    assert "张三（身份证号码 330203********" in text
+    assert "您的 2025 年度宁波市城乡居民基本医疗保险未能按上一年度自动续保，原因：外地户籍居住证失效（居住证 2024-09-30 到期）。" in text
+    assert "请在缴费期内携带居民身份证或户口簿，以及在有效期内的居住证，到参保地" in text
+    assert "集中缴费期 2024-10-21 至 2024-12-27" in text and "2024-10-25" in text
+    assert a.resident.id_number not in html
+    pdf = client.get(f"/admin/enrollment/notices/print/pdf/?ids={a.pk},{b.pk}")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+
+
+def test_notices_of_another_region_or_bad_ids_are_refused(client, notices, ningbo):
+    a, b, c = notices
+    client.force_login(ningbo)
+    assert client.get(f"/admin/enrollment/notices/print/?ids={a.pk},{c.pk}").status_code == 404
+    for bad in ("", "x", "1;2", ",".join(str(i) for i in range(1, 502))):
+        resp = client.get(f"/admin/enrollment/notices/print/?ids={bad}")
+        assert resp.status_code == 400
+        assert "请在“须重新登记人员”列表中勾选要打印的人员" in resp.content.decode()
+
+
+def test_the_notice_list_prints_the_selected(client, notices, ningbo):
+    a, b, c = notices
+    client.force_login(ningbo)
+    resp = client.post("/admin/enrollment/reregistrationnotice/",
+                       {"action": "print_notices", "_selected_action": [a.pk, b.pk]})
+    assert resp.status_code == 302
+    assert resp["Location"] == f"/admin/enrollment/notices/print/?ids={a.pk},{b.pk}"
