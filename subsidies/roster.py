@@ -261,20 +261,24 @@ def _check_rows(table: Table, spec: PolicySpec, year: int, today: date, progress
     rows: list[RosterRow] = []
     seen: dict[tuple, int] = {}
     allowed = set(spec.tiers_by_identity) | {g.code for g in spec.special_groups if g.code in IDENTITIES}
-    # A roster repeats a handful of identity, department and date texts: each distinct text
-    # (with the identity it is checked against) is read once, its answer and reasons reused.
-    identity_of = _Memo(lambda v, e, r: _identity(v, e, r, spec, allowed), ("困难类别",))
-    department_of = _Memo(lambda v, e, r, code: _department(v, e, r, spec, code, others), ("认定部门",))
-    certified_of = _Memo(lambda v, e, r, code: _certified_on(v, e, r, spec, code, year, today), ("认定日期",))
+    # A roster repeats a handful of identity, department and date texts: each distinct three
+    # (the department and the date are checked against the identity) is read once, its
+    # answers and reasons reused.
+
+    def classify(values, found, row):
+        identity = _identity(values, found, row, spec, allowed)
+        department, department_name = _department(values, found, row, spec, identity, others)
+        return identity, department, department_name, _certified_on(values, found, row, spec, identity, year,
+                                                                      today)
+
+    classified = _Memo(classify, ("困难类别", "认定部门", "认定日期"))
     for i, (row, values) in enumerate(table.rows, 1):
         if progress and i % 10000 == 0:
             progress("检查", i, len(table.rows))
         row_errors: list[RowError] = []
         name = check_name(values, row_errors, row)
         number = _id_number(values, row_errors, row, today)
-        identity = identity_of(values, row_errors, row)
-        department, department_name = department_of(values, row_errors, row, identity)
-        certified_on = certified_of(values, row_errors, row, identity)
+        identity, department, department_name, certified_on = classified(values, row_errors, row)
         if number is not None and identity and department:
             key = (number, department, identity)
             if key in seen:
@@ -312,19 +316,18 @@ def _id_number(values, errors, row, today: date) -> str | None:
 
 
 class _Memo:
-    """A row check that depends only on some cells (and extra arguments) answered once per
-    distinct input: the answer and the reasons it gave, the reasons given again with each row."""
+    """A row check that depends only on some cells answered once per distinct input: the
+    answer and the reasons it gave, the reasons given again with each row."""
 
     def __init__(self, check, columns: tuple[str, ...]):
-        (self.column,) = columns  # one cell each (the identity, department, date)
-        self.check, self.answers = check, {}
+        self.check, self.columns, self.blanks, self.answers = check, columns, ("",) * len(columns), {}
 
-    def __call__(self, values, errors, row, *extra):
-        key = (values.get(self.column, ""), *extra)
+    def __call__(self, values, errors, row):
+        key = tuple(map(values.get, self.columns, self.blanks))
         answer = self.answers.get(key)
         if answer is None:
             found: list[RowError] = []
-            value = self.check(values, found, row, *extra)
+            value = self.check(values, found, row)
             answer = self.answers[key] = (value, tuple((e.column, e.reason) for e in found))
         value, reasons = answer
         if reasons:
