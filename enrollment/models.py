@@ -255,3 +255,148 @@ class EnrollmentFigure(models.Model):
         verbose_name = "参保统计"
         verbose_name_plural = "参保统计"
         constraints = [models.UniqueConstraint(fields=["region", "year"], name="enrollment_figure_unique")]
+
+
+# --- leaving another scheme (退出其他制度保障): 003 §三(四), 001 §三 注 -------------------------
+
+
+class SchemeExitKind(models.TextChoices):
+    DISCHARGED_SOLDIER = "discharged_soldier", "当年退出现役的军人"
+    MILITARY_SPOUSE = "military_spouse", "随迁的随军未就业配偶"
+    RELEASED_PRISONER = "released_prisoner", "刑满释放人员"
+    EMPLOYEE_STOPPED = "employee_stopped", "职工医保中断缴费人员"
+
+
+class SchemeExitEvidence(models.TextChoices):
+    DISCHARGE = "discharge", "退出现役证明（退役证）"
+    MILITARY_SPOUSE = "military_spouse", "部队出具的随军未就业配偶证明"
+    RELEASE = "release", "刑满释放证明书"
+    EMPLOYEE_STOP = "employee_stop", "职工医保停保（中断缴费）证明"
+    OTHER = "other", "其他证明材料"
+
+
+@tracked()
+class SchemeExit(models.Model):
+    """A person who left another scheme (the army, prison, employee insurance) on a day,
+    with the evidence seen: within the region's months after it (policy data,
+    ``left_other_scheme`` group) the person may enroll after the window (enrollment.leavers)."""
+
+    resident = models.ForeignKey(Resident, verbose_name="参保人", on_delete=models.PROTECT,
+                                 related_name="scheme_exits")
+    kind = models.CharField("类别", max_length=30, choices=SchemeExitKind.choices)
+    left_on = models.DateField("退出日期")
+    evidence_kind = models.CharField("证明材料", max_length=30, choices=SchemeExitEvidence.choices)
+    evidence_number = models.CharField("证明编号", max_length=50)
+    note = models.CharField("说明", max_length=200, blank=True)
+    recorded_at = models.DateTimeField("记录时间", default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="记录人", null=True,
+                                    blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+
+    class Meta:
+        verbose_name = "退出其他制度保障记录"
+        verbose_name_plural = "退出其他制度保障记录"
+        ordering = ["resident_id", "-left_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["resident", "kind", "left_on"], name="scheme_exit_unique"),
+            models.CheckConstraint(condition=~Q(evidence_number=""), name="scheme_exit_has_evidence"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.left_on.isoformat()}"
+
+
+# --- documents and agents of a registration (000 §2) ----------------------------------------
+
+
+class DocumentKind(models.TextChoices):
+    ID_CARD = "id_card", "本人居民身份证或社会保障卡"
+    HUKOU_BOOK = "hukou_book", "户口簿"
+    BIRTH_CERTIFICATE = "birth_certificate", "出生医学证明"
+    RESIDENCE_PERMIT = "residence_permit", "本市有效居住证"
+    PARENT_RESIDENCE_PERMIT = "parent_residence_permit", "父母一方的本市有效居住证"
+    HMT_RESIDENCE_PERMIT = "hmt_residence_permit", "港澳台居民居住证"
+    FOREIGNER_PERMANENT_RESIDENCE = "foreigner_permanent_residence", "外国人永久居留身份证"
+    AGENT_ID_CARD = "agent_id_card", "代办人身份证"
+
+
+class AgentRelation(models.TextChoices):
+    PARENT = "parent", "父母"
+    SPOUSE = "spouse", "配偶"
+    CHILD = "child", "子女"
+    SIBLING = "sibling", "兄弟姐妹"
+    GRANDPARENT = "grandparent", "（外）祖父母"
+    OTHER_RELATIVE = "other_relative", "其他亲属"
+    GUARDIAN = "guardian", "监护人"
+    OTHER = "other", "其他受托人"
+
+
+@tracked()
+class RegistrationDocument(models.Model):
+    """A document a caseworker saw for a registration (one row a kind)."""
+
+    enrollment = models.ForeignKey(Enrollment, verbose_name="参保登记", on_delete=models.PROTECT,
+                                   related_name="documents")
+    kind = models.CharField("材料", max_length=40, choices=DocumentKind.choices)
+    number = models.CharField("证件编号", max_length=50, blank=True)
+    seen_at = models.DateTimeField("查验时间", default=timezone.now)
+    seen_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="查验人", null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="+", db_index=False)
+
+    class Meta:
+        verbose_name = "已查验材料"
+        verbose_name_plural = "已查验材料"
+        ordering = ["enrollment_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["enrollment", "kind"], name="registration_document_unique")]
+
+    def __str__(self):
+        return self.get_kind_display()
+
+
+@tracked()
+class RegistrationAgent(models.Model):
+    """The agent (代办人) who registered a person for them: 000 §2 "由他人代办的，需同时携带代办人身份证"."""
+
+    enrollment = models.OneToOneField(Enrollment, verbose_name="参保登记", on_delete=models.PROTECT,
+                                      related_name="agent")
+    name = models.CharField("代办人姓名", max_length=50)
+    id_number = models.CharField("代办人身份证号码", max_length=18)
+    relation = models.CharField("与参保人关系", max_length=20, choices=AgentRelation.choices)
+    recorded_at = models.DateTimeField("记录时间", default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="记录人", null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+", db_index=False)
+
+    class Meta:
+        verbose_name = "代办人"
+        verbose_name_plural = "代办人"
+        constraints = [
+            models.CheckConstraint(condition=Q(id_number__regex=r"^\d{17}[\dX]$"), name="registration_agent_id_format"),
+            models.CheckConstraint(condition=~Q(name=""), name="registration_agent_has_name"),
+        ]
+
+    def __str__(self):
+        from .idnumbers import mask
+
+        return f"{self.name}（{mask(self.id_number)}）"
+
+
+@tracked()
+class NewbornParentLink(models.Model):
+    """A non-local newborn registered on a parent's residence permit (000 §1(一)), linked to
+    the parent insured here whose benefits were normal on the registration day."""
+
+    enrollment = models.OneToOneField(Enrollment, verbose_name="参保登记", on_delete=models.PROTECT,
+                                      related_name="parent_link")
+    parent = models.ForeignKey(Resident, verbose_name="父母一方", on_delete=models.PROTECT, related_name="+")
+    parent_enrollment = models.ForeignKey(Enrollment, verbose_name="父母一方的参保登记", null=True, blank=True,
+                                          on_delete=models.PROTECT, related_name="+")
+    same_household = models.BooleanField("新生儿与父母登记在同一户口", default=True)
+    checked_on = models.DateField("核验日期")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="记录人", null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+", db_index=False)
+
+    class Meta:
+        verbose_name = "新生儿参保所凭父母"
+        verbose_name_plural = "新生儿参保所凭父母"
+
+    def __str__(self):
+        return str(self.parent)
