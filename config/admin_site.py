@@ -5,6 +5,15 @@ from django.contrib import admin
 from django.urls import path, reverse
 
 
+def safe_cell(value):
+    """A cell for the spreadsheet: numbers stay numbers; text that a spreadsheet would read as
+    a formula (= + - @) is neutralised."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
 class BureauAdminSite(admin.AdminSite):
     site_header = settings.SITE_TITLE
     site_title = settings.SITE_TITLE
@@ -14,49 +23,39 @@ class BureauAdminSite(admin.AdminSite):
     site_url = None
     index_template = "admin/bureau_index.html"
 
-    def _figures(self, request):
-        from accounts.scoping import region_codes
-        from core import clock
-        from enrollment.figures import figures_for
-
-        year = clock.today().year
-        years = [year - 1, year, year + 1]
-        codes = region_codes(request.user)
-        if not request.user.has_perm("enrollment.view_enrollment"):
-            return [], None, years, codes
-        figures, refreshed = figures_for(codes, years)
-        return figures, refreshed, years, codes
-
     def figures_xlsx(self, request):
-        """The home page's table as a spreadsheet (the same rows, the same regions)."""
+        """The home page's tables as a spreadsheet: one sheet per figure group, the same rows
+        the page shows (the same regions)."""
         import io
 
         from django.http import HttpResponse
         from openpyxl import Workbook
 
-        figures, _, _, _ = self._figures(request)
+        from .home import home
+
         wb = Workbook(write_only=True)
-        ws = wb.create_sheet("参保情况")
-        ws.append(["参保地", "待遇年度", "已登记", "已缴费", "缴费率"])
-        for f in figures:
-            ws.append([f.region, f.year, f.registered, f.paid, f.rate])
+        panels = home(request)["panels"]
+        for panel in panels:
+            ws = wb.create_sheet(panel.sheet)
+            ws.append(panel.headers)
+            for row in panel.rows:
+                ws.append([safe_cell(c) for c in row])
+        if not panels:
+            wb.create_sheet("首页").append(["暂无统计"])
         buf = io.BytesIO()
         wb.save(buf)
         response = HttpResponse(buf.getvalue(),
                                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response["Content-Disposition"] = 'attachment; filename="enrollment-figures.xlsx"'
+        response["Content-Disposition"] = 'attachment; filename="home-figures.xlsx"'
         return response
 
     def index(self, request, extra_context=None):
-        """The home page: the enrollment figures of the user's regions (a summary the engine
-        refreshes, enrollment.figures), as a chart with its numbers in a table beside it."""
-        figures, refreshed, years, codes = self._figures(request)
-        chart = {"labels": [f"{f.region} {f.year}" for f in figures],
-                 "registered": [f.registered for f in figures], "paid": [f.paid for f in figures]}
-        context = {"figures": figures, "figures_refreshed": refreshed, "figure_years": years,
-                   "figure_scope": "全部地区" if codes is None else "您负责的地区", "chart_data": chart,
-                   **(extra_context or {})}
-        return super().index(request, context)
+        """The home page of the user's role (config.home): figure groups of the user's regions,
+        each a chart with its numbers in a table beside it, from summaries the engine
+        refreshes."""
+        from .home import home
+
+        return super().index(request, {**home(request), **(extra_context or {})})
 
     @property
     def login_form(self):

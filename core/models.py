@@ -152,3 +152,38 @@ class CalendarDay(models.Model):
 
     def __str__(self):
         return f"{self.date:%Y-%m-%d} {'上班' if self.is_workday else '放假'} {self.name}".rstrip()
+
+
+# --- The home page's figures (首页统计) --------------------------------------------------------
+# A generic summary store: each app's refresher (payments.figures, subsidies.figures,
+# family_pool.figures, enrollment.figures) recounts its own tables every few minutes and
+# replaces its group's rows here (core.figures.replace); the home page reads a few rows per
+# group instead of counting millions of records per page view.  Core sits below policy, so a
+# region is its code, not a foreign key.
+
+class Figure(models.Model):
+    """One number (and, where it is money, an amount) of a figure group, for one region."""
+
+    group = models.CharField("统计项", max_length=40)
+    region = models.CharField("地区代码", max_length=6)
+    year = models.PositiveSmallIntegerField("待遇年度", null=True, blank=True)
+    day = models.DateField("日期", null=True, blank=True)
+    key = models.CharField("分类代码", max_length=100)
+    label = models.CharField("分类", max_length=200)
+    count = models.BigIntegerField("人数/笔数", default=0)
+    amount = models.DecimalField("金额（元）", max_digits=16, decimal_places=2, null=True, blank=True)
+    refreshed_at = models.DateTimeField("统计时间")
+
+    class Meta:
+        verbose_name = "首页统计"
+        verbose_name_plural = "首页统计"
+        ordering = ["group", "region", "year", "day", "key"]
+        indexes = [models.Index(fields=["group", "region"], name="figure_group_region")]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "region", "year", "day", "key"], nulls_distinct=False,
+                                    name="figure_unique_cell"),
+            models.CheckConstraint(condition=Q(count__gte=0), name="figure_count_nonneg"),
+        ]
+
+    def __str__(self):
+        return f"{self.group} {self.region} {self.label}"

@@ -52,3 +52,12 @@ def batch_chunk(self, chunk_id: int) -> str:
 def batch_watchdog() -> list[int]:
     """(beat) Take over the runs whose heartbeat is stale."""
     return batch.recover_stale()
+
+
+@shared_task
+def refresh_figures() -> dict:
+    """(beat, every 5 minutes) The home page's figures: every refresher the composition root
+    lists (settings.FIGURE_REFRESHERS) recounts its own tables; safe to run twice."""
+    from .figures import refresh_all
+
+    return refresh_all()

@@ -1,15 +1,23 @@
 """The home page's enrollment figures (issue 12): per region and benefit year, how many are
 registered (paid included) and how many have paid.  Refreshed by the engine (a Celery beat task,
 enrollment.tasks.refresh_enrollment_figures) with one set-based statement, read by the home page
-as a few rows — never a COUNT over the whole enrollment table per page view."""
+as a few rows — never a COUNT over the whole enrollment table per page view.
+
+Two more groups go to core's summary store (core.figures), refreshed with the others by
+core.tasks.refresh_figures: the assisted people and amounts by funding source
+(``assisted_refresh``) and the re-registration notices still outstanding
+(``reregistration_refresh``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from decimal import Decimal
+
 from django.db import connection, transaction
 
 from core import clock
+from core.figures import Row, replace
 
 from .models import EnrollmentFigure
 
@@ -60,3 +68,75 @@ def figures_for(region_codes, years) -> tuple[list[Figure], object]:
     rows = list(rows)
     refreshed = max((r.refreshed_at for r in rows), default=None)
     return [Figure(r.region.name, r.year, r.registered, r.paid) for r in rows], refreshed
+
+
+# --- assisted people and amounts by funding source ------------------------------------------
+
+ASSISTED = "assisted"
+NO_SOURCE = "未注明资金来源"
+
+_ASSISTED = """
+SELECT region_id, year, assistance_identity, count(*), sum(assistance_amount)
+FROM enrollment_enrollment
+WHERE status <> 'cancelled' AND assistance_identity <> '' AND assistance_amount > 0
+GROUP BY region_id, year, assistance_identity
+"""
+
+
+def _funding_sources(pairs) -> dict[tuple[str, int, str], str]:
+    """(policy region, year, identity) -> the tier's funding source, from the policy years."""
+    from policy.models import AssistanceTier
+
+    regions = sorted({r for r, _ in pairs})
+    years = sorted({y for _, y in pairs})
+    tiers = AssistanceTier.objects.filter(policy_year__region_id__in=regions, policy_year__year__in=years,
+                                          policy_year__status="published")
+    return {(r, y, i): src for r, y, i, src in tiers.values_list("policy_year__region_id", "policy_year__year",
+                                                                    "identity", "funding_source")}
+
+
+def assisted_refresh() -> int:
+    """Enrollments (not cancelled) granted assistance, per region, year and funding source (the
+    policy tier of the person's identity names it; a tier without one: 未注明资金来源)."""
+    from policy.selectors import policy_codes
+
+    with connection.cursor() as cursor:
+        cursor.execute(_ASSISTED)
+        counted = cursor.fetchall()
+    policy = policy_codes({r for r, *_ in counted})
+    sources = _funding_sources({(policy[r], y) for r, y, *_ in counted})
+    cells: dict[tuple[str, int, str], list] = {}
+    for region, year, identity, n, total in counted:
+        source = sources.get((policy[region], year, identity)) or NO_SOURCE
+        cell = cells.setdefault((region, year, source), [0, Decimal("0.00")])
+        cell[0] += n
+        cell[1] += total
+    rows = [Row(region=r, year=y, key=src, label=src, count=n, amount=amount)
+            for (r, y, src), (n, amount) in sorted(cells.items())]
+    return replace(ASSISTED, rows)
+
+
+# --- re-registration notices still outstanding ----------------------------------------------
+
+REREGISTRATION = "reregistration"
+
+_OUTSTANDING = """
+SELECT n.region_id, n.year, n.reason, count(*)
+FROM enrollment_reregistrationnotice n
+WHERE NOT EXISTS (SELECT 1 FROM enrollment_enrollment e
+                  WHERE e.resident_id = n.resident_id AND e.year = n.year AND e.status <> 'cancelled')
+GROUP BY n.region_id, n.year, n.reason
+"""
+
+
+def reregistration_refresh() -> int:
+    """须重新登记人员 not yet registered again for the notice's year, per region, year and reason."""
+    from .models import ReregisterReason
+
+    labels = dict(ReregisterReason.choices)
+    with connection.cursor() as cursor:
+        cursor.execute(_OUTSTANDING)
+        counted = cursor.fetchall()
+    rows = [Row(region=r, year=y, key=reason, label=labels.get(reason, "其他原因"), count=n)
+            for r, y, reason, n in counted]
+    return replace(REREGISTRATION, rows)

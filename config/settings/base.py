@@ -205,10 +205,21 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="celery")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 if BATCH_TASK_TIME_LIMIT >= CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]:
     raise ImproperlyConfigured("BATCH_TASK_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT")
+# The home page's summary (core.figures): which app recounts what — each app's own figures
+# module reading its own tables (the composition is here, core never imports the apps).
+FIGURE_REFRESHERS = [
+    "enrollment.figures.figures_refresh",  # registered / paid per region and year
+    "enrollment.figures.assisted_refresh",  # assisted people and amounts by funding source
+    "enrollment.figures.reregistration_refresh",  # re-registration notices outstanding
+    "payments.figures.refresh",  # payments per day and channel, last 30 days
+    "subsidies.figures.refresh",  # roster identities per department
+    "family_pool.figures.refresh",  # the December batch's decisions
+]
+
 CELERY_BEAT_SCHEDULE = {
     "batch-watchdog": {"task": "core.tasks.batch_watchdog", "schedule": BATCH_WATCHDOG_SECONDS},
-    # The home page's figures (enrollment.figures): a summary recounted every 5 minutes.
-    "refresh-enrollment-figures": {"task": "enrollment.tasks.refresh_enrollment_figures", "schedule": 300},
+    # The home page's figures: every refresher of FIGURE_REFRESHERS, recounted every 5 minutes.
+    "refresh-figures": {"task": "core.tasks.refresh_figures", "schedule": 300},
     # Uploaded files hold ID numbers: deleted once no import needs them.
     "imports-cleanup": {"task": "enrollment.tasks.imports_cleanup", "schedule": crontab(minute=35)},
     # Default renewal starts once a region's enrollment window has opened.

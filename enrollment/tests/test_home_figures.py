@@ -72,5 +72,6 @@ def test_the_figures_download_as_a_spreadsheet(client, world):
 
 
 def test_the_beat_refreshes_the_figures(settings):
-    entry = settings.CELERY_BEAT_SCHEDULE["refresh-enrollment-figures"]
-    assert entry == {"task": "enrollment.tasks.refresh_enrollment_figures", "schedule": 300}
+    entry = settings.CELERY_BEAT_SCHEDULE["refresh-figures"]
+    assert entry == {"task": "core.tasks.refresh_figures", "schedule": 300}
+    assert "enrollment.figures.figures_refresh" in settings.FIGURE_REFRESHERS

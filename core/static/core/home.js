@@ -1,22 +1,27 @@
-// The home page's chart (Chart.js, served from the project's static files): registered and paid
-// per region and year; the same numbers are in the table beside it.
+// The home page's charts (Chart.js, served from the project's static files): one per figure
+// group, drawn from the same numbers as the table beside it (a json_script block named by the
+// canvas's data-chart attribute).
 document.addEventListener("DOMContentLoaded", function () {
-  var canvas = document.getElementById("enrollment-chart");
-  var source = document.getElementById("enrollment-chart-data");
-  if (!canvas || !source || typeof Chart === "undefined") return;
-  var data = JSON.parse(source.textContent);
-  new Chart(canvas, {
-    type: "bar",
-    data: {
-      labels: data.labels,
-      datasets: [
-        {label: "已登记", data: data.registered, backgroundColor: "#7ea3d6"},
-        {label: "已缴费", data: data.paid, backgroundColor: "#1d4f91"}
-      ]
-    },
-    options: {
-      responsive: true, maintainAspectRatio: false, animation: false,
-      scales: {y: {beginAtZero: true, ticks: {precision: 0}}}
-    }
+  if (typeof Chart === "undefined") return;
+  document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+    var source = document.getElementById(canvas.getAttribute("data-chart"));
+    if (!source) return;
+    var spec = JSON.parse(source.textContent);
+    new Chart(canvas, {
+      type: spec.type,
+      data: {
+        labels: spec.labels,
+        datasets: spec.datasets.map(function (d) {
+          return {label: d.label, data: d.data, backgroundColor: d.color, borderColor: d.color};
+        })
+      },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        scales: {
+          x: {stacked: spec.stacked},
+          y: {stacked: spec.stacked, beginAtZero: true, ticks: {precision: 0}}
+        }
+      }
+    });
   });
 });
