@@ -21,7 +21,8 @@ from policy.rules.continuity import cap_adjustment, continuity, continuity_waiti
 from policy.rules.types import Person, PolicySpec, QuoteRequest
 from subsidies import selectors as subsidies_selectors
 
-from .models import EmployeeCoverage, Enrollment, EnrollmentStatus, GapRepair, Hukou, Resident
+from .leavers import reach_date
+from .models import EmployeeCoverage, Enrollment, EnrollmentStatus, GapRepair, Hukou, Resident, SchemeExit
 
 _NO_POLICY = SimpleNamespace(continuity_from_year=2025)
 
@@ -89,6 +90,7 @@ class PersonFacts:
 class _Coverage:
     insured: bool  # employee-insured in the year asked for, not ended
     left: date | None  # latest day they left employee insurance (that year or the year before)
+    exits: tuple[date, ...] = ()  # recorded leavings of another scheme from 1 Jan of the year before
 
 
 _NOT_COVERED = _Coverage(False, None)
@@ -153,7 +155,7 @@ def _request(p: PersonFacts, year: int, on: date, cov: _Coverage, years: dict[in
         region=p.region_id, year=year, paid_on=on, person=person, identities=identities,
         history=dict(sorted(years.items())) if years else {},
         repaired_years=frozenset(repairs) if repairs else _NO_YEARS,
-        left_other_scheme_on=cov.left)
+        left_other_scheme_on=reach_date(cov.left, cov.exits, on))
 
 
 def quote_request_for(resident: Resident, year: int, paid_on: date, *,
@@ -175,7 +177,7 @@ def quote_request_of(p: PersonFacts, year: int, paid_on: date) -> QuoteRequest:
     policy = _policy_codes({p.region_id})[p.region_id]
     coverage_rows, employee_rows, paid_rows, repaired = [], [], [], set()
     for kind, y, ended in prepared.rows(_ONE_PERSON_SQL, {"n": p.id_number, "resident": p.resident_id,
-                                                         "year": year}):
+                                                         "year": year, "since": date(year - 1, 1, 1)}):
         if kind == "c":
             if y >= year - 1:
                 coverage_rows.append((p.id_number, y, ended))
@@ -183,6 +185,8 @@ def quote_request_of(p: PersonFacts, year: int, paid_on: date) -> QuoteRequest:
                 employee_rows.append((p.id_number, y))
         elif kind == "p":
             paid_rows.append((p.id_number, y))
+        elif kind == "x":
+            coverage_rows.append((p.id_number, None, ended))
         else:
             repaired.add(y)
     subsidies_selectors.hold_identities([policy], year)
@@ -210,6 +214,10 @@ _NUMBERS = "unnest(string_to_array(%s, ',')) AS t(n)"
 _COVERAGE_SQL = f"""
 SELECT c.id_number, c.year, c.ended_on FROM {_NUMBERS}
 JOIN {EmployeeCoverage._meta.db_table} c ON c.id_number = t.n WHERE c.year IN (%s, %s)
+UNION ALL
+SELECT r.id_number, NULL, x.left_on FROM {_NUMBERS}
+JOIN {Resident._meta.db_table} r ON r.id_number = t.n
+JOIN {SchemeExit._meta.db_table} x ON x.resident_id = r.id WHERE x.left_on >= %s
 """
 _EMPLOYEE_YEARS_SQL = f"""
 SELECT c.id_number, c.year FROM {_NUMBERS}
@@ -239,6 +247,9 @@ SELECT 'p', e.year, NULL FROM {Enrollment._meta.db_table} e
 WHERE e.resident_id = %(resident)s AND e.status = '{EnrollmentStatus.PAID.value}' AND e.year < %(year)s
 UNION ALL
 SELECT 'g', g.year, NULL FROM {GapRepair._meta.db_table} g WHERE g.resident_id = %(resident)s
+UNION ALL
+SELECT 'x', NULL, x.left_on FROM {SchemeExit._meta.db_table} x
+WHERE x.resident_id = %(resident)s AND x.left_on >= %(since)s
 """
 
 
@@ -257,7 +268,8 @@ def _rows(sql: str, params) -> list[tuple]:
 
 
 def _employee_coverage(numbers: list[str], year: int) -> dict[str, _Coverage]:
-    return _coverage_of(_rows(_COVERAGE_SQL, [joined(numbers), year - 1, year]), year)
+    text = joined(numbers)
+    return _coverage_of(_rows(_COVERAGE_SQL, [text, year - 1, year, text, date(year - 1, 1, 1)]), year)
 
 
 def _coverage_of(rows, year: int) -> dict[str, _Coverage]:
@@ -265,12 +277,17 @@ def _coverage_of(rows, year: int) -> dict[str, _Coverage]:
     insured in ``year`` (not ended), and the latest day they left."""
     insured: set[str] = set()
     left: dict[str, date] = {}
+    exits: dict[str, list[date]] = {}
     for number, y, ended in rows:
+        if y is None:  # a recorded leaving of another scheme (SchemeExit, enrollment.leavers)
+            exits.setdefault(number, []).append(ended)
+            continue
         if y == year and ended is None:
             insured.add(number)
         if ended is not None and (number not in left or ended > left[number]):
             left[number] = ended
-    return {n: _Coverage(n in insured, left.get(n)) for n in insured | set(left)}
+    return {n: _Coverage(n in insured, left.get(n), tuple(sorted(exits.get(n, ()))))
+            for n in insured | set(left) | set(exits)}
 
 
 def _history(numbers: list[str], year: int) -> dict[str, dict[int, str]]:
