@@ -35,11 +35,69 @@ QUOTE_REQUEST = {
         },
         "identities": {"type": "array", "items": {
             "type": "object", "required": ["code"], "additionalProperties": False,
-            "properties": {"code": {"type": "string"}, "certified_on": {"type": ["string", "null"], "format": "date"}}}},
+            "properties": {"code": {"type": "string"}, "certified_on": {"type": ["string", "null"], "format": "date"},
+                           "assessed_on": {"type": ["string", "null"], "format": "date",
+                                           "description": "disability assessment (残疾评定) date; a certificate "
+                                                          "new in the deadline's year must be assessed by it"}}}},
         "history": {"type": "object", "additionalProperties": {
             "type": "string", "enum": ["resident", "resident_zero_claim", "employee", "none"]}},
         "repaired_years": {"type": "array", "items": {"type": "integer"}},
         "left_other_scheme_on": {"type": ["string", "null"], "format": "date"},
+        "scheme": {"type": "string", "enum": ["resident"], "default": "resident",
+                   "description": "resident (城乡居民医保, the default); a flexible-employment quote is a "
+                                  "FlexibleQuoteRequest with scheme flexible_employment"},
+    },
+}
+FLEXIBLE_QUOTE_REQUEST = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "灵活就业人员医疗保险 (Xianyang 610400 2025); other regions answer 404 scheme_not_offered",
+    "required": ["region", "year", "paid_on", "scheme", "flexible"],
+    "properties": {
+        "region": {"type": "string", "pattern": r"^\d{6}$"},
+        "year": {"type": "integer"},
+        "paid_on": DATE,
+        "scheme": {"type": "string", "enum": ["flexible_employment"]},
+        "flexible": {
+            "type": "object", "additionalProperties": False,
+            "required": ["status", "file_held_at", "paid_previous_year"],
+            "properties": {
+                "status": {"type": "string", "enum": ["in_service", "retired"]},
+                "file_held_at": {"type": "string", "enum": ["reemployment_centre", "other_agency", "county"],
+                                 "description": "where the person's files (档案) are held"},
+                "paid_previous_year": {"type": "boolean"},
+                "special_group": {"type": "boolean", "default": False,
+                                  "description": "特殊群体、困难军转干部、对越作战、涉核退休人员 (referred to the service window)"},
+                "retirement_age_reached_on": {"type": ["string", "null"], "format": "date",
+                                              "description": "in service: the day the legal retirement age is reached"},
+            },
+        },
+    },
+}
+FLEXIBLE_QUOTE_RESULT = {
+    "type": "object",
+    "required": ["region", "year", "scheme", "status", "parts", "amount_due", "timing",
+                 "interruption_months", "makeup_basic", "benefit_start", "benefit_end",
+                 "waiting_months", "certificate_from", "retired_from"],
+    "properties": {
+        "region": {"type": "string"},
+        "year": {"type": "integer"},
+        "scheme": {"type": "string", "enum": ["flexible_employment"]},
+        "status": {"type": "string", "enum": ["in_service", "retired"]},
+        "parts": {"type": "array", "items": {"type": "object", "required": ["component", "name", "amount"],
+                                             "properties": {
+            "component": {"type": "string", "enum": ["basic", "large_medical", "critical_illness"]},
+            "name": {"type": "string"}, "amount": MONEY}}},
+        "amount_due": MONEY,
+        "timing": {"type": "string", "enum": ["on_time", "interrupted", "first_enrolment"]},
+        "interruption_months": {"type": "integer"},
+        "makeup_basic": {**MONEY, "description": "missed basic contributions, included in amount_due"},
+        "benefit_start": DATE,
+        "benefit_end": DATE,
+        "waiting_months": {"type": "integer"},
+        "certificate_from": {"type": ["string", "null"], "format": "date"},
+        "retired_from": {"type": ["string", "null"], "format": "date"},
+        "explanation": {"type": "array", "items": {"type": "string"}, "description": "only with ?explain=1"},
     },
 }
 QUOTE_RESULT = {
@@ -64,6 +122,9 @@ QUOTE_RESULT = {
         "cap_adjustment": {"type": ["integer", "null"]},
         "explanation": {"type": "array", "items": {"type": "string"},
                         "description": "only with ?explain=1"},
+        "cap_detail": {"type": ["object", "null"], "description": "only with ?cap_detail=1: the critical-illness cap "
+                       "incentives (continuous years, zero-claim year, break years; an amount the source "
+                       "does not give is null and named in unset)"},
     },
 }
 
@@ -161,6 +222,8 @@ def schema() -> dict:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "manage.py create_api_token NAME --scope channel|pool|staff"}},
             "schemas": {"Error": ERROR, "QuoteRequest": QUOTE_REQUEST, "QuoteResult": QUOTE_RESULT,
+                        "FlexibleQuoteRequest": FLEXIBLE_QUOTE_REQUEST,
+                        "FlexibleQuoteResult": FLEXIBLE_QUOTE_RESULT,
                         "EnrollmentCreate": ENROLLMENT_CREATE, "Enrollment": ENROLLMENT, "Dues": DUES,
                         "PaymentCreate": PAYMENT_CREATE, "Payment": PAYMENT, **pool_openapi.SCHEMAS},
         },
@@ -299,19 +362,28 @@ def schema() -> dict:
                 "operationId": "quote",
                 "parameters": [{"name": "explain", "in": "query", "required": False,
                                 "schema": {"type": "string", "enum": ["0", "1"]},
-                                "description": "1 adds the steps of the calculation in Chinese"}],
+                                "description": "1 adds the steps of the calculation in Chinese"},
+                               {"name": "cap_detail", "in": "query", "required": False,
+                                "schema": {"type": "string", "enum": ["0", "1"]},
+                                "description": "1 adds cap_detail: the critical-illness cap incentives "
+                                               "(null where the region has no cap rule)"}],
                 "requestBody": {"required": True, **_json({"oneOf": [
                     {"$ref": "#/components/schemas/QuoteRequest"},
-                    {"type": "array", "items": {"$ref": "#/components/schemas/QuoteRequest"}}]})},
+                    {"$ref": "#/components/schemas/FlexibleQuoteRequest"},
+                    {"type": "array", "items": {"oneOf": [
+                        {"$ref": "#/components/schemas/QuoteRequest"},
+                        {"$ref": "#/components/schemas/FlexibleQuoteRequest"}]}}]})},
                 "responses": {
                     "200": {"description": "result, or an array of results and errors", **_json({"oneOf": [
                         {"$ref": "#/components/schemas/QuoteResult"},
+                        {"$ref": "#/components/schemas/FlexibleQuoteResult"},
                         {"type": "array", "items": {"oneOf": [
                             {"$ref": "#/components/schemas/QuoteResult"},
+                            {"$ref": "#/components/schemas/FlexibleQuoteResult"},
                             {"$ref": "#/components/schemas/Error"}]}}]})},
                     "401": _error("no or bad token"),
                     "403": _error("a staff session without the permission to read policies"),
-                    "404": _error("policy_missing"),
+                    "404": _error("policy_missing, scheme_not_offered (no flexible-employment scheme there)"),
                     "413": _error("payload_too_large: body over the cap (API_MAX_BODY_BYTES, 1 MB)"),
                     "422": {"description": "invalid_input (also an array over API_QUOTE_MAX_ITEMS, 1000), "
                                            "not_eligible, payment_day_not_allowed, "

@@ -147,7 +147,7 @@ class AssistanceTierForm(forms.ModelForm):
 class AssistanceTierInline(_ReadOnlyWhenPublished, admin.TabularInline):
     model = AssistanceTier
     form = AssistanceTierForm
-    fields = ["sort_order", "identity", "kind", "percentage", "amount", "age_ranges", "certified_by",
+    fields = ["sort_order", "identity", "kind", "percentage", "amount", "age_ranges", "certified_by", "assessed_by",
               "local_hukou_only", "funding_source", "certifying_department", "source_note"]
 
 
@@ -159,7 +159,7 @@ class SpecialGroupInline(_ReadOnlyWhenPublished, admin.TabularInline):
 
 class FlexibleEmploymentRateInline(_ReadOnlyWhenPublished, admin.TabularInline):
     model = FlexibleEmploymentRate
-    fields = ["sort_order", "status", "component", "annual_amount", "source_note"]
+    fields = ["sort_order", "status", "component", "annual_amount", "monthly_amount", "source_note"]
 
 
 class PolicyYearForm(forms.ModelForm):
@@ -193,7 +193,10 @@ class PolicyYearAdmin(admin.ModelAdmin):
         ("连续参保与等待期", {"fields": ["continuity_from_year", "fixed_waiting_months", "variable_waiting",
                                   "variable_floor_gap_years", "variable_floor_months"]}),
         ("大病保险最高支付限额", {"fields": ["cap_after_years", "cap_increase_per_year",
-                                    "cap_break_decrease", "cap_zero_claim_increase"]}),
+                                    "cap_break_decrease", "cap_break_decrease_per_year",
+                                    "cap_zero_claim_incentive", "cap_zero_claim_increase"]}),
+        ("灵活就业人员医疗保险", {"fields": ["flex_pay_by", "flex_makeup_within_months",
+                                    "flex_waiting_months", "flex_certificate_after_days"]}),
         ("家庭共济", {"classes": ["collapse"], "fields": [
             "pool_relations", "pool_organizer_scope", "pool_medical_payment", "pool_premium_payment",
             "pool_premium_cutoff", "pool_batch_starts_on", "pool_results_on",

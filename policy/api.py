@@ -7,7 +7,7 @@ from core.api import ApiError, read_json
 
 from .quoting import quote_payload
 
-ERROR_STATUS = {"policy_missing": 404}
+ERROR_STATUS = {"policy_missing": 404, "scheme_not_offered": 404}
 
 
 @endpoint(methods=("POST",), scopes=("channel", "pool", "staff"))
@@ -20,7 +20,8 @@ def quote_view(request):
         raise ApiError(422, "invalid_input",
                        f"一次最多测算 {cap} 条，本次 {len(payload)} 条，请分批提交 (at most {cap} quotes per request)")
     explain = request.GET.get("explain") in ("1", "true")
-    answer, ok = quote_payload(payload, explain=explain)
+    cap = request.GET.get("cap_detail") in ("1", "true")
+    answer, ok = quote_payload(payload, explain=explain, cap=cap)
     if isinstance(payload, list) or ok:
         return answer, 200
     return answer, ERROR_STATUS.get(answer["error"]["code"], 422)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from .rules.flexible import FlexibleRateSpec, FlexibleSchemeSpec
 from .rules.types import (
     BENEFIT_START_RULES,
     CATEGORIES,
@@ -77,6 +78,14 @@ _GROUPS = {
         "increase_per_year": ("cap_increase_per_year", "money"),
         "break_decrease": ("cap_break_decrease", "money"),
         "zero_claim_increase": ("cap_zero_claim_increase", "money"),
+        "zero_claim_incentive": ("cap_zero_claim_incentive", "bool"),
+        "break_decrease_per_year": ("cap_break_decrease_per_year", "bool"),
+    },
+    "flexible_scheme": {
+        "pay_by": ("flex_pay_by", "date"),
+        "makeup_within_months": ("flex_makeup_within_months", "int"),
+        "waiting_months": ("flex_waiting_months", "int"),
+        "certificate_after_days": ("flex_certificate_after_days", "int"),
     },
     "family_pool": {
         "relations": ("pool_relations", "relations"),
@@ -100,6 +109,9 @@ YEAR_DEFAULTS = {
     "bank_record_delay_working_days": None, "fixed_waiting_months": 3, "variable_waiting": False,
     "variable_floor_gap_years": None, "variable_floor_months": None, "cap_after_years": None,
     "cap_increase_per_year": None, "cap_break_decrease": None, "cap_zero_claim_increase": None,
+    "cap_zero_claim_incentive": False, "cap_break_decrease_per_year": False,
+    "flex_pay_by": None, "flex_makeup_within_months": None, "flex_waiting_months": None,
+    "flex_certificate_after_days": None,
     "pool_relations": [], "pool_organizer_scope": "", "pool_medical_payment": False,
     "pool_premium_payment": False, "pool_premium_cutoff": None, "pool_batch_starts_on": None,
     "pool_results_on": None, "pool_certificate_working_days": None,
@@ -134,6 +146,7 @@ _CHILDREN = {
         "amount": ("amount", "money?"),
         "age_ranges": ("age_ranges", "ranges"),
         "certified_by": ("certified_by", "date"),
+        "assessed_by": ("assessed_by", "date"),
         "local_hukou_only": ("local_hukou_only", "bool"),
         "funding_source": ("funding_source", "text"),
         "certifying_department": ("certifying_department", "text"),
@@ -153,6 +166,7 @@ _CHILDREN = {
         "component": ("component", ("choice!", {"basic": "", "large_medical": "",
                                                 "critical_illness": ""})),
         "annual_amount": ("annual_amount", "money?"),
+        "monthly_amount": ("monthly_amount", "money"),
         "source_note": ("source_note", "text"),
     },
 }
@@ -372,7 +386,8 @@ def spec_from_data(data: dict, region_name: str) -> PolicySpec:
                                age_ranges=tuple(tuple(r) for r in t["age_ranges"]),
                                certified_by=t["certified_by"], local_hukou_only=t["local_hukou_only"],
                                funding_source=t["funding_source"],
-                               certifying_department=t["certifying_department"])
+                               certifying_department=t["certifying_department"],
+                               assessed_by=t.get("assessed_by"))
             for t in data["assistance"]),
         special_groups=tuple(
             SpecialGroupSpec(code=g["code"], exempt_from_periods=g["exempt_from_periods"],
@@ -397,6 +412,27 @@ def spec_from_data(data: dict, region_name: str) -> PolicySpec:
         cap_after_years=f["cap_after_years"],
         cap_increase_per_year=f["cap_increase_per_year"],
         cap_break_decrease=f["cap_break_decrease"],
+        cap_zero_claim_increase=f["cap_zero_claim_increase"],
+        cap_zero_claim_incentive=f["cap_zero_claim_incentive"],
+        cap_break_decrease_per_year=f["cap_break_decrease_per_year"],
+        flexible=_flexible_spec(data),
+    )
+
+
+def _flexible_spec(data: dict) -> FlexibleSchemeSpec | None:
+    """The flexible-employment scheme of a policy year; None when it has no rates (the
+    region runs no such scheme, or its source does not cover it)."""
+    rows = data.get("flexible_employment") or []
+    if not rows:
+        return None
+    f = data["year_fields"]
+    return FlexibleSchemeSpec(
+        rates=tuple(FlexibleRateSpec(status=r["status"], component=r["component"],
+                                     annual_amount=r["annual_amount"],
+                                     monthly_amount=r.get("monthly_amount"))
+                    for r in rows),
+        pay_by=f["flex_pay_by"], makeup_within_months=f["flex_makeup_within_months"],
+        waiting_months=f["flex_waiting_months"], certificate_after_days=f["flex_certificate_after_days"],
     )
 
 

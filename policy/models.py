@@ -124,6 +124,22 @@ class PolicyYear(models.Model):
         "断保再参保降低大病限额（元）", null=True, blank=True, **MONEY)
     cap_zero_claim_increase = models.DecimalField(
         "零报销次年提高大病限额（元）", null=True, blank=True, **MONEY)
+    cap_zero_claim_incentive = models.BooleanField(
+        "实行基金零报销激励", default=False,
+        help_text="上一年度参保且未报销医疗费用，次年正常参保后提高大病限额（上海 004 (一)Q1）")
+    cap_break_decrease_per_year = models.BooleanField(
+        "按断保年数降低大病限额", default=False,
+        help_text="勾选：每断保 1 年降低一次（上海“按照断保年数”）；不勾选：断保再参保降低一次（咸阳）")
+
+    flex_pay_by = models.DateField(
+        "灵活就业：缴费截止日期", null=True, blank=True,
+        help_text="咸阳 002 灵活就业 注意事项 1：“于12月31日前完成缴费”")
+    flex_makeup_within_months = models.PositiveSmallIntegerField(
+        "灵活就业：中断 N 个月内补足可自缴费之日享受待遇", null=True, blank=True)
+    flex_waiting_months = models.PositiveSmallIntegerField(
+        "灵活就业：超过期限按初次参保的等待期（月）", null=True, blank=True)
+    flex_certificate_after_days = models.PositiveSmallIntegerField(
+        "灵活就业：缴费后 N 日可打印缴费证明", null=True, blank=True)
 
     pool_relations = ArrayField(models.CharField(max_length=30, choices=_choices(RELATIONS)),
                                 verbose_name="家庭共济近亲属范围", default=list, blank=True)
@@ -256,6 +272,9 @@ class AssistanceTier(_Child):
         "年龄条件", default=list, blank=True,
         help_text='满足任一区间即可，含两端，例如 [[null, 18], [60, null]] 表示 18 周岁及以下或 60 周岁及以上')
     certified_by = models.DateField("认定日期不晚于", null=True, blank=True)
+    assessed_by = models.DateField(
+        "当年新办证的评定日期不晚于", null=True, blank=True,
+        help_text="吕梁 003 §二(五)：2025 年新办证的应在 10 月 31 日前完成残疾评定")
     local_hukou_only = models.BooleanField("仅限本地户籍", default=False)
     funding_source = models.CharField("资金来源", max_length=100, blank=True)
     certifying_department = models.CharField("认定部门", max_length=100, blank=True)
@@ -307,6 +326,9 @@ class FlexibleEmploymentRate(_Child):
     component = models.CharField("险种", max_length=30, choices=[
         ("basic", "基本医疗保险"), ("large_medical", "大额医疗补助"), ("critical_illness", "大病保险")])
     annual_amount = models.DecimalField("年缴费标准（元）", null=True, blank=True, **MONEY)
+    monthly_amount = models.DecimalField("月缴费标准（元）", null=True, blank=True,
+                                         help_text="补足中断期间缴费按月计算时使用（基本医疗保险 288 元/月）",
+                                         **MONEY)
 
     class Meta(_Child.Meta):
         verbose_name = "灵活就业人员医疗保险缴费标准"

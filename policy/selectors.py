@@ -98,6 +98,18 @@ def published_spec(region_code: str, year: int) -> PolicySpec:
     return spec
 
 
+def published_flexible_scheme(region_code: str, year: int):
+    """(FlexibleSchemeSpec, region name) of the published policy of a region and year.
+
+    QuoteError("policy_missing") as ``published_spec``; ("scheme_not_offered") when the
+    region runs no flexible-employment scheme that year (no rates in its policy data)."""
+    spec = published_spec(region_code, year)
+    if spec.flexible is None:
+        raise QuoteError("scheme_not_offered",
+                         f"{spec.region_name} {year} 年度没有灵活就业人员医疗保险的政策（来源文件未涉及）")
+    return spec.flexible, spec.region_name
+
+
 def clear_cache() -> None:
     """Forget the specs and the region map (tests; after loading policies in a process)."""
     global _regions

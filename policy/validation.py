@@ -40,6 +40,34 @@ def validate_policy(data: dict) -> list[str]:
     problems += check_categories(data["categories"])
     problems += check_periods(data["periods"], year, require_window=True)
     problems += _check_assistance(data["assistance"])
+    problems += check_flexible(data.get("flexible_employment") or [])
+    return problems
+
+
+def check_flexible(rates: list[dict]) -> list[str]:
+    """The flexible-employment rates: one row per status and part; a monthly figure, where
+    given, is the annual one divided by 12."""
+    from .rules.flexible import FLEX_COMPONENTS, FLEX_STATUSES
+
+    problems = []
+    seen = set()
+    for r in rates:
+        label = f"灵活就业人员医疗保险“{FLEX_STATUSES[r['status']]}{FLEX_COMPONENTS[r['component']]}”"
+        key = (r["status"], r["component"])
+        if key in seen:
+            problems.append(f"{label}重复")
+        seen.add(key)
+        for field in ("annual_amount", "monthly_amount"):
+            if r.get(field) is not None and r[field] < 0:
+                problems.append(f"{label}的缴费标准不能为负数")
+        if r.get("monthly_amount") is not None and r.get("annual_amount") is not None \
+                and r["monthly_amount"] * 12 != r["annual_amount"]:
+            problems.append(f"{label}的月标准 {r['monthly_amount']} 元 ×12 与年标准 {r['annual_amount']} 元不符")
+    for status in {s for s, _ in seen}:
+        missing = [FLEX_COMPONENTS[c] for c in FLEX_COMPONENTS if (status, c) not in seen]
+        if missing:
+            problems.append(f"灵活就业人员医疗保险{FLEX_STATUSES[status]}缺少：{'、'.join(missing)}"
+                            "（来源未给出的填空值，不要省略）")
     return problems
 
 

@@ -27,6 +27,9 @@ def tier_applies(spec: PolicySpec, tier: AssistanceTierSpec, ident: Identity,
     if tier.certified_by is not None:
         if ident.certified_on is None or ident.certified_on > tier.certified_by:
             return f"须在 {tier.certified_by.isoformat()} 前取得认定"
+    late = assessment_late(tier, ident)
+    if late is not None:
+        return late
     if tier.age_ranges:
         age = age_on(person.birth_date, spec.age_reference_date)
         for lo, hi in tier.age_ranges:
@@ -35,6 +38,26 @@ def tier_applies(spec: PolicySpec, tier: AssistanceTierSpec, ident: Identity,
         else:
             return f"年龄 {age} 周岁不在资助年龄范围内"
     return None
+
+
+def assessment_late(tier: AssistanceTierSpec, ident: Identity) -> str | None:
+    """003 §二(五): a certificate newly issued in the year of ``assessed_by`` must have been
+    assessed (残疾评定) on or before it.  None when fine or not checkable: an assessment
+    date that is not known is not checked here (see ``assessment_unchecked``)."""
+    by = tier.assessed_by
+    if by is None or ident.certified_on is None or ident.certified_on.year != by.year:
+        return None
+    if ident.assessed_on is not None and ident.assessed_on > by:
+        return (f"{by.year} 年新办证的须在 {by.isoformat()} 前完成残疾评定，"
+                f"评定日期为 {ident.assessed_on.isoformat()}")
+    return None
+
+
+def assessment_unchecked(tier: AssistanceTierSpec, ident: Identity) -> bool:
+    """A new certificate of the deadline's year whose assessment date is not known."""
+    by = tier.assessed_by
+    return (by is not None and ident.certified_on is not None and ident.certified_on.year == by.year
+            and ident.assessed_on is None)
 
 
 def tier_amount(spec: PolicySpec, tier: AssistanceTierSpec, personal: Decimal) -> Decimal | None:
@@ -86,6 +109,9 @@ def best_assistance(spec: PolicySpec, identities, person: Person, paid_on,
             continue
         if steps is not None:
             steps.append(f"身份“{IDENTITIES[tier.identity]}”可资助 {amount} 元")
+            if assessment_unchecked(tier, ident):
+                steps.append(f"注意：{tier.assessed_by.year} 年新办证的须在 {tier.assessed_by.isoformat()} "
+                             "前完成残疾评定，未提供评定日期，未核对")
         if best is None or amount > best[1]:
             best = (tier.identity, amount)
     if unknown is not None and (best is None or best[1] < personal):

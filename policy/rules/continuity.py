@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .types import COVERED, Continuity, PolicySpec
+from decimal import Decimal
+
+from .types import COVERED, CapDetail, Continuity, PolicySpec
 
 
 def continuity(spec: PolicySpec, year: int, birth_year: int, history: dict,
@@ -49,19 +51,70 @@ def continuity_waiting_months(spec: PolicySpec, cont: Continuity, outside_window
     return months
 
 
-def cap_adjustment(spec: PolicySpec, cont: Continuity) -> int | None:
+def _zero_claim(spec: PolicySpec, cont: Continuity, history, year) -> bool:
+    """004 (一)Q1 基金零报销激励: enrolled the year before with nothing reimbursed, and
+    enrolled again this year (so continuous), in a region that rewards it."""
+    return (spec.cap_zero_claim_incentive and cont.continuous and history is not None
+            and year is not None and history.get(year - 1) == "resident_zero_claim")
+
+
+def _break_decrease(spec: PolicySpec, breaks: int) -> Decimal | None:
+    """The whole decrease after ``breaks`` break years: per break year (Shanghai, "按照断保年数")
+    or once (Xianyang, 3000)."""
+    if spec.cap_break_decrease is None:
+        return None
+    return spec.cap_break_decrease * (breaks if spec.cap_break_decrease_per_year else 1)
+
+
+def cap_adjustment(spec: PolicySpec, cont: Continuity, history: dict | None = None,
+                   year: int | None = None) -> int | None:
     """Change to the critical-illness cap for the quoted year, in yuan.
 
     n = covered years in a row up to and including the year; increase =
-    per-year amount x max(0, n - after_years); a person re-enrolling after a
-    break gets the decrease instead.  None when the region's amounts are not in
-    the source.
+    per-year amount x max(0, n - after_years), plus the zero-claim increase
+    where the region rewards a zero-claim year before (``history``/``year``
+    given); a person re-enrolling after a break gets the decrease instead (per
+    break year where the region says so).  None when any of the region's
+    amounts is not in the source (``cap_detail`` says which one this person needs).
     """
     if spec.cap_increase_per_year is None or spec.cap_break_decrease is None \
             or spec.cap_after_years is None:
         return None
+    if spec.cap_zero_claim_incentive and spec.cap_zero_claim_increase is None:
+        return None
     if not cont.continuous:
-        return -int(spec.cap_break_decrease)
+        return -int(_break_decrease(spec, len(cont.gap_years)))
     n = cont.covered_run + 1
     extra = n - spec.cap_after_years
-    return int(spec.cap_increase_per_year) * extra if extra > 0 else 0
+    total = int(spec.cap_increase_per_year) * extra if extra > 0 else 0
+    if _zero_claim(spec, cont, history, year):
+        total += int(spec.cap_zero_claim_increase)
+    return total
+
+
+def cap_detail(spec: PolicySpec, cont: Continuity, history: dict, year: int) -> CapDetail | None:
+    """The cap incentives of the year as inputs and outputs; None where the region has no
+    cap rule at all.  ``unset`` names the figures this person's adjustment needs and the
+    source does not give (Shanghai: all of them)."""
+    runs_cap = (spec.cap_after_years is not None or spec.cap_increase_per_year is not None
+                or spec.cap_break_decrease is not None or spec.cap_zero_claim_incentive)
+    if not runs_cap:
+        return None
+    n = cont.covered_run + 1 if cont.continuous else 0
+    after = spec.cap_after_years
+    extra = n - after if after is not None and n > after else 0
+    zero = _zero_claim(spec, cont, history, year)
+    breaks = len(cont.gap_years)
+    unset = []
+    if extra and spec.cap_increase_per_year is None:
+        unset.append("连续参保每满 1 年提高的大病保险最高支付限额")
+    if zero and spec.cap_zero_claim_increase is None:
+        unset.append("基金零报销次年提高的大病保险最高支付限额")
+    if breaks and spec.cap_break_decrease is None:
+        unset.append("断保后再参保" + ("每断保 1 年" if spec.cap_break_decrease_per_year else "")
+                     + "降低的大病保险最高支付限额")
+    return CapDetail(
+        continuous_years=n, increase_years=extra, increase_per_year=spec.cap_increase_per_year,
+        zero_claim=zero, zero_claim_increase=spec.cap_zero_claim_increase if zero else None,
+        break_years=breaks, break_decrease=_break_decrease(spec, breaks) if breaks else None,
+        unset=tuple(unset))

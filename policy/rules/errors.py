@@ -12,11 +12,16 @@ ERROR_CODES = (
 )
 
 
+# Codes added beside the contract's table (INTERFACES.md: "add freely"): a flexible-employment
+# quote for a region and year whose policy has no such scheme (decided right after policy_missing).
+ADDED_CODES = ("scheme_not_offered",)
+
+
 class QuoteError(Exception):
     """A request that cannot be answered; ``code`` is one of ERROR_CODES."""
 
     def __init__(self, code: str, message: str, *, figure: str | None = None):
-        assert code in ERROR_CODES, code
+        assert code in ERROR_CODES or code in ADDED_CODES, code
         super().__init__(message)
         self.code = code
         self.message = message

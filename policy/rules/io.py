@@ -13,11 +13,13 @@ from datetime import date
 from decimal import Decimal
 
 from .errors import QuoteError
+from .flexible import FILE_HOLDERS, FLEX_COMPONENTS, FLEX_STATUSES, FlexibleRequest, FlexibleResult
 from .types import (
     HISTORY_VALUES,
     IDENTITIES,
     IDENTITY_ALIASES,
     STUDENT_STATUSES,
+    CapDetail,
     Identity,
     Person,
     QuoteRequest,
@@ -25,7 +27,12 @@ from .types import (
 )
 
 REQUEST_FIELDS = {"region", "year", "paid_on", "person", "identities", "history",
-                  "repaired_years", "left_other_scheme_on"}
+                  "repaired_years", "left_other_scheme_on", "scheme"}
+SCHEMES = {"resident": "城乡居民基本医疗保险", "flexible_employment": "灵活就业人员医疗保险"}
+# A request with "scheme": "flexible_employment" carries these instead.
+FLEXIBLE_REQUEST_FIELDS = {"region", "year", "paid_on", "scheme", "flexible"}
+FLEXIBLE_FIELDS = {"status", "file_held_at", "paid_previous_year", "special_group",
+                   "retirement_age_reached_on"}
 PERSON_FIELDS = {"birth_date", "hukou", "residence_permit", "student", "employee_insured",
                  "parent_insured_locally"}
 REGION_RE = re.compile(r"^\d{6}$")
@@ -153,7 +160,7 @@ def _parse_identities(raw) -> tuple[Identity, ...]:
             item = {"code": item}
         if not isinstance(item, dict):
             raise _bad(field, "应为 {\"code\": ..., \"certified_on\": ...} 对象")
-        unknown = set(item) - {"code", "certified_on"}
+        unknown = set(item) - {"code", "certified_on", "assessed_on"}
         if unknown:
             raise _bad(f"{field}.{sorted(unknown)[0]}", "未知字段 (unknown field)")
         code = identity_code(item.get("code"))
@@ -163,7 +170,10 @@ def _parse_identities(raw) -> tuple[Identity, ...]:
         if code == "disabled_certified" and certified_on is None:
             raise _bad(f"{field}.certified_on",
                        "持第二代残疾人证人员须提供认定日期 (disabled_certified needs certified_on)")
-        out.append(Identity(code=code, certified_on=certified_on))
+        assessed_on = parse_date(item.get("assessed_on"), f"{field}.assessed_on", required=False)
+        if assessed_on is not None and code not in ("disabled_certified", "disabled_severe"):
+            raise _bad(f"{field}.assessed_on", "残疾评定日期仅适用于残疾人身份 (assessed_on is for disability identities)")
+        out.append(Identity(code=code, certified_on=certified_on, assessed_on=assessed_on))
     return tuple(out)
 
 
@@ -190,20 +200,36 @@ def _parse_repaired(raw) -> frozenset[int]:
     return frozenset(_parse_year(v, f"repaired_years[{i}]") for i, v in enumerate(raw))
 
 
-def parse_request(raw) -> QuoteRequest:
-    """One request object -> QuoteRequest (QuoteError invalid_input on any fault)."""
+def request_scheme(raw) -> str:
+    """The scheme a request object asks about: "resident" (the default) or "flexible_employment"."""
     if not isinstance(raw, dict):
         raise QuoteError("invalid_input", "请求应为 JSON 对象 (expected a JSON object)")
-    unknown = set(raw) - REQUEST_FIELDS
-    if unknown:
-        raise _bad(sorted(unknown)[0], "未知字段 (unknown field)")
+    scheme = raw.get("scheme", "resident")
+    if scheme is None:
+        scheme = "resident"
+    if scheme not in SCHEMES:
+        raise _bad("scheme", f"应为 resident 或 flexible_employment, 收到 {scheme!r}")
+    return scheme
+
+
+def _parse_region(raw) -> str:
     region = raw.get("region")
     if isinstance(region, int) and not isinstance(region, bool):
         region = str(region)
     if not isinstance(region, str) or not REGION_RE.match(region.strip()):
         raise _bad("region", f"必填，应为六位行政区划代码 (GB/T 2260), 收到 {region!r}")
+    return region.strip()
+
+
+def parse_request(raw) -> QuoteRequest:
+    """One request object -> QuoteRequest (QuoteError invalid_input on any fault)."""
+    if request_scheme(raw) != "resident":
+        raise _bad("scheme", "该请求为灵活就业人员医疗保险测算，应使用 parse_flexible_request")
+    unknown = set(raw) - REQUEST_FIELDS
+    if unknown:
+        raise _bad(sorted(unknown)[0], "未知字段 (unknown field)")
     return QuoteRequest(
-        region=region.strip(),
+        region=_parse_region(raw),
         year=_parse_year(raw.get("year"), "year"),
         paid_on=parse_date(raw.get("paid_on"), "paid_on"),
         person=_parse_person(raw.get("person")),
@@ -215,11 +241,48 @@ def parse_request(raw) -> QuoteRequest:
     )
 
 
+def parse_flexible_request(raw) -> FlexibleRequest:
+    """A request with "scheme": "flexible_employment" -> FlexibleRequest."""
+    if request_scheme(raw) != "flexible_employment":
+        raise _bad("scheme", "应为 flexible_employment")
+    unknown = set(raw) - FLEXIBLE_REQUEST_FIELDS
+    if unknown:
+        name = sorted(unknown)[0]
+        reason = ("灵活就业人员医疗保险测算不使用该字段 (not used by the flexible_employment scheme)"
+                  if name in REQUEST_FIELDS else "未知字段 (unknown field)")
+        raise _bad(name, reason)
+    region = _parse_region(raw)
+    year = _parse_year(raw.get("year"), "year")
+    paid_on = parse_date(raw.get("paid_on"), "paid_on")
+    flex = raw.get("flexible")
+    if not isinstance(flex, dict):
+        raise _bad("flexible", "必填，应为对象 (required object)")
+    unknown = set(flex) - FLEXIBLE_FIELDS
+    if unknown:
+        raise _bad("flexible." + sorted(unknown)[0], "未知字段 (unknown field)")
+    status = flex.get("status")
+    if status not in FLEX_STATUSES:
+        raise _bad("flexible.status", f"必填，应为 in_service（在职）或 retired（退休）, 收到 {status!r}")
+    held = flex.get("file_held_at")
+    if held not in FILE_HOLDERS:
+        raise _bad("flexible.file_held_at",
+                   f"必填，应为 {'、'.join(FILE_HOLDERS)} 之一, 收到 {held!r}")
+    if not isinstance(flex.get("paid_previous_year"), bool):
+        raise _bad("flexible.paid_previous_year", "必填，应为 true 或 false (required boolean)")
+    return FlexibleRequest(
+        region=region, year=year, paid_on=paid_on, status=status, file_held_at=held,
+        paid_previous_year=flex["paid_previous_year"],
+        special_group=_parse_bool(flex.get("special_group"), "flexible.special_group"),
+        retirement_age_reached_on=parse_date(flex.get("retirement_age_reached_on"),
+                                             "flexible.retirement_age_reached_on", required=False),
+    )
+
+
 def money_str(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-def result_to_dict(result: QuoteResult, *, with_steps: bool = False) -> dict:
+def result_to_dict(result: QuoteResult, *, with_steps: bool = False, with_cap: bool = False) -> dict:
     out = {
         "region": result.region,
         "year": result.year,
@@ -237,6 +300,46 @@ def result_to_dict(result: QuoteResult, *, with_steps: bool = False) -> dict:
         "waiting_months": result.waiting_months,
         "waiting_days": result.waiting_days,
         "cap_adjustment": result.cap_adjustment,
+    }
+    if with_steps and result.steps is not None:
+        out["explanation"] = list(result.steps)
+    if with_cap:
+        out["cap_detail"] = None if result.cap is None else cap_detail_to_dict(result.cap)
+    return out
+
+
+def cap_detail_to_dict(cap: CapDetail) -> dict:
+    """The cap incentives of a quote (only when asked for, so the contract's answer keeps
+    exactly its fields); an unset amount is null and named in ``unset``."""
+    return {
+        "continuous_years": cap.continuous_years,
+        "increase_years": cap.increase_years,
+        "increase_per_year": money_str(cap.increase_per_year),
+        "zero_claim": cap.zero_claim,
+        "zero_claim_increase": money_str(cap.zero_claim_increase),
+        "break_years": cap.break_years,
+        "break_decrease": money_str(cap.break_decrease),
+        "unset": list(cap.unset),
+    }
+
+
+def flexible_result_to_dict(result: FlexibleResult, *, with_steps: bool = False) -> dict:
+    out = {
+        "region": result.region,
+        "year": result.year,
+        "scheme": "flexible_employment",
+        "status": result.status,
+        "parts": [{"component": p.component, "name": FLEX_COMPONENTS[p.component],
+                   "amount": money_str(p.amount)} for p in result.parts],
+        "amount_due": money_str(result.amount_due),
+        "timing": result.timing,
+        "interruption_months": result.interruption_months,
+        "makeup_basic": money_str(result.makeup_basic),
+        "benefit_start": result.benefit_start.isoformat(),
+        "benefit_end": result.benefit_end.isoformat(),
+        "waiting_months": result.waiting_months,
+        "certificate_from": None if result.certificate_from is None else result.certificate_from.isoformat(),
+        "retired_from": None if result.retired_from is None else result.retired_from.isoformat(),
     }
     if with_steps and result.steps is not None:
         out["explanation"] = list(result.steps)

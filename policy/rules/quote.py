@@ -13,7 +13,7 @@ from decimal import Decimal
 from .assistance import best_assistance
 from .category import describe as describe_category
 from .category import find_category
-from .continuity import cap_adjustment, continuity, continuity_waiting_months
+from .continuity import cap_adjustment, cap_detail, continuity, continuity_waiting_months
 from .dates import add_months
 from .errors import QuoteError, not_in_source
 from .types import (
@@ -103,11 +103,12 @@ def quote(spec: PolicySpec, req: QuoteRequest, explain: bool = False) -> QuoteRe
     result.benefit_start = benefit_start
     result.waiting_months = months
     result.waiting_days = days
-    result.cap_adjustment = cap_adjustment(spec, cont)
+    result.cap_adjustment = cap_adjustment(spec, cont, req.history, spec.year)
+    result.cap = cap_detail(spec, cont, req.history, spec.year)
     if steps is not None:
         if benefit_start > spec.year_end:
             steps.append("注意：待遇开始日晚于待遇年度末，本年度不享受待遇")
-        steps.append(_describe_cap(result.cap_adjustment, cont))
+        steps.append(_describe_cap(result.cap_adjustment, cont, result.cap))
         result.steps = steps
     return result
 
@@ -218,14 +219,14 @@ def _free_newborn(spec: PolicySpec, req: QuoteRequest, group, steps) -> QuoteRes
     if steps is not None:
         steps.append(f"新生儿出生当年不缴费，办理参保登记后自 {start.isoformat()} 起享受待遇，不设等待期")
         steps.append(f"类别：{describe_category(cat)}")
+    cont = continuity(spec, spec.year, req.person.birth_date.year, req.history, req.repaired_years)
     return QuoteResult(
         region=req.region, year=spec.year, category=cat.code,
         personal_standard=cat.personal_standard, fiscal_subsidy=cat.fiscal_subsidy,
         assistance=None, amount_due=ZERO, timing="newborn", benefit_start=start,
         benefit_end=spec.year_end, waiting_months=0, waiting_days=0,
-        cap_adjustment=cap_adjustment(spec, continuity(spec, spec.year, req.person.birth_date.year,
-                                                       req.history, req.repaired_years)),
-        steps=steps,
+        cap_adjustment=cap_adjustment(spec, cont, req.history, spec.year), steps=steps,
+        cap=cap_detail(spec, cont, req.history, spec.year),
     )
 
 
@@ -319,8 +320,12 @@ def _describe_waiting(spec: PolicySpec, cont, base: date, months: int, days: int
     return f"{how}，自 {base.isoformat()} 起算，待遇自 {start.isoformat()} 起"
 
 
-def _describe_cap(adjustment, cont) -> str:
+def _describe_cap(adjustment, cont, detail=None) -> str:
     if adjustment is None:
+        if detail is not None and detail.unset:
+            return ("大病保险最高支付限额调整：" + "、".join(detail.unset) + "，来源文件未给出金额（未设定）")
+        if detail is not None:
+            return "大病保险最高支付限额调整：本年度无需调整，但本地区部分金额来源文件未给出（未设定）"
         return "大病保险最高支付限额调整：来源文件未给出金额（未设定）"
     if adjustment < 0:
         return f"断保后再参保，大病保险最高支付限额降低 {-adjustment} 元"

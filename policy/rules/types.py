@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from .flexible import FlexibleSchemeSpec
+
 # --- codes of INTERFACES.md section 1 --------------------------------------------------
 
 CATEGORIES = {
@@ -189,6 +191,9 @@ class AssistanceTierSpec:
     local_hukou_only: bool
     funding_source: str = ""
     certifying_department: str = ""
+    # A certificate issued in the year of this date must have been assessed on or before it
+    # (003 §二(五): "2025年新办证的应在10月31日前完成残疾评定").
+    assessed_by: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +232,10 @@ class PolicySpec:
     cap_after_years: int | None = None
     cap_increase_per_year: Decimal | None = None
     cap_break_decrease: Decimal | None = None
+    cap_zero_claim_increase: Decimal | None = None
+    cap_zero_claim_incentive: bool = False  # 004 (一)Q1 基金零报销激励 (a region without it: False)
+    cap_break_decrease_per_year: bool = False  # 004 (一)Q1 "按照断保年数，降低" (Xianyang: once, 3000)
+    flexible: FlexibleSchemeSpec | None = None  # the flexible-employment scheme, where the region runs one
     # derived, filled in __post_init__
     year_start: date = field(init=False)
     year_end: date = field(init=False)
@@ -261,6 +270,7 @@ class Person:
 class Identity:
     code: str
     certified_on: date | None = None
+    assessed_on: date | None = None  # disability assessment (残疾评定) date, where known
 
 
 @dataclass(slots=True)
@@ -310,3 +320,19 @@ class QuoteResult:
     waiting_days: int
     cap_adjustment: int | None
     steps: list[str] | None = None  # the explanation in Chinese, when asked for
+    cap: "CapDetail | None" = None  # what the cap adjustment is made of
+
+
+@dataclass(slots=True)
+class CapDetail:
+    """The critical-illness cap incentives of a quoted year (002 05; 004 (一)Q1), each with its
+    amount or None when the region runs the incentive but the source gives no amount."""
+
+    continuous_years: int  # covered years in a row up to and including the year (0 after a break)
+    increase_years: int  # years beyond the threshold that each raise the cap
+    increase_per_year: Decimal | None
+    zero_claim: bool  # the year before was enrolled with nothing reimbursed, and the region rewards it
+    zero_claim_increase: Decimal | None
+    break_years: int  # break years right before the year (0 when continuous)
+    break_decrease: Decimal | None  # the whole decrease (per break year x break years, or once)
+    unset: tuple[str, ...] = ()  # the figures (Chinese) the adjustment needs and the source lacks
