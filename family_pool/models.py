@@ -194,7 +194,16 @@ class ModeChange(models.Model):
 
 
 class PoolDeduction(models.Model):
-    """The December batch's decision for one member and benefit year."""
+    """The December batch's decision for one member and benefit year.
+
+    Its references are plain columns, not database foreign keys (``db_constraint=False``):
+    the batch writes this table in the same transaction in which it reads the member and
+    network, holds the enrollment's row lock, and creates the payment and the account
+    entry (both append-only); ``region`` copies the enrollment's.  Seven foreign-key checks
+    a row at commit were a quarter of the batch's database time (bench/RESULTS.md).  What
+    they guarded — and more: the member belongs to the network, the payment and the entry
+    are the deduction's own, one deduction per payment and per entry — is proved by
+    ``family_pool.deductions.deduction_check`` (``manage.py deduction_check``)."""
 
     class Status(models.TextChoices):
         DEDUCTED = "deducted", "已扣款"
@@ -203,23 +212,25 @@ class PoolDeduction(models.Model):
         FAILED = "failed", "处理失败"
 
     run = models.ForeignKey("core.BatchRun", verbose_name="批处理任务", null=True, blank=True,
-                            on_delete=models.PROTECT, related_name="+")
-    network = models.ForeignKey(Network, verbose_name="共济网", on_delete=models.PROTECT, related_name="deductions")
+                            on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    network = models.ForeignKey(Network, verbose_name="共济网", on_delete=models.PROTECT, related_name="deductions",
+                                db_constraint=False, db_index=False)
     member = models.ForeignKey(Participation, verbose_name="成员", on_delete=models.PROTECT,
-                               related_name="deductions")
+                               related_name="deductions", db_constraint=False, db_index=False)
     id_number = models.CharField("身份证号码", max_length=18)
     name = models.CharField("姓名", max_length=50)
-    region = models.ForeignKey(Region, verbose_name="参保地", on_delete=models.PROTECT, related_name="+")
+    region = models.ForeignKey(Region, verbose_name="参保地", on_delete=models.PROTECT, related_name="+",
+                               db_constraint=False, db_index=False)
     year = models.PositiveSmallIntegerField("待遇年度")
     enrollment = models.ForeignKey("enrollment.Enrollment", verbose_name="参保登记", null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="+")
+                                   on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False)
     amount = models.DecimalField("应缴金额", **MONEY)
     status = models.CharField("结果", max_length=25, choices=Status.choices)
     shortfall = models.DecimalField("差额", null=True, blank=True, **MONEY)
-    payment = models.OneToOneField("payments.Payment", verbose_name="缴费流水", null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="pool_deduction")
-    entry = models.OneToOneField(AccountEntry, verbose_name="账户流水", null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="pool_deduction")
+    payment = models.ForeignKey("payments.Payment", verbose_name="缴费流水", null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False)
+    entry = models.ForeignKey(AccountEntry, verbose_name="账户流水", null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False)
     decided_at = models.DateTimeField("处理时间", default=timezone.now)
     note = models.CharField("说明", max_length=200, blank=True)
 

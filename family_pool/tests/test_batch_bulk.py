@@ -15,6 +15,7 @@ from enrollment.models import Enrollment
 from enrollment.tests.support import person, register
 from family_pool import batch
 from family_pool.accounts import account_check
+from family_pool.deductions import deduction_check
 from family_pool.models import AccountEntry, EmployeeAccount, Participation, PoolDeduction
 from payments.models import Payment, Refund
 from payments.services import ledger_check, payment_record
@@ -126,7 +127,7 @@ def test_set_based_writer_matches_payment_record_row_for_row(policies):
     assert (a1.entry.bucket, a1.entry.kind, a1.entry.amount, a1.entry.created_at) == (
         "historical", "pool_premium", Decimal("-355.00"), AT)
     assert EmployeeAccount.objects.get(pk=fam["A"][0].account_id).historical_balance == Decimal("290.00")
-    assert ledger_check() == [] and account_check() == []
+    assert ledger_check() == [] and account_check() == [] and deduction_check() == []
 
 
 def test_set_based_writer_records_who_in_the_audit_trail(policies):
@@ -159,4 +160,4 @@ def test_a_guard_firing_in_the_set_based_write_redoes_the_chunk_member_by_member
     assert PoolDeduction.objects.filter(status="deducted").count() == 5  # the bulk rows went back: none twice
     assert Payment.objects.filter(channel="family_pool").count() == 5
     assert AccountEntry.objects.filter(kind="pool_premium").count() == 5
-    assert ledger_check() == [] and account_check() == []
+    assert ledger_check() == [] and account_check() == [] and deduction_check() == []

@@ -17,6 +17,7 @@ from core.tests.crash_support import broker_url, start_worker, wait_for
 from core import batch
 from core.models import BatchChunk, BatchRun
 from core.tasks import batch_start
+from family_pool.deductions import deduction_check
 from family_pool.models import PoolDeduction
 from payments.models import Payment
 
@@ -70,3 +71,4 @@ def test_pool_batch_survives_a_worker_killed_midway(policies, tmp_path):
     assert Payment.objects.filter(channel="family_pool").count() == members
     assert sum(BatchChunk.objects.filter(run=run).values_list("attempts", flat=True)) == chunks
     assert_books_balance()
+    assert deduction_check() == []  # the deductions' references (no database foreign keys) are sound
