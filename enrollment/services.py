@@ -50,6 +50,17 @@ def _today(today: date | None) -> date:
     return today or clock.today()
 
 
+# A person is in one scheme at a time.  Apps above this floor that run another scheme (the
+# flexible-employment app) register a check at ready(): ``check(resident_id, year)`` answers
+# the reason in Chinese why the person may not register for the resident scheme, or None.
+_OTHER_SCHEME_CHECKS: list = []
+
+
+def register_other_scheme_check(check) -> None:
+    if check not in _OTHER_SCHEME_CHECKS:
+        _OTHER_SCHEME_CHECKS.append(check)
+
+
 def spec_for(region_code: str, year: int) -> PolicySpec:
     try:
         return published_spec(region_code, year)
@@ -249,6 +260,10 @@ def enrollment_register(*, resident: Resident, year: int, registered_via: str, a
         if Enrollment.objects.filter(resident=resident, year=year).exclude(
                 status=EnrollmentStatus.CANCELLED).exists():
             raise EnrollmentError("already_enrolled", f"{resident.name} 已登记 {year} 年度")
+        for check in _OTHER_SCHEME_CHECKS:
+            refusal = check(resident.pk, year)
+            if refusal:
+                raise EnrollmentError("other_scheme", refusal)
         spec = spec_for(resident.region_id, year)
         req = quote_request_for(resident, year, registration_date(spec, today),
                                 via_parent_permit=via_parent_permit)
