@@ -15,6 +15,7 @@ from .. import idnumbers
 from ..models import Enrollment, EnrollmentStatus
 from ..services import EnrollmentError, enrollment_cancel
 from .common import IdSearchMixin, MaskedIdColumnMixin, form_action, refusal
+from .dossier import AgentInline, DocumentInline, ParentLinkInline, checklist_html, save_registration_formset
 
 
 class CancelForm(forms.Form):
@@ -95,7 +96,9 @@ class EnrollmentAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAdmin):
     actions = ["cancel_with_reason", "start_default_renewal"]
     # the rules' codes (缴费时段, 资助身份) are shown by name
     readonly_fields = [{"timing": "timing_name", "assistance_identity": "assistance_name"}.get(f.name, f.name)
-                       for f in Enrollment._meta.fields]
+                       for f in Enrollment._meta.fields] + ["documents_checklist"]
+    # 代办人, 已查验材料 and the newborn's parent (000 §2), saved through their services
+    inlines = [ParentLinkInline, AgentInline, DocumentInline]
 
     @admin.display(description="姓名", ordering="resident__name")
     def name(self, obj):
@@ -126,7 +129,38 @@ class EnrollmentAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAdmin):
         return False  # cancel with a reason instead
 
     def get_fields(self, request, obj=None):
-        return [f for f in self.readonly_fields if f != "id"]
+        return [f for f in self.readonly_fields if f not in ("id", "documents_checklist")]
+
+    def get_fieldsets(self, request, obj=None):
+        return [(None, {"fields": self.get_fields(request, obj)}),
+                ("登记材料核对", {"fields": ["documents_checklist"]})]
+
+    @admin.display(description="所需材料")
+    def documents_checklist(self, obj):
+        return checklist_html(obj) if obj is not None and obj.pk else "—"
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        from django.http import HttpResponseRedirect
+
+        from .residents import NotSaved
+
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except NotSaved as exc:  # the change view's transaction is rolled back
+            self.message_user(request, f"未保存：{exc}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj, form, change):
+        pass  # the registration itself is never edited here (every field is read-only)
+
+    def save_formset(self, request, form, formset, change):
+        from .residents import NotSaved
+
+        def on_error(message):
+            raise NotSaved(message)
+
+        if not save_registration_formset(request, form.instance, formset, on_error=on_error):
+            super().save_formset(request, form, formset, change)
 
     @admin.action(description="注销登记（填写原因）", permissions=["change"])
     def cancel_with_reason(self, request, queryset):

@@ -23,7 +23,7 @@ from policy.defaults import default_year, published_years
 from policy.selectors import published_spec
 
 from .. import idnumbers
-from ..models import Enrollment, RegisteredVia, Resident
+from ..models import Enrollment, RegisteredVia, Resident, SchemeExit
 from ..resources import ResidentExportResource, ResidentImportResource
 from ..selectors import coverage_summary
 from ..spreadsheet import has_invisible
@@ -35,6 +35,7 @@ from ..services import (
     validate_resident_input,
 )
 from .common import IdSearchMixin, MaskedIdColumnMixin, can_view_full_id, form_action, refusal
+from .dossier import SchemeExitInline, save_scheme_exits
 from .imports import ServiceImportMixin
 
 
@@ -154,6 +155,33 @@ class RegisterForm(forms.Form):
         return type("RegisterForm", (cls,), {"years": tuple(years)})
 
 
+class NewbornForm(RegisterForm):
+    """外地新生儿凭父母居住证登记 (000 §1(一)): the parent by ID number, and whether the baby is in
+    the parents' household register (if not, the birth certificate is also needed)."""
+
+    parent_id_number = forms.CharField(label="父母一方身份证号码", max_length=30,
+                                       help_text="父母一方须已在本市参保且待遇正常")
+    same_household = forms.BooleanField(label="新生儿与父母登记在同一户口", required=False, initial=True,
+                                        help_text="不在同一户口的，还须查验出生医学证明")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["registered_via"].choices = [(v, label) for v, label in RegisteredVia.choices
+                                                 if v in (RegisteredVia.NEWBORN, RegisteredVia.COMMUNITY)]
+
+    def clean_parent_id_number(self):
+        number = idnumbers.normalise(self.cleaned_data.get("parent_id_number"))
+        try:
+            idnumbers.parse(number)
+        except idnumbers.IdNumberError as exc:
+            raise forms.ValidationError(f"父母一方{exc}") from None
+        return number
+
+    @classmethod
+    def for_years(cls, years):
+        return type("NewbornForm", (cls,), {"years": tuple(years)})
+
+
 class EnrollmentInline(admin.TabularInline):
     model = Enrollment
     extra = 0
@@ -187,8 +215,8 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColu
     search_fields = ["id_number"]  # IdSearchMixin: exact number or name prefix
     search_help_text = "输入完整身份证号码（精确查找）或姓名开头"
     ordering = ["-id"]
-    inlines = [EnrollmentInline]
-    actions = ["register_for_year"]
+    inlines = [EnrollmentInline, SchemeExitInline]
+    actions = ["register_for_year", "register_newborn_on_parent_permit"]
     readonly_fields = ["sex", "created_at", "updated_at", "coverage", "identities", "audit_trail"]
 
     def get_form(self, request, obj=None, **kwargs):
@@ -239,6 +267,20 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColu
                 raise NotSaved(exc.message) from None
             obj.pk = created.pk
             obj.__dict__.update(created.__dict__)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not SchemeExit:
+            return super().save_formset(request, form, formset, change)
+
+        def on_error(message):
+            raise NotSaved(message)
+
+        def on_repriced(enrollments):
+            if enrollments:
+                self.message_user(request, "已按退出其他制度保障记录重新计算未缴费的登记："
+                                  + "、".join(f"{e.year} 年度" for e in enrollments), messages.INFO)
+
+        save_scheme_exits(request, form.instance, formset, on_error=on_error, on_repriced=on_repriced)
 
     @admin.display(description="参保连续性（下一待遇年度）")
     def coverage(self, obj):
@@ -330,6 +372,33 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColu
         return form_action(self, request, queryset, form_class=RegisterForm.for_years(years), title="登记参保",
                            action="register_for_year", apply=apply,
                            initial={"year": default_year(years, clock.today())})
+
+    @admin.action(description="外地新生儿凭父母居住证登记（0-6个月）", permissions=["add_enrollment"])
+    def register_newborn_on_parent_permit(self, request, queryset):
+        from ..newborns import enrollment_register_newborn
+        from ..selectors import residents_for
+
+        def apply(data):
+            parent = residents_for(request.user).filter(id_number=data["parent_id_number"]).first()
+            if parent is None:
+                return "", [f"未找到身份证号码为 {idnumbers.mask(data['parent_id_number'])} 的父母一方参保人记录"
+                            "（须为本地区参保人），请先登记父母一方"]
+            ok, failed = 0, []
+            for resident in queryset.order_by("id"):
+                try:
+                    enrollment_register_newborn(resident=resident, year=data["year"], parent=parent,
+                                                same_household=data["same_household"],
+                                                registered_via=data["registered_via"], actor=request.user)
+                    ok += 1
+                except EnrollmentError as exc:
+                    failed.append(refusal(resident.name, resident.id_number, exc.message))
+            return (f"已凭 {parent.name} 的居住证登记 {ok} 人" if ok else ""), failed
+
+        years = published_years(queryset.values_list("region_id", flat=True).distinct())
+        return form_action(self, request, queryset, form_class=NewbornForm.for_years(years),
+                           title="外地新生儿凭父母居住证登记", action="register_newborn_on_parent_permit", apply=apply,
+                           initial={"year": default_year(years, clock.today()), "same_household": True,
+                                    "registered_via": RegisteredVia.NEWBORN})
 
     def has_add_enrollment_permission(self, request):
         return request.user.has_perm("enrollment.add_enrollment")
