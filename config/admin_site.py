@@ -79,18 +79,18 @@ class BureauAdminSite(admin.AdminSite):
                 app["name"] = "审计"
                 for model in app["models"]:
                     model["name"] = {"Events": "变更记录", "Contexts": "操作上下文"}.get(str(model["name"]), "审计记录")
-        if app_label is None and request.user.has_perm("policy.view_policyyear"):
-            app_list.insert(0, {
-                "name": "业务工具",
-                "app_label": "tools",
-                "app_url": reverse("admin:quote"),
-                "has_module_perms": True,
-                "models": [{
-                    "name": "缴费测算",
-                    "object_name": "Quote",
-                    "admin_url": reverse("admin:quote"),
-                    "view_only": True,
-                    "perms": {"view": True, "add": False, "change": False, "delete": False},
-                }],
-            })
+        tools = []
+        if request.user.has_perm("policy.view_policyyear"):
+            tools.append(_tool("缴费测算", "Quote", reverse("admin:quote")))
+        if request.user.has_perm("payments.view_payment") and request.user.has_perm("enrollment.view_enrollment"):
+            tools.append(_tool("代收缴费通知单", "CollectorNotice", reverse("payments_collector_notice")))
+        if app_label is None and tools:
+            app_list.insert(0, {"name": "业务工具", "app_label": "tools", "app_url": tools[0]["admin_url"],
+                                "has_module_perms": True, "models": tools})
         return app_list
+
+
+def _tool(name: str, object_name: str, url: str) -> dict:
+    """A page of 业务工具 in the menu (a view, not a model)."""
+    return {"name": name, "object_name": object_name, "admin_url": url, "view_only": True,
+            "perms": {"view": True, "add": False, "change": False, "delete": False}}

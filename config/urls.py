@@ -9,6 +9,7 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("core/favicon.svg"), permanent=True)),
     path("", include("payments.urls_public")),  # /verify/<code>, /admin/payments/certificate/<id>/
     path("", include("enrollment.urls_receipts")),  # /admin/enrollment/receipt/<id>/ (参保登记回执)
+    path("", include("payments.urls_notices")),  # /admin/payments/collector-notice/ (代收缴费通知单)
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
 ]
