@@ -1,0 +1,172 @@
+"""灵活就业人员参保: the list and record of the caseworker's regions, registering a person
+(登记参保), recording a payment and cancelling with a reason — each through the services."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin
+
+from accounts.admin_mixins import RegionScopedAdmin, UserRegionFilter
+from core import clock
+from enrollment import idnumbers
+from enrollment.admin.common import IdSearchMixin, MaskedIdColumnMixin, form_action, refusal
+from enrollment.selectors import residents_for
+from policy.rules.flexible import FILE_HOLDERS, FLEX_STATUSES, FLEX_TIMINGS
+
+from .models import FlexibleEnrollment
+from .services import FlexibleError, flexible_cancel, flexible_enroll, flexible_record_payment
+
+
+class EnrollForm(forms.ModelForm):
+    """登记参保: the person by ID number (a resident of the caseworker's regions) and the facts
+    the rule decides on; the service is asked in ``clean`` so a refusal is shown on the form."""
+
+    id_number = forms.CharField(label="身份证号码", max_length=30,
+                                help_text="参保人须已在“参保人”中登记")
+    special_group = forms.BooleanField(
+        label="特殊群体、困难军转干部、对越作战、涉核退休人员", required=False,
+        help_text="此类人员须到咸阳市政务服务中心医保窗口办理")
+
+    class Meta:
+        model = FlexibleEnrollment
+        fields = ["year", "person_status", "file_held_at", "paid_previous_year", "retirement_age_reached_on"]
+        widgets = {"retirement_age_reached_on": forms.DateInput(attrs={"type": "date"})}
+        help_texts = {"retirement_age_reached_on": "在职人员当年到达法定退休年龄的，填写到龄日期"}
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.created = None
+        self.fields["year"].initial = clock.today().year + (1 if clock.today().month >= 9 else 0)
+        self.fields["person_status"].choices = list(FLEX_STATUSES.items())
+        self.fields["file_held_at"].choices = list(FILE_HOLDERS.items())
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        number = idnumbers.normalise(data.get("id_number", ""))
+        resident = residents_for(self.request.user).filter(id_number=number).first()
+        if resident is None:
+            raise forms.ValidationError("没有这个参保人（或不在您负责的地区），请先在“参保人”中登记")
+        try:
+            self.created = flexible_enroll(
+                resident=resident, year=data["year"], person_status=data["person_status"],
+                file_held_at=data["file_held_at"], paid_previous_year=data["paid_previous_year"],
+                special_group=data.get("special_group", False),
+                retirement_age_reached_on=data.get("retirement_age_reached_on"), actor=self.request.user)
+        except FlexibleError as exc:
+            raise forms.ValidationError(f"不能登记：{exc.message}") from None
+        return data
+
+
+class PaymentForm(forms.Form):
+    _selected_action = forms.CharField(widget=forms.MultipleHiddenInput)
+    paid_on = forms.DateField(label="缴费日期", widget=forms.DateInput(attrs={"type": "date"}))
+    amount = forms.DecimalField(label="缴费金额（元）", max_digits=14, decimal_places=2, min_value=Decimal("0"))
+
+
+class CancelForm(forms.Form):
+    _selected_action = forms.CharField(widget=forms.MultipleHiddenInput)
+    reason = forms.CharField(label="注销原因", max_length=200)
+
+
+def describe(e: FlexibleEnrollment) -> str:
+    return f"{e.resident.name}（{idnumbers.mask(e.resident.id_number)}）{e}，应缴 {e.amount_due} 元"
+
+
+@admin.register(FlexibleEnrollment)
+class FlexibleEnrollmentAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAdmin):
+    id_path = "resident.id_number"
+    list_display = ["name", "id_display", "year", "region_name", "person_status", "status", "amount_due",
+                    "timing_name", "paid_on", "benefit_start"]
+    list_filter = [UserRegionFilter, "year", "status", "person_status"]
+    list_select_related = ["resident", "region"]
+    search_fields = ["resident__id_number"]
+    search_help_text = "输入完整身份证号码（精确查找）或姓名开头"
+    ordering = ["-id"]
+    actions = ["record_payment", "cancel_with_reason"]
+    readonly_fields = [{"timing": "timing_name"}.get(f.name, f.name) for f in FlexibleEnrollment._meta.fields
+                       if f.name != "id"]
+
+    @admin.display(description="姓名", ordering="resident__name")
+    def name(self, obj):
+        return obj.resident.name
+
+    @admin.display(description="参保地", ordering="region_id")
+    def region_name(self, obj):
+        return obj.region.name
+
+    @admin.display(description="缴费情形", ordering="timing")
+    def timing_name(self, obj):
+        return FLEX_TIMINGS.get(obj.timing, "—") if obj.timing else "—"
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # cancel with a reason instead
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            form = EnrollForm
+
+            class Bound(form):
+                def __init__(self, *args, **kw):
+                    super().__init__(*args, request=request, **kw)
+
+            return Bound
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["id_number", "year", "person_status", "file_held_at", "paid_previous_year", "special_group",
+                    "retirement_age_reached_on"]
+        return self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if not change and form.created is not None:
+            obj.__dict__.update(form.created.__dict__)
+        # a record is never edited here: every field of the change page is read-only
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    @admin.action(description="登记缴费（填写缴费日期和金额）", permissions=["change"])
+    def record_payment(self, request, queryset):
+        queryset = queryset.select_related("resident")
+
+        def apply(data):
+            ok, failed = 0, []
+            for e in queryset.order_by("id"):
+                try:
+                    flexible_record_payment(enrollment=e, amount=data["amount"], paid_on=data["paid_on"],
+                                            actor=request.user)
+                    ok += 1
+                except FlexibleError as exc:
+                    failed.append(refusal(e.resident.name, e.resident.id_number, exc.message))
+            return (f"已登记缴费 {ok} 条" if ok else ""), failed
+
+        return form_action(self, request, queryset, form_class=PaymentForm, title="登记缴费",
+                           action="record_payment", apply=apply, describe=describe,
+                           initial={"paid_on": date.isoformat(clock.today())})
+
+    @admin.action(description="注销登记（填写原因）", permissions=["change"])
+    def cancel_with_reason(self, request, queryset):
+        queryset = queryset.select_related("resident")
+
+        def apply(data):
+            ok, failed = 0, []
+            for e in queryset.order_by("id"):
+                try:
+                    flexible_cancel(enrollment=e, reason=data["reason"], actor=request.user)
+                    ok += 1
+                except FlexibleError as exc:
+                    failed.append(refusal(e.resident.name, e.resident.id_number, exc.message))
+            return (f"已注销 {ok} 条登记" if ok else ""), failed
+
+        return form_action(self, request, queryset, form_class=CancelForm, title="注销登记",
+                           action="cancel_with_reason", apply=apply, describe=describe)

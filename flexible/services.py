@@ -1,0 +1,165 @@
+"""Writes for flexible-employment enrollments; each one transaction with an audit context.
+
+Amounts and dates are the answer of the pure rule (policy.rules.flexible) over the
+published policy; a person is in one scheme at a time, so enrolling here refuses a paid
+resident enrollment of the year and cancels an unpaid one through enrollment's service.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from core import clock
+from core.audit import audit_context
+from core.audit_actor import acting_user
+from enrollment.models import Enrollment, Resident
+from enrollment.selectors import year_enrollment
+from enrollment.services import EnrollmentError, enrollment_cancel
+from policy.rules import QuoteError
+from policy.rules.flexible import FlexibleRequest, FlexibleResult, flexible_quote
+from policy.selectors import published_flexible_scheme
+
+from .models import FlexibleEnrollment, FlexibleStatus
+
+CANCEL_RESIDENT_REASON = "参加灵活就业人员医疗保险，同一时间只能参加一种医疗保险，注销未缴费的城乡居民医保登记"
+
+
+class FlexibleError(Exception):
+    """A refused write: ``code`` for machines, ``message`` (Chinese) for people."""
+
+    def __init__(self, code: str, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.reason = reason
+
+
+def _quote(e_or_fields, *, region: str, year: int, paid_on: date) -> FlexibleResult:
+    scheme, region_name = published_flexible_scheme(region, year)
+    req = FlexibleRequest(region=region, year=year, paid_on=paid_on, **e_or_fields)
+    return flexible_quote(scheme, req, region_name=region_name)
+
+
+def _as_error(exc: QuoteError) -> FlexibleError:
+    return FlexibleError(exc.code, exc.message, getattr(exc, "reason", None))
+
+
+def _fill(e: FlexibleEnrollment, result: FlexibleResult) -> None:
+    parts = {p.component: p.amount for p in result.parts}
+    e.basic_amount = parts.get("basic")
+    e.large_medical_amount = parts.get("large_medical")
+    e.critical_illness_amount = parts.get("critical_illness")
+    e.amount_due = result.amount_due
+
+
+def _facts(e: FlexibleEnrollment) -> dict:
+    return {"status": e.person_status, "file_held_at": e.file_held_at,
+            "paid_previous_year": e.paid_previous_year,
+            "retirement_age_reached_on": e.retirement_age_reached_on}
+
+
+def flexible_enroll(*, resident: Resident, year: int, person_status: str, file_held_at: str,
+                    paid_previous_year: bool, actor, special_group: bool = False,
+                    retirement_age_reached_on: date | None = None,
+                    today: date | None = None) -> FlexibleEnrollment:
+    """Register a person in the flexible-employment scheme for a year (priced as paid today).
+
+    Refused (nothing written) when the person is not one who may pay here (the rule's
+    referral), when the region runs no such scheme, when already enrolled, or when the
+    person holds a paid resident enrollment for the year; an unpaid resident registration
+    of the year is cancelled, with the reason, in the same transaction."""
+    today = today or clock.today()
+    fields = {"status": person_status, "file_held_at": file_held_at,
+              "paid_previous_year": paid_previous_year, "special_group": special_group,
+              "retirement_age_reached_on": retirement_age_reached_on}
+    with transaction.atomic(), audit_context(actor, action="flexible_enroll"):
+        # the resident's row serialises this with resident registration (which locks it too)
+        resident = Resident.objects.select_for_update().get(pk=resident.pk)
+        try:
+            result = _quote(fields, region=resident.region_id, year=year, paid_on=today)
+        except QuoteError as exc:
+            raise _as_error(exc) from None
+        if FlexibleEnrollment.objects.filter(resident=resident, year=year).exclude(
+                status=FlexibleStatus.CANCELLED).exists():
+            raise FlexibleError("already_enrolled", f"{resident.name} 已登记 {year} 年度灵活就业人员医疗保险")
+        other = year_enrollment(resident.id_number, year, lock=True)
+        if other is not None and other.enrollment_id is not None:
+            if other.status == "paid":
+                raise FlexibleError(
+                    "other_scheme", f"{resident.name} 已缴纳 {year} 年度城乡居民医保，同一时间只能参加一种医疗保险，"
+                                    "不能登记灵活就业人员医疗保险；如需转换，请先办理居民医保退费")
+            try:
+                enrollment_cancel(enrollment=Enrollment(pk=other.enrollment_id), reason=CANCEL_RESIDENT_REASON,
+                                  actor=actor)
+            except EnrollmentError as exc:
+                raise FlexibleError(exc.code, exc.message) from None
+        e = FlexibleEnrollment(
+            resident=resident, region_id=resident.region_id, year=year, person_status=person_status,
+            file_held_at=file_held_at, paid_previous_year=paid_previous_year,
+            retirement_age_reached_on=retirement_age_reached_on, registered_by=acting_user(actor),
+            registered_at=clock.now())
+        _fill(e, result)
+        try:
+            with transaction.atomic():
+                e.save()
+        except IntegrityError:
+            raise FlexibleError("already_enrolled",
+                                f"{resident.name} 已登记 {year} 年度灵活就业人员医疗保险") from None
+        return e
+
+
+def flexible_record_payment(*, enrollment: FlexibleEnrollment, amount: Decimal, paid_on: date,
+                            actor) -> FlexibleEnrollment:
+    """Mark an enrollment paid on ``paid_on``: the amount must be what the rule says is due
+    that day; timing, benefit start, waiting, certificate and retirement dates follow."""
+    if not isinstance(amount, Decimal):
+        raise FlexibleError("invalid_input", "金额须为 Decimal")
+    with transaction.atomic(), audit_context(actor, action="flexible_record_payment"):
+        e = FlexibleEnrollment.objects.select_for_update().get(pk=enrollment.pk)
+        if e.status == FlexibleStatus.PAID:
+            raise FlexibleError("already_paid", f"{e.year} 年度灵活就业人员医疗保险已缴费")
+        if e.status == FlexibleStatus.CANCELLED:
+            raise FlexibleError("enrollment_cancelled", f"{e.year} 年度灵活就业人员医疗保险登记已注销")
+        try:
+            result = _quote(_facts(e), region=e.region_id, year=e.year, paid_on=paid_on)
+        except QuoteError as exc:
+            raise _as_error(exc) from None
+        if amount != result.amount_due:
+            raise FlexibleError("amount_mismatch",
+                                f"缴费金额 {amount} 元与应缴金额 {result.amount_due} 元不符")
+        _fill(e, result)
+        e.status = FlexibleStatus.PAID
+        e.paid_amount = amount
+        e.paid_on = paid_on
+        e.timing = result.timing
+        e.interruption_months = result.interruption_months
+        e.makeup_basic = result.makeup_basic
+        e.benefit_start = result.benefit_start
+        e.benefit_end = result.benefit_end
+        e.waiting_months = result.waiting_months
+        e.certificate_from = result.certificate_from
+        e.retired_from = result.retired_from
+        e.save()
+        enrollment.__dict__.update(e.__dict__)
+        return e
+
+
+def flexible_cancel(*, enrollment: FlexibleEnrollment, reason: str, actor) -> FlexibleEnrollment:
+    reason = (reason or "").strip()
+    if not reason:
+        raise FlexibleError("invalid_input", "注销须填写原因")
+    with transaction.atomic(), audit_context(actor, action="flexible_cancel", reason=reason):
+        e = FlexibleEnrollment.objects.select_for_update().get(pk=enrollment.pk)
+        if e.status == FlexibleStatus.CANCELLED:
+            raise FlexibleError("enrollment_cancelled", f"{e.year} 年度灵活就业人员医疗保险登记已注销")
+        if e.status == FlexibleStatus.PAID:
+            raise FlexibleError("already_paid", f"{e.year} 年度已缴费，不能直接注销")
+        e.status = FlexibleStatus.CANCELLED
+        e.cancelled_at = clock.now()
+        e.cancel_reason = reason[:200]
+        e.save()
+        enrollment.__dict__.update(e.__dict__)
+        return e
