@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "subsidies",
     "payments",
     "family_pool",
+    "flexible",
 ]
 
 MIDDLEWARE = [
