@@ -30,6 +30,7 @@ from core import clock
 from core.audit import audit_context
 from enrollment.imports.common import RowError, cell_errors, check_id, check_name, echo, report_errors
 from enrollment.spreadsheet import plain, read_table
+from payments.bulk import next_ids
 
 from .models import AccountEntry, AccountStatus, EmployeeAccount
 
@@ -81,8 +82,7 @@ def post_many(entries: list[tuple[int, str, str, Decimal, str]], *, actor: str =
         return [None] * len(entries)
     table = AccountEntry._meta.db_table
     with connection.cursor() as cur:
-        cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(live)])
-        ids = iter([i for (i,) in cur.fetchall()])
+        ids = iter(next_ids(table, len(live)))
         out, sums = [], {}
         with cur.copy(f"COPY {table} (id, account_id, bucket, kind, amount, created_at, actor, note) FROM STDIN") as copy:
             for account_id, bucket, kind, amount, note in entries:

@@ -38,14 +38,28 @@ _PAID_SQL = (f"UPDATE {Enrollment._meta.db_table} e SET status = 'paid', updated
              + ", ".join(f"{c} = t.{c}" for c, _ in PAID_COLUMNS) + f" FROM {_STAGE} t WHERE e.id = t.id")
 
 
-def next_payment_ids(n: int) -> list[int]:
-    """``n`` ledger ids taken from the sequence (the first answer names its id)."""
+_SEQUENCES: dict[tuple[str, str], str] = {}
+
+
+def next_ids(table: str, n: int) -> list[int]:
+    """``n`` ids taken from ``table``'s id sequence.  The sequence's name is looked up once
+    and written into the statement as a constant: ``nextval(pg_get_serial_sequence(…))``
+    resolved the name again for every row (9.5 µs an id against 0.8 µs; bench/RESULTS.md)."""
     if not n:
         return []
     with connection.cursor() as cur:
-        cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                    [Payment._meta.db_table, n])
+        key = (connection.settings_dict["NAME"], table)
+        seq = _SEQUENCES.get(key)
+        if seq is None:
+            cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            seq = _SEQUENCES[key] = cur.fetchone()[0].replace("'", "''")
+        cur.execute(f"SELECT nextval('{seq}'::regclass) FROM generate_series(1, %s)", [n])
         return [i for (i,) in cur.fetchall()]
+
+
+def next_payment_ids(n: int) -> list[int]:
+    """``n`` ledger ids taken from the sequence (the first answer names its id)."""
+    return next_ids(Payment._meta.db_table, n)
 
 
 def applied_body(pk: int, benefit_start: date | None) -> str:
