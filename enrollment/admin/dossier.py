@@ -262,7 +262,10 @@ def save_registration_formset(request, enrollment, formset, *, on_error) -> bool
         except EnrollmentError as exc:
             on_error(exc.message)
         return True
-    return formset.model is NewbornParentLink  # read-only
+    if formset.model is NewbornParentLink:  # read-only: nothing to write
+        formset.save(commit=False)
+        return True
+    return False
 
 
 def checklist_html(enrollment) -> str:
