@@ -1,5 +1,6 @@
 """The set-based writer of applied payments: the ledger rows (COPY) and the enrollments'
-paid columns (one ``UPDATE … FROM`` a scratch table, in key order) — what
+paid columns (one UPDATE per shared answer, or one ``UPDATE … FROM`` a scratch table, in
+key order) — what
 ``payment_record`` writes for one payment, for many at once, inside the caller's
 transaction.  ``import_payments`` (``payments.import_write``) and the December family-pool
 batch (``family_pool.batch``) both write through it.
@@ -36,6 +37,10 @@ _STAGE_DDL = (f"CREATE TEMPORARY TABLE {_STAGE} (id bigint, "
               + ", ".join(f"{c} {t}" for c, t in PAID_COLUMNS) + ") ON COMMIT DROP")
 _PAID_SQL = (f"UPDATE {Enrollment._meta.db_table} e SET status = 'paid', updated_at = %s, "
              + ", ".join(f"{c} = t.{c}" for c, _ in PAID_COLUMNS) + f" FROM {_STAGE} t WHERE e.id = t.id")
+# one answer for many enrollments (the December batch: a chunk's members share a handful)
+_PAID_ALIKE_SQL = (f"UPDATE {Enrollment._meta.db_table} SET status = 'paid', updated_at = %s, "
+                   + ", ".join(f"{c} = %s::{t}" for c, t in PAID_COLUMNS) + " WHERE id = ANY(%s::bigint[])")
+ALIKE_MAX = 8  # up to this many distinct answers: one UPDATE each; more: the scratch table
 
 
 _SEQUENCES: dict[tuple[str, str], str] = {}
@@ -86,15 +91,35 @@ class PaidColumns:
         return hit[1]
 
 
+def _alike(paid: list[tuple]) -> dict[tuple, list[int]] | None:
+    """The enrollment ids by their paid columns, when there are at most ``ALIKE_MAX`` answers."""
+    groups: dict[tuple, list[int]] = {}
+    for row in paid:
+        ids = groups.get(row[1:])
+        if ids is None:
+            if len(groups) == ALIKE_MAX:
+                return None
+            ids = groups[row[1:]] = []
+        ids.append(row[0])
+    return groups
+
+
 def write_applied(records: list[tuple], paid: list[tuple], *, now: datetime) -> None:
     """COPY the ledger ``records`` (``PAYMENT_COLUMNS`` order), then set the paid columns of
-    ``paid`` rows ``(enrollment id, *PAID_COLUMNS values)`` by one UPDATE in key order."""
+    ``paid`` rows ``(enrollment id, *PAID_COLUMNS values)``: rows that share their values
+    (at most ``ALIKE_MAX`` distinct answers) by one UPDATE per answer, over their ids in key
+    order; otherwise by one UPDATE from a COPYed scratch table, in key order.  Either way the
+    caller holds the rows' locks, and the enrollments' audit records one event per row."""
     with connection.cursor() as cur:
         if records:
             with cur.copy(f"COPY {Payment._meta.db_table} ({', '.join(PAYMENT_COLUMNS)}) FROM STDIN") as copy:
                 for rec in records:
                     copy.write_row(rec)
-        if paid:
+        groups = _alike(paid) if paid else None
+        if groups is not None:
+            for values, ids in groups.items():
+                cur.execute(_PAID_ALIKE_SQL, [now, *values, sorted(ids)])
+        elif paid:
             paid = sorted(paid, key=lambda row: row[0])
             cur.execute(f"DROP TABLE IF EXISTS pg_temp.{_STAGE}")
             cur.execute(_STAGE_DDL)

@@ -130,6 +130,26 @@ def test_set_based_writer_matches_payment_record_row_for_row(policies):
     assert ledger_check() == [] and account_check() == [] and deduction_check() == []
 
 
+def test_the_scratch_table_update_leaves_the_same_rows(policies, monkeypatch):
+    """``payments.bulk.write_applied`` updates the enrollments by one statement per shared
+    answer (the batch's case) or, past ``ALIKE_MAX`` answers, from a COPYed scratch table
+    (import_payments' case): forced here, the rows are again those of the per-member path."""
+    import payments.bulk
+
+    more_families(families())
+    with transaction.atomic():
+        decide("per_member")
+        reference = snapshot()
+        transaction.set_rollback(True)
+    monkeypatch.setattr(payments.bulk, "ALIKE_MAX", 0)
+    counts = decide("bulk")
+    assert (counts["deducted"], counts["failed"]) == (7, 3)
+    got = snapshot()
+    for key in reference:
+        assert got[key] == reference[key], key
+    assert ledger_check() == [] and account_check() == [] and deduction_check() == []
+
+
 def test_set_based_writer_records_who_in_the_audit_trail(policies):
     from pghistory.models import Context
 
