@@ -141,8 +141,17 @@ class AgentForm(forms.ModelForm):
         model = RegistrationAgent
         fields = ["name", "id_number", "relation"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:  # shown masked; another agent is entered after deleting this one
+            self.fields["id_number"].disabled = True
+            self.fields["id_number"].help_text = "如需更换代办人，请勾选“删除”保存后重新填写"
+            self.initial["id_number"] = idnumbers.mask(self.instance.id_number)
+
     def clean(self):
         data = super().clean()
+        if self.instance.pk:
+            data["id_number"] = self.instance.id_number
         if self.errors or not data or data.get("DELETE"):
             return data
         try:
