@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A token request under /api/ goes through API_MIDDLEWARE alone (core.middleware).
+    "core.middleware.ApiTokenPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -51,6 +53,25 @@ MIDDLEWARE = [
     "core.middleware.AuditMiddleware",
 ]
 
+# What a request under API_PATH_PREFIX with an Authorization header goes through instead of
+# MIDDLEWARE: the token answers for it, so no session, locale, CSRF, authentication or
+# messages (core.middleware.ApiTokenPathMiddleware; core/tests/test_api_path.py checks that
+# every other middleware of MIDDLEWARE is here, in this order).
+API_PATH_PREFIX = "/api/"
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
+    "core.middleware.AuditMiddleware",
+]
+API_SKIPPED_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
 # Content-Security-Policy on every answer (core.middleware); the admin loads only its own files.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; "
                            "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
