@@ -30,7 +30,7 @@ from core import clock
 from core.audit import audit_context
 from enrollment.imports.common import RowError, cell_errors, check_id, check_name, echo, report_errors
 from enrollment.spreadsheet import plain, read_table
-from payments.bulk import next_ids
+from payments.bulk import next_ids, pg_array
 
 from .models import AccountEntry, AccountStatus, EmployeeAccount
 
@@ -95,7 +95,8 @@ def post_many(entries: list[tuple[int, str, str, Decimal, str]], *, actor: str =
                 h, c = sums.get(account_id, (ZERO, ZERO))
                 sums[account_id] = (h + amount, c) if bucket == Bucket.HISTORICAL else (h, c + amount)
         keys = sorted(sums)
-        cur.execute(_MOVE_BALANCES, [keys, [sums[k][0] for k in keys], [sums[k][1] for k in keys]])
+        cur.execute(_MOVE_BALANCES, [pg_array(keys), pg_array(sums[k][0] for k in keys),
+                                     pg_array(sums[k][1] for k in keys)])
     return out
 
 

@@ -66,7 +66,7 @@ from enrollment.models import Enrollment, EnrollmentStatus, PaidVia, Resident
 from enrollment.pricing import QuoteMemo
 from enrollment.selectors import PersonFacts, quote_requests_for
 from enrollment.services import EnrollmentError, run_quote, spec_for
-from payments.bulk import PaidColumns, applied_body, next_payment_ids, write_applied
+from payments.bulk import PaidColumns, applied_body, next_payment_ids, pg_array, write_applied
 from payments.models import PayerKind, Payment
 from payments.services import PAID_VIA, PaymentError, check_channel_rules, local_day, payment_record
 from policy.models import PolicyYear
@@ -131,7 +131,7 @@ JOIN enrollment_enrollment e ON e.resident_id = r.id AND e.year = %(year)s AND e
 LEFT JOIN LATERAL (SELECT 1 AS hit FROM family_pool_pooldeduction d
                    WHERE d.id_number = p.id_number AND d.year = %(year)s AND d.status = 'deducted'
                    LIMIT 1) done ON true
-WHERE n.id = ANY(%(nets)s) AND done.hit IS NULL
+WHERE n.id = ANY(%(nets)s::bigint[]) AND done.hit IS NULL
 ORDER BY p.network_id, p.id
 """
 
@@ -243,8 +243,9 @@ def process_networks(*, region: str, year: int, lo: int, hi: int, at: datetime, 
     counts: Counter = Counter(processed=0, succeeded=0, failed=0, deducted=0, amount_fen=0, members=0,
                               skipped_already_paid=0, insufficient_balance=0, already_deducted=0)
     with transaction.atomic(), audit_context(actor, action="pool_batch", region=region, year=year):
-        params["nets"] = _deducting_networks(params)
-        counts["processed"] = len(params["nets"])  # progress is counted in networks (the plan's items)
+        nets = _deducting_networks(params)
+        params["nets"] = pg_array(nets)
+        counts["processed"] = len(nets)  # progress is counted in networks (the plan's items)
         members = _candidates(params)
         if members:
             ctx = _Chunk(region=region, year=year, at=at, run_id=run_id, actor=actor,
@@ -378,14 +379,14 @@ def entry_of(m: Candidate, amount: Decimal, year: int) -> tuple:
 
 _LOCK_ACCOUNTS = f"""
 SELECT id, historical_balance, status FROM {EmployeeAccount._meta.db_table}
-WHERE id = ANY(%s) ORDER BY id FOR UPDATE"""
+WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE"""
 _LOCK_ENROLLMENTS = f"""
 SELECT e.id, e.status, e.region_id, e.nonlocal_via_parent_permit, e.paid_amount, e.amount_due, e.paid_via,
        r.id, r.id_number, r.name, r.region_id, r.birth_date, r.hukou, r.residence_permit,
        r.residence_permit_expires_on, r.student
 FROM {Enrollment._meta.db_table} e JOIN {Resident._meta.db_table} r ON r.id = e.resident_id
-WHERE e.id = ANY(%s) ORDER BY e.id FOR UPDATE OF e"""
-_TAKEN = f"SELECT txn_id FROM {Payment._meta.db_table} WHERE channel = 'family_pool' AND txn_id = ANY(%s)"
+WHERE e.id = ANY(%s::bigint[]) ORDER BY e.id FOR UPDATE OF e"""
+_TAKEN = f"SELECT txn_id FROM {Payment._meta.db_table} WHERE channel = 'family_pool' AND txn_id = ANY(%s::text[])"
 _DEDUCTION_COLUMNS = ("run_id", "network_id", "member_id", "id_number", "name", "region_id", "year", "enrollment_id",
                       "amount", "status", "shortfall", "payment_id", "entry_id", "decided_at", "note")
 _PAID_VIA_NAMES = dict(PaidVia.choices)
@@ -469,10 +470,11 @@ def bulk_chunk(members: list[Candidate], c: _Chunk) -> Counter:
     ``PoolDeduction`` rows (COPY; the unique (member, year) guard fires here)."""
     S = PoolDeduction.Status
     accounts = {pk: [balance, status] for pk, balance, status in
-                _fetch(_LOCK_ACCOUNTS, [sorted({m.account_id for m in members})])}
-    held = {row[0]: _Held(*row) for row in _fetch(_LOCK_ENROLLMENTS, [sorted({m.enrollment_id for m in members})])}
+                _fetch(_LOCK_ACCOUNTS, [pg_array(sorted({m.account_id for m in members}))])}
+    held = {row[0]: _Held(*row) for row in
+            _fetch(_LOCK_ENROLLMENTS, [pg_array(sorted({m.enrollment_id for m in members}))])}
     priced, refused = _price_bulk([h for h in held.values() if h.status == EnrollmentStatus.REGISTERED], c)
-    taken = {t for (t,) in _fetch(_TAKEN, [[txn_of(c.year, m) for m in members]])}
+    taken = {t for (t,) in _fetch(_TAKEN, [pg_array(txn_of(c.year, m) for m in members)])}
     now, rules = timezone.now(), {}
     rows, deducted, outcomes = [], [], []
 
