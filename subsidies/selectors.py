@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from django.db import connection
 
+from core import prepared
 from policy.rules.types import Identity
 
 IdentityKey = tuple[str, int, str]  # (id_number, year, policy region code)
@@ -30,7 +31,7 @@ SELECT a.id_number, a.year, COALESCE(r.policy_region_id, a.region_id), a.identit
 FROM unnest(string_to_array(%(numbers)s, ',')) AS t(n)
 JOIN subsidies_assistanceidentity a ON a.id_number = t.n
 JOIN policy_region r ON r.code = a.region_id
-WHERE a.year = ANY(%(years)s) AND a.removed_at IS NULL"""
+WHERE a.year = ANY(%(years)s::int[]) AND a.removed_at IS NULL"""
 
 
 def hold_identities(policy_regions: Iterable[str], year: int) -> None:
@@ -73,11 +74,17 @@ def identities_for_many(id_numbers: Iterable[str], years: Iterable[int], *,
     sql = _IDENTITIES
     params = {"numbers": ",".join(numbers), "years": years}
     if policy_regions is not None:
-        sql += " AND COALESCE(r.policy_region_id, a.region_id) = ANY(%(policies)s)"
+        sql += " AND COALESCE(r.policy_region_id, a.region_id) = ANY(%(policies)s::text[])"
         params["policies"] = sorted(set(policy_regions))
-    with connection.cursor() as cur:
-        cur.execute(sql + " ORDER BY 1, 2, 3, 4, 5", params)
-        rows = cur.fetchall()
+    sql += " ORDER BY 1, 2, 3, 4, 5"
+    if len(numbers) == 1:
+        # one person (the channel API's dues and payments): the same statement, prepared on
+        # the connection (core.prepared), so that PostgreSQL stops planning it
+        rows = prepared.rows(sql, params)
+    else:
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
     out: dict[IdentityKey, list[Identity]] = {}
     for number, year, policy, code, on in rows:
         out.setdefault((number, year, policy), []).append(Identity(code=code, certified_on=on))
