@@ -75,3 +75,19 @@ def test_openapi_documents_the_scheme(db, client):
     assert set(schemas["FlexibleQuoteResult"]["required"]) == set(FLEX_RESULT)
     refs = json.dumps(doc["paths"]["/quote"]["post"])
     assert "#/components/schemas/FlexibleQuoteRequest" in refs and "#/components/schemas/FlexibleQuoteResult" in refs
+
+
+def test_quote_command_answers_both_schemes(policies):
+    import io
+
+    import pytest
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("quote", text=json.dumps(FLEX), stdout=out)
+    assert json.loads(out.getvalue()) == FLEX_RESULT
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exc:
+        call_command("quote", text=json.dumps(dict(FLEX, region="630100")), stdout=out)
+    assert exc.value.code == 1
+    assert json.loads(out.getvalue())["error"]["code"] == "scheme_not_offered"
