@@ -14,7 +14,8 @@ nothing of the birth date at all for an adult.  ``ClassQuoteMemo`` keys on what
   counts, the non-local infant rule, a group whose benefits start at birth, no
   category by birth date);
 - a certification date: the outcome of its comparisons with the payment day
-  and with every tier's certificate cut-off (``certified_by``);
+  and with every tier's certificate cut-off (``certified_by``); with an assessment
+  deadline (``assessed_by``), whether the assessment was late (its date when so);
 - the history and the repaired years: only the years the continuity counts
   (from ``continuity_from_year`` to the year before the benefit year, the
   person being born before the first of them);
@@ -36,6 +37,14 @@ from policy.rules.dates import age_on
 from policy.rules.types import Identity, QuoteRequest, QuoteResult
 
 
+def _late(ident: Identity, by) -> object:
+    """``assistance.assessment_late``'s outcome: None when not late, else the assessment date
+    (its reason names it)."""
+    late = (ident.assessed_on is not None and ident.certified_on is not None
+            and ident.certified_on.year == by.year and ident.assessed_on > by)
+    return ident.assessed_on if late else None
+
+
 class ClassQuoteMemo:
     """``quote`` answers (or refusals) by class of rule inputs, for one policy spec and one
     batch.  Answers are shared between requests: read them, never change them."""
@@ -45,6 +54,8 @@ class ClassQuoteMemo:
         self.asked = 0
         self._answers: dict[tuple, QuoteResult | QuoteError] = {}
         self._cutoffs = tuple(sorted({t.certified_by for t in spec.assistance if t.certified_by is not None}))
+        # a tier's assessment deadline (assistance.assessment_late): certified in its year, assessed after it
+        self._assessed_by = tuple(sorted({t.assessed_by for t in spec.assistance if t.assessed_by is not None}))
         self._by_age = any(t.age_ranges for t in spec.assistance)
         self._ranges = tuple((c.born_from, c.born_to) for c in spec.categories
                              if c.student is None and c.birth_range_in_source)
@@ -79,15 +90,20 @@ class ClassQuoteMemo:
             born = ("class", ranges, age_on(birth, spec.age_reference_date) if self._by_age else None)
             # continuity reads the years from max(continuity_from_year, birth year) = the
             # former (born before it) to the year before the benefit year
+            # (and, where the region rewards a zero-claim year, the year before the benefit year)
             lo, hi = spec.continuity_from_year, spec.year
+            if spec.cap_zero_claim_incentive:
+                lo = min(lo, hi - 1)
             history = tuple(sorted((y, v) for y, v in history.items() if lo <= y < hi)) if history else ()
             repaired = tuple(sorted(y for y in repaired if lo <= y < hi)) if repaired else ()
         if identities is None:
             identities = req.identities
         if identities:
-            bounds = (paid, *self._cutoffs)
+            bounds, assessed = (paid, *self._cutoffs), self._assessed_by
             identities = tuple((i.code, None if i.certified_on is None else
-                                tuple([i.certified_on <= b for b in bounds])) for i in identities)
+                                tuple([i.certified_on <= b for b in bounds]),
+                                tuple([_late(i, by) for by in assessed]) if assessed else ())
+                          for i in identities)
         else:
             identities = ()
         return (req.region, req.year, paid, person.hukou, person.residence_permit, person.student,

@@ -110,6 +110,8 @@ def _request(spec, rng: random.Random, pools) -> QuoteRequest:
         history = {y: v for y, v in history.items() if y < spec.continuity_from_year}
         history.update({y: "resident" for y in years if spec.continuity_from_year <= y < spec.year
                         and rng.random() < 0.9})
+        if spec.cap_zero_claim_incentive:  # the year before, which the zero-claim incentive reads
+            history[spec.year - 1] = "resident_zero_claim"
     repaired = frozenset(y for y in years if rng.random() < 0.2 and (not common or y < spec.continuity_from_year))
     left = None if common else rng.choice([None, paid - timedelta(days=rng.choice([0, 1, 30, 89, 92, 200])),
                        add_months(paid, -3), add_months(paid, -3) - DAY, paid + DAY])
@@ -204,3 +206,31 @@ def test_lueliang_adults_share_one_answer_whatever_their_birth_and_certification
     assert len(memo) == 2
     memo.quote(spec, young)
     assert len(memo) == 3
+
+
+def test_the_year_before_and_a_late_assessment_are_in_the_key():
+    """Inputs the rules gained: the zero-claim year before the benefit year (Shanghai rewards
+    it) and a disability assessment after the deadline (Lüliang 2025-10-31 for certificates
+    of 2025) — each makes another answer, and the memo tells them apart."""
+    sh = spec_for("310000", 2025)
+    memo = ClassQuoteMemo(sh)
+    pupil = Person(birth_date=date(2012, 5, 1), student="primary_secondary")
+    plain = QuoteRequest(region="310000", year=2025, paid_on=date(2024, 10, 24), person=pupil,
+                         history={2024: "resident"})
+    zero = replace(plain, history={2024: "resident_zero_claim"})
+    assert memo.key(plain) != memo.key(zero)
+    answers = [memo.quote(sh, r) for r in (plain, zero)]
+    assert [a.cap.zero_claim for a in answers] == [False, True]
+    assert [a.cap.zero_claim for a in answers] == [quote(sh, r).cap.zero_claim for r in (plain, zero)]
+
+    ll = spec_for(LL, 2026)
+    memo = ClassQuoteMemo(ll)
+    paid = date(2025, 11, 10)
+    on_time, late, unknown = (QuoteRequest(region=LL, year=2026, paid_on=paid, person=Person(birth_date=date(1970, 1, 1)),
+                                           identities=(Identity("disabled_certified", date(2025, 6, 1), assessed),),
+                                           history={2025: "resident"})
+                              for assessed in (date(2025, 10, 31), date(2025, 11, 1), None))
+    assert memo.key(on_time) == memo.key(unknown) != memo.key(late)
+    got = [memo.quote(ll, r).amount_due for r in (on_time, late, unknown)]
+    assert got == [Decimal("0.00"), Decimal("400.00"), Decimal("0.00")]
+    assert got == [quote(ll, r).amount_due for r in (on_time, late, unknown)]
