@@ -30,7 +30,7 @@ from core import clock
 from core.audit import audit_context
 from enrollment.imports.common import RowError, cell_errors, check_id, check_name, echo, report_errors
 from enrollment.spreadsheet import plain, read_table
-from payments.bulk import next_ids, pg_array
+from payments.bulk import CopyText, next_ids, pg_array
 
 from .models import AccountEntry, AccountStatus, EmployeeAccount
 
@@ -84,13 +84,15 @@ def post_many(entries: list[tuple[int, str, str, Decimal, str]], *, actor: str =
     with connection.cursor() as cur:
         ids = iter(next_ids(table, len(live)))
         out, sums = [], {}
+        text = CopyText()  # the COPY's text of the time and the repeated amounts
+        at, actor = text(created_at), actor[:200]
         with cur.copy(f"COPY {table} (id, account_id, bucket, kind, amount, created_at, actor, note) FROM STDIN") as copy:
             for account_id, bucket, kind, amount, note in entries:
                 if amount == 0:
                     out.append(None)
                     continue
                 pk = next(ids)
-                copy.write_row((pk, account_id, bucket, kind, amount, created_at, actor[:200], note[:200]))
+                copy.write_row((pk, account_id, bucket, kind, text(amount), at, actor, note[:200]))
                 out.append(pk)
                 h, c = sums.get(account_id, (ZERO, ZERO))
                 sums[account_id] = (h + amount, c) if bucket == Bucket.HISTORICAL else (h, c + amount)

@@ -66,7 +66,7 @@ from enrollment.models import Enrollment, EnrollmentStatus, PaidVia, Resident
 from enrollment.pricing import QuoteMemo
 from enrollment.selectors import PersonFacts, quote_requests_for
 from enrollment.services import EnrollmentError, run_quote, spec_for
-from payments.bulk import PaidColumns, applied_body, next_payment_ids, pg_array, write_applied
+from payments.bulk import CopyText, PaidColumns, applied_body, next_payment_ids, pg_array, write_applied
 from payments.models import PayerKind, Payment
 from payments.services import PAID_VIA, PaymentError, check_channel_rules, local_day, payment_record
 from policy.models import PolicyYear
@@ -478,10 +478,12 @@ def bulk_chunk(members: list[Candidate], c: _Chunk) -> Counter:
     now, rules = timezone.now(), {}
     rows, deducted, outcomes = [], [], []
 
+    text = CopyText()  # the COPY's text of the repeated times and amounts
+
     def row(m, h, status, amount, shortfall=None, note="", decided_at=None):
         rows.append([c.run_id, m.network_id, m.participation_id, m.id_number, m.name,
-                     h.region_id if h else c.region, c.year, h.id if h else None, amount, status, shortfall,
-                     None, None, decided_at or now, note])
+                     h.region_id if h else c.region, c.year, h.id if h else None, text(amount), status,
+                     text(shortfall), None, None, text(decided_at or now), note])
 
     for m in members:
         h = held.get(m.enrollment_id)
@@ -536,13 +538,14 @@ def _write_deductions(deducted: list, c: _Chunk) -> None:
     who = "" if user is not None else str(c.actor or "")[:200]
     paid_on, recorded_at = local_day(c.at), clock.now()
     ids = next_payment_ids(len(deducted))
-    columns = PaidColumns()
+    columns, text = PaidColumns(), CopyText()
+    at, day, recorded = text(c.at), text(paid_on), text(recorded_at)
     records, paid = [], []
     for pk, (r, m, h, result) in zip(ids, deducted):
         amount = result.amount_due
         records.append((pk, "payment", "applied", "family_pool", txn_of(c.year, m), h.id, h.id_number, h.name,
-                        h.region_id, c.year, amount, c.at, paid_on, PayerKind.POOL, m.organizer_id_number[:64],
-                        m.organizer_name[:100], "", applied_body(pk, result.benefit_start), 201, recorded_at,
+                        h.region_id, c.year, text(amount), at, day, PayerKind.POOL, m.organizer_id_number[:64],
+                        m.organizer_name[:100], "", applied_body(pk, result.benefit_start), 201, recorded,
                         user.pk if user else None, who, payment_note(m)[:200]))
         paid.append((h.id, *columns.of(result, amount=amount, paid_on=paid_on, paid_at=c.at,
                                        paid_via=PAID_VIA["family_pool"])))

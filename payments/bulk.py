@@ -80,6 +80,24 @@ def next_ids(table: str, n: int) -> list[int]:
         return [i for (i,) in cur.fetchall()]
 
 
+class CopyText:
+    """COPY's text form of values that repeat down a batch (times, dates, amounts), worked
+    out once each: psycopg's dumping of an aware datetime and a Decimal costs about 1.5 µs a
+    row (2.3 against 0.8 µs for an 8-column row with one of each); the text is what it would
+    send (ISO 8601 with the offset; the Decimal's digits)."""
+
+    def __init__(self):
+        self._memo: dict = {}
+
+    def __call__(self, value):
+        if value is None:
+            return None
+        text = self._memo.get(value)
+        if text is None:
+            text = self._memo[value] = value.isoformat() if isinstance(value, date) else str(value)
+        return text
+
+
 def next_payment_ids(n: int) -> list[int]:
     """``n`` ledger ids taken from the sequence (the first answer names its id)."""
     return next_ids(Payment._meta.db_table, n)
