@@ -135,6 +135,12 @@ class FlexibleEnrollmentAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAd
     def save_related(self, request, form, formsets, change):
         pass
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if change:  # every field is read-only: payment and cancellation are the list's actions
+            context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False,
+                           show_delete=False)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     @admin.action(description="登记缴费（填写缴费日期和金额）", permissions=["change"])
     def record_payment(self, request, queryset):
         queryset = queryset.select_related("resident")
