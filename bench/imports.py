@@ -243,7 +243,7 @@ def payments_file(n: int) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def payments_bench(rows: int, actor: str) -> bool:
+def payments_bench(rows: int, actor: str, profile: str | None = None) -> bool:
     from payments.imports import import_payments
     from payments.services import ledger_check
 
@@ -256,8 +256,18 @@ def payments_bench(rows: int, actor: str) -> bool:
         if done == total:
             marks.setdefault(label, time.perf_counter() - started)
 
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile(time.process_time)  # CPU, not wall: the machine may be shared
+        profiler.enable()
     first = timed("import_payments, first (all paid)", rows, lambda: import_payments(
         data, "payments.csv", actor=actor, today=TODAY, progress=mark))
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+        print(f"    CPU profile of the first import written to {profile} (python -m pstats {profile})")
     ended = time.perf_counter() - started
     print(f"    phases: read + check rows {marks.get('检查', 0):.1f} s, decide + write "
           f"{marks.get('写入', 0) - marks.get('检查', 0):.1f} s, commit (deferred key checks) "
@@ -377,6 +387,8 @@ def main(argv=None) -> int:
                         help="skip the import_payments measurement")
     parser.add_argument("--payments-only", action="store_true",
                         help="register the roster, then only the import_payments measurement")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="cProfile (CPU time) of the first import_payments, written to FILE")
     args = parser.parse_args(argv)
 
     _, name = database_parts()
@@ -417,7 +429,7 @@ def main(argv=None) -> int:
         first = timed("first import (create + register)", args.rows, lambda: import_residents(
             data, filename, actor=actor, today=TODAY), phases=True)
         if args.payments_only:
-            return 0 if payments_bench(args.rows, actor) else 1
+            return 0 if payments_bench(args.rows, actor, args.profile) else 1
         again = timed("same file again (unchanged)", args.rows, lambda: import_residents(
             data, filename, actor=actor, today=TODAY), phases=True)
         timed("dry run, every name changed", args.rows, lambda: import_residents(
@@ -430,7 +442,7 @@ def main(argv=None) -> int:
         ok = (first.created == first.registered == args.rows and again.unchanged == args.rows
               and residents_ev == enrollments_ev == args.rows)
         if args.payments:
-            ok = payments_bench(args.rows, actor) and ok
+            ok = payments_bench(args.rows, actor, args.profile) and ok
             with connection.cursor() as cur:  # the admin's run below starts from empty tables
                 cur.execute("TRUNCATE payments_refund, payments_payment")
         if args.admin:

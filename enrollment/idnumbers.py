@@ -19,6 +19,9 @@ from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent
 
 
+_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+
+
 class IdNumberError(ValueError):
     """The number is not a valid identity card number; the message says why (Chinese)."""
 
@@ -48,7 +51,7 @@ def parse(text, *, today: date | None = None) -> IdNumber:
     if len(number) != 18:
         raise IdNumberError(f"身份证号码应为 18 位，实为 {len(number)} 位")
     # ASCII only: isdigit() also takes Arabic-Indic, Devanagari, superscript digits...
-    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
+    if not _SHAPE.fullmatch(number):
         raise IdNumberError("身份证号码前 17 位应为数字，末位为数字或 X")
     if ric.calc_check_digit(number) != number[17]:
         raise IdNumberError("身份证号码校验位不正确")

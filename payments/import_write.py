@@ -13,9 +13,10 @@ from core import clock
 from core.audit_actor import acting_user
 from enrollment.imports.common import HELD_ELSEWHERE, RowError
 from enrollment.models import Enrollment, EnrollmentStatus, PaidVia, Resident
-from enrollment.pricing import QuoteMemo, SpecCache
+from enrollment.pricing import SpecCache
 from enrollment.selectors import PersonFacts, joined, quote_requests_for
 from policy.rules import QuoteError
+from subsidies.quote_memo import ClassQuoteMemo
 
 from .bulk import PaidColumns, applied_body, next_payment_ids, write_applied
 from .imports import PaymentRow, error_of
@@ -190,8 +191,10 @@ def _facts(number: str, person: tuple, via_parent_permit: bool) -> PersonFacts:
 def _price(batch: list[tuple[PaymentRow, Held]], year: int, people: dict, errors: list[RowError]) -> list:
     """The rows of one round (one per enrollment): the channel rules and the price at the
     payment date, as ``payment_record`` checks them.  Returns (row, enrollment, quote) of
-    those that land."""
-    specs, memo = SpecCache(), QuoteMemo()
+    those that land.  Priced through ``ClassQuoteMemo`` (one per spec): people the rules
+    cannot tell apart share one answer object, so the paid columns (``PaidColumns``, by
+    answer) are worked out once per class, not once per person."""
+    specs, memos = SpecCache(), {}
     ok = []
     for r, e in batch:
         spec = specs.get(e.region_id, year)
@@ -211,6 +214,9 @@ def _price(batch: list[tuple[PaymentRow, Held]], year: int, people: dict, errors
         requests = quote_requests_for([_facts(r.id_number, people[r.id_number], e.via_parent_permit)
                                        for r, e, _ in chunk], year, lambda f: on[f.id_number])
         for r, e, spec in chunk:
+            memo = memos.get(id(spec))
+            if memo is None:
+                memo = memos[id(spec)] = ClassQuoteMemo(spec)
             try:
                 result = memo.quote(spec, requests[r.id_number])
             except QuoteError as exc:
