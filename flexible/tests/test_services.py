@@ -179,3 +179,17 @@ def test_cancel_needs_a_reason_and_not_after_payment(xy):
         flexible_cancel(enrollment=e, reason="不想参保", actor=None)
     assert exc.value.code == "already_paid"
     assert FlexibleEnrollment.objects.get(pk=e.pk).status == "paid"
+
+
+def test_home_figures_count_per_region_year_and_status(xy, policies):
+    from core.figures import rows_of
+    from flexible.figures import GROUP, refresh
+
+    li = person("610402", "19720101", "027", name="李四", today=DEC1)
+    e = enroll(xy)
+    flexible_record_payment(enrollment=e, amount=Decimal("3676.80"), paid_on=date(2024, 12, 31), actor=None)
+    enroll(li, "retired")
+    assert refresh() == 2
+    got = sorted((r.region, r.year, r.key, r.label, r.count, r.amount) for r in rows_of(GROUP, None))
+    assert got == [("610400", 2025, "paid", "已缴费", 1, Decimal("3676.80")),
+                   ("610400", 2025, "registered", "已登记（待缴费）", 1, Decimal("220.80"))]
