@@ -122,3 +122,34 @@ def test_the_newborn_action_registers_on_the_parents_permit(client, cw):
         resp = client.post(RESIDENTS, {**post, "_selected_action": [str(other.pk)], "parent_id_number": unknown})
     assert any("未找到身份证号码为 330203********" in m and "请先登记父母一方" in m for m in msgs(resp))
     assert not Enrollment.objects.filter(resident=other).exists()
+
+
+def test_the_resident_pages_audit_trail_shows_the_leaving_in_words(client, cw):
+    from enrollment.leavers import scheme_exit_record
+
+    r = person("330203", "19950101", "087", name="刑释", today=IN_WINDOW)
+    scheme_exit_record(resident=r, kind="released_prisoner", left_on=date(2024, 10, 1), evidence_kind="release",
+                       evidence_number="释-9", actor=cw, today=IN_WINDOW)
+    page = client.get(f"{RESIDENTS}{r.pk}/change/").content.decode()
+    start = page.index("变更记录（谁、何时、改了什么）")
+    trail = page[start:page.index("</table>", start)]
+    assert "退出其他制度保障记录" in trail and "刑满释放人员" in trail and "released_prisoner" not in trail
+
+
+def test_an_agent_renamed_keeps_the_number_recorded_and_it_is_never_shown_in_full(client, cw):
+    from enrollment.documents import registration_agent_record
+
+    r = person("330203", "19800101", "097", name="本地人", today=IN_WINDOW)
+    e = register(r, 2025, IN_WINDOW)
+    agent_number = number("330203", "19700101", "031")
+    agent = registration_agent_record(enrollment=e, name="王五", id_number=agent_number, relation="sibling",
+                                      actor=cw)
+    page = client.get(f"{ENROLLMENTS}{e.pk}/change/").content.decode()
+    assert agent_number not in page and "330203********" in page
+    data = {"agent-TOTAL_FORMS": "1", "agent-INITIAL_FORMS": "1", "agent-0-id": str(agent.pk),
+            "agent-0-enrollment": str(e.pk), "agent-0-name": "王五五", "agent-0-relation": "sibling",
+            "documents-TOTAL_FORMS": "0", "documents-INITIAL_FORMS": "0"}
+    resp = client.post(f"{ENROLLMENTS}{e.pk}/change/", data)
+    assert resp.status_code == 302, resp.content.decode()[-2000:]
+    stored = RegistrationAgent.objects.get(enrollment=e)
+    assert (stored.pk, stored.name, stored.id_number) == (agent.pk, "王五五", agent_number)
