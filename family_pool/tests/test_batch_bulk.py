@@ -181,3 +181,23 @@ def test_a_guard_firing_in_the_set_based_write_redoes_the_chunk_member_by_member
     assert Payment.objects.filter(channel="family_pool").count() == 5
     assert AccountEntry.objects.filter(kind="pool_premium").count() == 5
     assert ledger_check() == [] and account_check() == [] and deduction_check() == []
+
+
+def test_the_collector_is_paused_for_a_chunk_and_runs_again_after(policies, monkeypatch):
+    import gc
+
+    families()
+    seen, real = [], batch.bulk_chunk
+
+    def watching(members, c):
+        seen.append(gc.isenabled())
+        return real(members, c)
+
+    monkeypatch.setattr(batch, "bulk_chunk", watching)
+    assert gc.isenabled()
+    assert decide("bulk")["deducted"] == 5
+    assert (seen, gc.isenabled()) == ([False], True)
+    monkeypatch.setattr(batch, "bulk_chunk", lambda members, c: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        decide("bulk")
+    assert gc.isenabled()  # also after a failing chunk
