@@ -294,12 +294,26 @@ def changes_panel(limit: int = 15) -> Panel:
     per: dict[str, int] = OrderedDict()
     table = []
     for ctx in contexts:
-        who = show.who(ctx.metadata)
+        who = _who(ctx.metadata or {})
         per[who] = per.get(who, 0) + 1
         table.append([show.local_time(ctx.created_at), who, show.action_text(ctx.metadata)])
     return Panel("changes", f"最近的操作（最新 {limit} 次）", ["时间", "操作人", "操作"], table,
                  _chart("bar", per.keys(), [("操作次数", per.values())]) if table else None,
                  empty="暂无操作记录。", links=[Link("全部变更记录", reverse("admin:pghistory_events_changelist"))])
+
+
+def _who(meta: dict) -> str:
+    """Who acted, in words: the user's name; a command or a scheduled task as 系统 with what it
+    does (its code name is never shown); an integration as its token's name."""
+    from core import audit_display as show
+
+    if meta.get("username") or meta.get("user"):
+        return show.who(meta)
+    actor = str(meta.get("actor") or "")
+    if actor.startswith("api token "):
+        return f"接口令牌 {actor[len('api token '):]}"
+    words = show.ACTIONS.get(actor.split(" ")[-1]) if actor else None
+    return f"系统（{words}）" if words else "系统"
 
 
 # --- the page ----------------------------------------------------------------------------

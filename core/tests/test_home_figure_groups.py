@@ -273,3 +273,16 @@ def test_the_policy_administrators_home_page(client):
     assert chart["datasets"][0]["data"][chart["labels"].index("吕梁市 2026")] == 2
     html = resp.content.decode()
     assert "<td>吕梁市</td><td>2026</td><td>已发布</td>" in html and 'id="policy-chart-data"' in html
+
+
+@pytest.mark.parametrize("meta,shown", [
+    ({"user": 3, "username": "zhoujing"}, "zhoujing"),
+    ({"actor": "load_policies"}, "系统（载入政策）"),
+    ({"actor": "celery schedule_pool_batches"}, "系统"),
+    ({"actor": "api token 微信渠道"}, "接口令牌 微信渠道"),
+    ({}, "系统"),
+])
+def test_who_acted_reads_in_words_never_a_command_name(meta, shown):
+    from config.home import _who
+
+    assert _who(meta) == shown
