@@ -106,7 +106,7 @@ def pool_policy(region: str, year: int) -> PolicyYear:
 # without any change recorded, the network's mode if it existed then.  The last changes of
 # the range are read at once (one index range scan), not by a subquery per network.
 _NETWORKS = """
-SELECT n.id FROM family_pool_network n
+SELECT n.id, n.account_id FROM family_pool_network n
 LEFT JOIN (SELECT DISTINCT ON (mc.network_id) mc.network_id, mc.premium_mode FROM family_pool_modechange mc
            WHERE mc.network_id > %(lo)s AND mc.network_id <= %(hi)s AND mc.changed_at <= %(cutoff)s
            ORDER BY mc.network_id, mc.changed_at DESC, mc.id DESC) last ON last.network_id = n.id
@@ -121,9 +121,9 @@ WHERE n.region_id = ANY(%(regions)s) AND n.status = 'active' AND n.id > %(lo)s A
 # parameterised: the statistics of the deductions table are those of before the run (often
 # empty), and an anti-join planned on them compared every member with every deduction
 # already made (31 s a chunk at 90,000 deductions; bench/RESULTS.md).
-_MEMBERS = """
-SELECT p.id, p.network_id, n.account_id, p.id_number, p.name, p.relation, e.id, n.organizer_id_number,
-       n.organizer_name
+_CANDIDATE_COLUMNS = """p.id, p.network_id, n.account_id, p.id_number, p.name, p.relation, e.id,
+       n.organizer_id_number, n.organizer_name"""
+_MEMBERS_FROM = """
 FROM family_pool_network n
 JOIN family_pool_participation p ON p.network_id = n.id AND p.role = 'member'
      AND p.joined_at <= %(cutoff)s AND (p.left_at IS NULL OR p.left_at > %(cutoff)s)
@@ -134,8 +134,15 @@ LEFT JOIN LATERAL (SELECT 1 AS hit FROM family_pool_pooldeduction d
                    WHERE d.id_number = p.id_number AND d.year = %(year)s AND d.status = 'deducted'
                    LIMIT 1) done ON true
 WHERE n.id = ANY(%(nets)s::bigint[]) AND done.hit IS NULL
-ORDER BY p.network_id, p.id
 """
+_MEMBERS = f"SELECT {_CANDIDATE_COLUMNS} {_MEMBERS_FROM} ORDER BY p.network_id, p.id"
+# The set-based writer's: the same members with what ``_Held`` reads of the enrollment and the
+# resident, the enrollments locked in key order — one statement instead of two (a row paid
+# meanwhile comes back with its new status; one cancelled meanwhile does not come back).
+_HELD_COLUMNS = """e.id, e.status, e.region_id, e.nonlocal_via_parent_permit, e.paid_amount, e.amount_due,
+       e.paid_via, r.id, r.id_number, r.name, r.region_id, r.birth_date, r.hukou, r.residence_permit,
+       r.residence_permit_expires_on, r.student"""
+_MEMBERS_LOCKED = f"SELECT {_CANDIDATE_COLUMNS}, {_HELD_COLUMNS} {_MEMBERS_FROM} ORDER BY e.id FOR UPDATE OF e"
 
 _RANGES = f"""
 SELECT max(id), count(*) FROM (
@@ -186,10 +193,11 @@ def _candidates(params: dict) -> list[Candidate]:
         return sorted((Candidate(*row) for row in cur.fetchall()), key=Candidate.order_key)
 
 
-def _deducting_networks(params: dict) -> list[int]:
+def _deducting_networks(params: dict) -> list[tuple[int, int]]:
+    """(network id, account id) of the chunk's deducting networks."""
     with connection.cursor() as cur:
         cur.execute(_NETWORKS, params)
-        return [pk for (pk,) in cur.fetchall()]
+        return cur.fetchall()
 
 
 def _lock_accounts(ids: set[int]) -> dict[int, EmployeeAccount]:
@@ -268,9 +276,15 @@ def _process_networks(*, region: str, year: int, lo: int, hi: int, at: datetime,
                               skipped_already_paid=0, insufficient_balance=0, already_deducted=0)
     with transaction.atomic(), audit_context(actor, action="pool_batch", region=region, year=year):
         nets = _deducting_networks(params)
-        params["nets"] = pg_array(nets)
+        params["nets"] = pg_array(pk for pk, _ in nets)
         counts["processed"] = len(nets)  # progress is counted in networks (the plan's items)
-        members = _candidates(params)
+        locked = None
+        if writer == "per_member":
+            members = _candidates(params)
+        elif nets:
+            members, *locked = _lock_members(params, {account for _, account in nets})
+        else:
+            members = []
         if members:
             ctx = _Chunk(region=region, year=year, at=at, run_id=run_id, actor=actor,
                          priced_on=min(local_day(at), local_day(params["cutoff"])))
@@ -279,7 +293,7 @@ def _process_networks(*, region: str, year: int, lo: int, hi: int, at: datetime,
             else:
                 try:
                     with transaction.atomic():
-                        counts.update(bulk_chunk(members, ctx))
+                        counts.update(bulk_chunk(members, ctx, locked))
                 except (IntegrityError, PgIntegrityError):
                     # a guard fired (the (member, year) deduction, a transaction id taken meanwhile):
                     # the chunk again member by member, where each guard decides one person
@@ -487,16 +501,37 @@ def _payment_refusal(h: _Held, spec, txn: str, taken: set[str], rules: dict, c: 
     return rules[h.region_id]
 
 
-def bulk_chunk(members: list[Candidate], c: _Chunk) -> Counter:
+def _lock_accounts_bulk(ids) -> dict[int, list]:
+    """The accounts locked in key order: id -> [historical balance, status]."""
+    return {pk: [balance, status] for pk, balance, status in _fetch(_LOCK_ACCOUNTS, [pg_array(sorted(ids))])}
+
+
+def _lock_members(params: dict, account_ids: set[int]) -> tuple[list[Candidate], dict[int, list], dict[int, _Held]]:
+    """The set-based writer's reads, locks in the fixed order: the networks' accounts, then
+    the members with their enrollments (``_MEMBERS_LOCKED``)."""
+    accounts = _lock_accounts_bulk(account_ids)
+    members, held = [], {}
+    for row in _fetch(_MEMBERS_LOCKED, params):
+        members.append(Candidate(*row[:9]))
+        held[row[9]] = _Held(*row[9:])
+    members.sort(key=Candidate.order_key)
+    return members, accounts, held
+
+
+def bulk_chunk(members: list[Candidate], c: _Chunk, locked: tuple[dict, dict] | None = None) -> Counter:
     """The set-based chunk writer: the same decisions as ``_decide`` (same order of rules),
     then a handful of statements — the payments and the enrollments' paid columns
     (``payments.bulk``), the account entries and balances (``accounts.post_many``), the
-    ``PoolDeduction`` rows (COPY; the unique (member, year) guard fires here)."""
+    ``PoolDeduction`` rows (COPY; the unique (member, year) guard fires here).  ``locked``:
+    (accounts, enrollments) as ``_lock_members`` read and locked them; without, they are
+    locked here."""
     S = PoolDeduction.Status
-    accounts = {pk: [balance, status] for pk, balance, status in
-                _fetch(_LOCK_ACCOUNTS, [pg_array(sorted({m.account_id for m in members}))])}
-    held = {row[0]: _Held(*row) for row in
-            _fetch(_LOCK_ENROLLMENTS, [pg_array(sorted({m.enrollment_id for m in members}))])}
+    if locked is None:
+        accounts = _lock_accounts_bulk({m.account_id for m in members})
+        held = {row[0]: _Held(*row) for row in
+                _fetch(_LOCK_ENROLLMENTS, [pg_array(sorted({m.enrollment_id for m in members}))])}
+    else:
+        accounts, held = locked
     priced, refused = _price_bulk([h for h in held.values() if h.status == EnrollmentStatus.REGISTERED], c)
     taken = {t for (t,) in _fetch(_TAKEN, [pg_array(txn_of(c.year, m) for m in members)])}
     now, rules = timezone.now(), {}

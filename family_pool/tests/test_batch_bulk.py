@@ -170,8 +170,8 @@ def test_a_guard_firing_in_the_set_based_write_redoes_the_chunk_member_by_member
     families()
     real = batch.bulk_chunk
 
-    def then_guard(members, c):
-        real(members, c)  # everything written, then the (member, year) guard fires
+    def then_guard(members, c, locked=None):
+        real(members, c, locked)  # everything written, then the (member, year) guard fires
         raise IntegrityError("duplicate key value violates unique constraint deduction_once_per_member_year")
 
     monkeypatch.setattr(batch, "bulk_chunk", then_guard)
@@ -189,15 +189,15 @@ def test_the_collector_is_paused_for_a_chunk_and_runs_again_after(policies, monk
     families()
     seen, real = [], batch.bulk_chunk
 
-    def watching(members, c):
+    def watching(members, c, locked=None):
         seen.append(gc.isenabled())
-        return real(members, c)
+        return real(members, c, locked)
 
     monkeypatch.setattr(batch, "bulk_chunk", watching)
     assert gc.isenabled()
     assert decide("bulk")["deducted"] == 5
     assert (seen, gc.isenabled()) == ([False], True)
-    monkeypatch.setattr(batch, "bulk_chunk", lambda members, c: 1 / 0)
+    monkeypatch.setattr(batch, "bulk_chunk", lambda members, c, locked=None: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         decide("bulk")
     assert gc.isenabled()  # also after a failing chunk
