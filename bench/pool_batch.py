@@ -309,6 +309,7 @@ WHERE p.role = 'member' AND mc.premium_mode AND n.status = 'active'"""
 def books() -> dict:
     """Counted from the database: decisions, doubles, lost ones, and the two ledgers."""
     from family_pool.accounts import account_check
+    from family_pool.deductions import deduction_check
     from payments.services import ledger_check
 
     q = {
@@ -334,6 +335,7 @@ def books() -> dict:
     out = {k: value(sql) for k, sql in q.items()}
     out["account_check"] = len(account_check())
     out["ledger_check"] = len(ledger_check())
+    out["deduction_check"] = len(deduction_check())  # the deductions' references (no foreign keys)
     return out
 
 
@@ -349,8 +351,9 @@ def judge(b: dict, candidates: int, reference: dict | None) -> list[str]:
         wrong.append("deductions, payments, entries and paid enrollments disagree")
     if not b["deducted_amount"] == b["pool_payment_amount"] == b["pool_entry_amount"]:
         wrong.append("amounts disagree")
-    if b["account_check"] or b["ledger_check"]:
-        wrong.append(f"books: {b['account_check']} accounts, {b['ledger_check']} enrollments off")
+    if b["account_check"] or b["ledger_check"] or b["deduction_check"]:
+        wrong.append(f"books: {b['account_check']} accounts, {b['ledger_check']} enrollments off, "
+                     f"{b['deduction_check']} deductions with broken references")
     if reference is not None:
         for key in ("deducted", "deducted_amount", "insufficient", "skipped", "failed"):
             if b[key] != reference[key]:
@@ -651,7 +654,8 @@ def main(argv=None) -> int:
                   f"({'mid-run, ' + str(k['done_at_kill']) + ' chunks done' if k['mid'] else 'after the run ended'}), "
                   f"finished in {k['seconds']:.1f} s, takeovers {k['run'].takeovers}; deducted {b['deducted']:,} "
                   f"({b['deducted_people']:,} people), payments {b['pool_payments']:,}, entries {b['pool_entries']:,}, "
-                  f"decisions {b['decisions']:,}; account_check {b['account_check']}, ledger_check {b['ledger_check']} "
+                  f"decisions {b['decisions']:,}; account_check {b['account_check']}, ledger_check {b['ledger_check']}, "
+                  f"deduction_check {b['deduction_check']} "
                   f"-> {'ok' if not wrong else 'WRONG: ' + '; '.join(wrong)} (copy {copy_s:.0f} s; load {_load()})",
                   flush=True)
         if args.kill_runs:
