@@ -101,7 +101,7 @@ def enrollments_view(request):
     if isinstance(year, bool) or not isinstance(year, int):
         raise ApiError(422, "invalid_input", "year 应为整数年份")
     try:
-        number = idnumbers.parse(body["id_number"]).number
+        number = idnumbers.parse(body["id_number"], place_check=False).number
     except idnumbers.IdNumberError as exc:
         raise ApiError(422, "invalid_input", f"id_number: {exc}") from None
     resident = Resident.objects.select_related("region").filter(id_number=number).first()
