@@ -109,7 +109,8 @@ def scheme_exit_record(*, resident, kind: str, left_on: date, evidence_kind: str
             raise services.EnrollmentError("duplicate", f"{locked.name} 已有 {left_on.isoformat()} 的同类退出记录")
         try:
             with transaction.atomic():
-                row = SchemeExit.objects.create(resident=locked, recorded_by=acting_user(actor), recorded_at=clock.now(),
+                row = SchemeExit.objects.create(resident=locked, id_number=locked.id_number, recorded_at=clock.now(),
+                                                recorded_by=acting_user(actor),
                                                 note=(note or "").strip()[:200], **clean)
         except IntegrityError:
             raise services.EnrollmentError("duplicate",

@@ -283,6 +283,10 @@ class SchemeExit(models.Model):
 
     resident = models.ForeignKey(Resident, verbose_name="参保人", on_delete=models.PROTECT,
                                  related_name="scheme_exits")
+    # the resident's (never changing) ID number, so that the batch facts selector joins the
+    # numbers asked for to this table directly, as it does employee coverage, instead of
+    # looking up every leaver's resident row (bench figures in the README section)
+    id_number = models.CharField("身份证号码", max_length=18, editable=False)
     kind = models.CharField("类别", max_length=30, choices=SchemeExitKind.choices)
     left_on = models.DateField("退出日期")
     evidence_kind = models.CharField("证明材料", max_length=30, choices=SchemeExitEvidence.choices)
@@ -299,7 +303,9 @@ class SchemeExit(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["resident", "kind", "left_on"], name="scheme_exit_unique"),
             models.CheckConstraint(condition=~Q(evidence_number=""), name="scheme_exit_has_evidence"),
+            models.CheckConstraint(condition=Q(id_number__regex=r"^\d{17}[\dX]$"), name="scheme_exit_id_format"),
         ]
+        indexes = [models.Index(fields=["id_number", "left_on"], name="scheme_exit_number_left")]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.left_on.isoformat()}"

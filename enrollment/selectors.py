@@ -219,9 +219,8 @@ _COVERAGE_SQL = f"""
 SELECT c.id_number, c.year, c.ended_on FROM {_NUMBERS}
 JOIN {EmployeeCoverage._meta.db_table} c ON c.id_number = t.n WHERE c.year IN (%s, %s)
 UNION ALL
-SELECT r.id_number, NULL, x.left_on FROM {_NUMBERS}
-JOIN {Resident._meta.db_table} r ON r.id_number = t.n
-JOIN {SchemeExit._meta.db_table} x ON x.resident_id = r.id WHERE x.left_on >= %s
+SELECT x.id_number, NULL, x.left_on FROM {_NUMBERS}
+JOIN {SchemeExit._meta.db_table} x ON x.id_number = t.n WHERE x.left_on >= %s
 """
 _EMPLOYEE_YEARS_SQL = f"""
 SELECT c.id_number, c.year FROM {_NUMBERS}

@@ -142,9 +142,10 @@ def test_recording_a_leaving_prices_the_unpaid_registration_again_and_the_paymen
     row = record(r, date(2025, 4, 15), kind="employee_stopped", evidence="employee_stop", number="停保-0415",
                  today=date(2025, 5, 2), actor=user)
     stored = SchemeExit.objects.get(pk=row.pk)
-    assert (stored.resident_id, stored.kind, stored.left_on, stored.evidence_kind, stored.evidence_number,
-            stored.recorded_by_id) == (r.pk, "employee_stopped", date(2025, 4, 15), "employee_stop",
-                                       "停保-0415", user.pk)
+    assert (stored.resident_id, stored.id_number, stored.kind, stored.left_on, stored.evidence_kind,
+            stored.evidence_number, stored.recorded_by_id) == (r.pk, r.id_number, "employee_stopped",
+                                                               date(2025, 4, 15), "employee_stop", "停保-0415",
+                                                               user.pk)
     e.refresh_from_db()
     assert (e.timing, e.amount_due) == ("exempt", Decimal("400.00"))
     paid = enrollment_record_payment(enrollment=e, amount=Decimal("400.00"), paid_on=date(2025, 5, 10),
