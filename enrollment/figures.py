@@ -73,7 +73,7 @@ def figures_for(region_codes, years) -> tuple[list[Figure], object]:
 # --- assisted people and amounts by funding source ------------------------------------------
 
 ASSISTED = "assisted"
-NO_SOURCE = "未注明资金来源"
+NO_SOURCE = "来源文件未给出"  # as the funding report (subsidies.reports) says it
 
 _ASSISTED = """
 SELECT region_id, year, assistance_identity, count(*), sum(assistance_amount)
@@ -97,7 +97,7 @@ def _funding_sources(pairs) -> dict[tuple[str, int, str], str]:
 
 def assisted_refresh() -> int:
     """Enrollments (not cancelled) granted assistance, per region, year and funding source (the
-    policy tier of the person's identity names it; a tier without one: 未注明资金来源)."""
+    policy tier of the person's identity names it; without one: 来源文件未给出)."""
     from policy.selectors import policy_codes
 
     with connection.cursor() as cursor:

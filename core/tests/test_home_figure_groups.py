@@ -99,13 +99,15 @@ def test_assisted_people_and_amounts_by_funding_source(settings):
     assisted("330203", "19600102", "021", "330200", 2025, "tekun", "400.00")
     assisted("330203", "19600103", "031", "330200", 2025, "dibao", "400.00", EnrollmentStatus.CANCELLED)
     assisted("330203", "19600104", "041", "330200", 2025, "dibao", "0.00")  # no money granted: not counted
+    assisted("330203", "19600107", "071", "330200", 2025, "monitored", "100.00")  # no Ningbo tier names a source
     # 孝义 runs 吕梁's policy: its tiers name the funding source
     assisted("141181", "19600105", "051", "141181", 2026, "dibao", "320.00")
     assisted("141181", "19600106", "061", "141181", 2026, "monitored", "280.00")
-    assert enrollment_figures.assisted_refresh() == 2
+    assert enrollment_figures.assisted_refresh() == 3
     assert cells("assisted") == [
         ("141181", 2026, None, "医疗救助资金", "医疗救助资金", 2, Decimal("600.00")),
-        ("330200", 2025, None, "政府全额补助", "政府全额补助", 2, Decimal("800.00"))]
+        ("330200", 2025, None, "政府全额补助", "政府全额补助", 2, Decimal("800.00")),
+        ("330200", 2025, None, "来源文件未给出", "来源文件未给出", 1, Decimal("100.00"))]
 
 
 def test_reregistration_notices_outstanding():
