@@ -162,7 +162,7 @@ def _check_row(number: int, values: dict, today: date, errors: list, memo: dict)
     if reason is not None:
         errors.append(RowError(number, "姓名", reason))
     year_text = plain(values.get("待遇年度", ""))
-    year = int(year_text) if re.fullmatch(r"\d{4}", year_text) else None
+    year = memo["year"][year_text]
     if year is None:
         errors.append(RowError(number, "待遇年度", f"应为四位年份，收到 {echo(year_text)}"))
     elif channel == Channel.CARRIED_OVER and year > today.year:
@@ -175,7 +175,7 @@ def _check_row(number: int, values: dict, today: date, errors: list, memo: dict)
     if isinstance(paid_at, Exception):
         errors.append(RowError(number, "缴费时间", f"应为日期时间，如 2025-11-10 10:30:00，收到 {echo(plain(raw_time))}"))
     else:
-        paid_on = paid_at.astimezone(SHANGHAI).date()
+        paid_on = memo["day"][paid_at]
         if paid_on > today:
             errors.append(RowError(number, "缴费时间", f"晚于今天（{today.isoformat()}）"))
     if len(errors) > before:
@@ -186,16 +186,30 @@ def _check_row(number: int, values: dict, today: date, errors: list, memo: dict)
                    amount=amount, paid_at=paid_at, payer_kind=PAYER_BY_CHANNEL.get(channel, PayerKind.COLLECTOR),
                    payer_id=payer_id, payer_name=payer_name, paid_on=paid_on)
     if not r.carried:
-        r.body_hash = row_hash(r)
+        r.body_hash = row_hash(r, memo["amount_text"])
     return r
 
 
-def row_hash(r: PaymentRow) -> str:
+def row_hash(r: PaymentRow, amounts: dict | None = None) -> str:
     """The row's content, canonical: the same row imported again hashes the same (fields
-    joined by a separator no checked cell holds)."""
-    text = "\x1f".join(("import_payments", r.channel, r.txn_id, r.id_number, r.name, str(r.year), f"{r.amount:.2f}",
+    joined by a separator no checked cell holds).  ``amounts``: each amount's text by value,
+    kept by the caller for a file (a file repeats a handful; equal amounts have one text,
+    unlike equal times in two offsets, whose texts differ and are not memoised)."""
+    amount = amounts[r.amount] if amounts is not None else _amount_text(r.amount)
+    text = "\x1f".join(("import_payments", r.channel, r.txn_id, r.id_number, r.name, str(r.year), amount,
                         r.paid_at.isoformat(), r.payer_kind, r.payer_id, r.payer_name))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _amount_text(amount: Decimal) -> str:
+    return f"{amount:.2f}"
+
+
+_YEAR = re.compile(r"\d{4}")
+
+
+def _year(text: str) -> int | None:
+    return int(text) if _YEAR.fullmatch(text) else None
 
 
 def _name(text: str) -> tuple[str, str | None]:
@@ -211,7 +225,8 @@ def check_rows(table: Table, today: date, progress=None) -> tuple[list[PaymentRo
     rows, first = [], {}
     total = len(table.rows)
     memo = {"channel": _Memo(channel_code), "amount": _Memo(parse_amount), "time": _Memo(parse_moment),
-            "name": _Memo(_name)}
+            "name": _Memo(_name), "year": _Memo(_year), "day": _Memo(lambda at: at.astimezone(SHANGHAI).date()),
+            "amount_text": _Memo(_amount_text)}
     for i, (number, values) in enumerate(table.rows, 1):
         r = None if number in bad_cells else _check_row(number, values, today, errors, memo)
         if r is not None:
