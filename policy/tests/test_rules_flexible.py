@@ -307,3 +307,12 @@ def test_explanation_names_each_part_and_the_rule():
     assert steps[4] == "2025-08-15 达到法定退休年龄，完成当年全年缴费后，自 2025-09-01 起办理在职转退休"
     answer.pop("explanation")
     assert answer == run(flex("2025-03-31", retirement_age_reached_on="2025-08-15"))
+
+
+def test_a_cloned_year_moves_the_pay_by_day_and_keeps_the_parts():
+    scheme = spec_for(XY, 2026).flexible
+    assert scheme.pay_by == date(2025, 12, 31)
+    assert run(flex("2026-03-31", year=2026))["timing"] == "interrupted"
+    answer = run(flex("2026-04-01", year=2026))
+    assert (answer["timing"], answer["benefit_start"], answer["amount_due"]) == (
+        "first_enrolment", "2026-07-01", "3676.80")
