@@ -50,8 +50,10 @@ def batch_states(region_codes, years) -> list[BatchState]:
     pys = (PolicyYear.objects.filter(status=PolicyYearStatus.PUBLISHED, pool_premium_payment=True,
                                      year__in=list(years), region__policy_region__isnull=True)
            .select_related("region").order_by("region_id", "year"))
-    if region_codes is not None:
-        pys = pys.filter(region_id__in=sorted(region_codes))
+    if region_codes is not None:  # a county's batch is its city's (孝义 141181 → 吕梁 141100)
+        from policy.selectors import policy_codes
+
+        pys = pys.filter(region_id__in=sorted(set(policy_codes(region_codes).values())))
     pys = list(pys)
     scopes = [f"{py.region_id}-{py.year}" for py in pys]
     latest: dict[str, BatchRun] = {}

@@ -85,6 +85,16 @@ def test_the_december_batch_decisions_and_state(pool_world):
     assert pool_figures.batch_states({"310000"}, [2030]) == []  # no policy year: nothing to show
 
 
+def test_a_countys_caseworker_sees_the_citys_december_batch():
+    from policy.models import PolicyYear
+
+    PolicyYear.objects.filter(region_id="141100", year=2026).update(pool_premium_payment=True,
+                                                                    pool_batch_starts_on=date(2025, 12, 21))
+    [state] = pool_figures.batch_states({"141181"}, [2026])
+    assert (state.region, state.region_code, state.starts_on, state.state) == (
+        "吕梁市", "141100", date(2025, 12, 21), "未开始（2025-12-21 起自动划扣）")
+
+
 def test_assisted_people_and_amounts_by_funding_source(settings):
     def assisted(area, birth, seq, region, year, identity, amount, status=EnrollmentStatus.PAID):
         r = person(area, birth, seq, name=f"资助{seq}", today=date(2025, 11, 1))
@@ -288,3 +298,12 @@ def test_who_acted_reads_in_words_never_a_command_name(meta, shown):
     from config.home import _who
 
     assert _who(meta) == shown
+
+
+def test_an_operator_sees_every_roles_panels(client):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_superuser("operator", password=PASSWORD))
+    ids = [p.id for p in client.get("/admin/").context["panels"]]
+    assert ids == ["enrollment", "payments", "assisted", "rosters", "reregistration", "batches", "pool", "policy",
+                   "changes", "batches-failed"]
