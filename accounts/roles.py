@@ -14,7 +14,7 @@ CASEWORKER = "经办人员"
 POLICY_ADMIN = "政策管理员"
 AUDITOR = "审计人员"
 
-WORK_APPS = ("enrollment", "payments", "subsidies", "family_pool")
+WORK_APPS = ("enrollment", "payments", "subsidies", "family_pool", "flexible")
 
 
 def _perms(app_labels, actions, exclude_models=()):
