@@ -18,7 +18,7 @@ from enrollment.selectors import PersonFacts, joined, quote_requests_for
 from policy.rules import QuoteError
 from subsidies.quote_memo import ClassQuoteMemo
 
-from .bulk import PaidColumns, applied_body, next_payment_ids, write_applied
+from .bulk import CopyText, PaidColumns, applied_body, next_payment_ids, write_applied
 from .imports import PaymentRow, error_of
 from .models import Payment, Refund
 from .services import PAID_VIA, PaymentError, check_channel_rules, payment_carry_over
@@ -237,18 +237,20 @@ def _write(applied: list, duplicates: list, people: dict, actor) -> None:
         return
     user = acting_user(actor)
     now = clock.now()
-    common = (now, user.pk if user else None, "" if user is not None else str(actor or "")[:200],
+    text = CopyText()  # the COPY's text of the repeated amounts, times and dates, worked out once each
+    common = (text(now), user.pk if user else None, "" if user is not None else str(actor or "")[:200],
               "批量导入（import_payments）")
     ids = next_payment_ids(len(applied) + len(duplicates))
     records = []
     for pk, (r, e, result) in zip(ids, applied):
         body = applied_body(pk, result.benefit_start)  # payment_record's answer
-        records.append(_record(pk, r, e, people, "applied", body, 201, common))
+        records.append(_record(pk, r, e, people, "applied", body, 201, common, text))
     refunds = []
     for pk, (r, e) in zip(ids[len(applied):], duplicates):
         body = {"error": {"code": "already_paid",
                           "message": f"{r.year} 年度已缴费；本笔 {r.amount:.2f} 元已记录并列入退费"}}
-        records.append(_record(pk, r, e, people, "duplicate", json.dumps(body, ensure_ascii=False), 409, common))
+        records.append(_record(pk, r, e, people, "duplicate", json.dumps(body, ensure_ascii=False), 409, common,
+                               text))
         if r.amount > 0:
             refunds.append(Refund(enrollment_id=e.id, source_payment_id=pk, id_number=r.id_number,
                                   name=people[r.id_number][1], region_id=e.region_id, year=r.year,
@@ -262,8 +264,9 @@ def _write(applied: list, duplicates: list, people: dict, actor) -> None:
         Refund.objects.bulk_create(refunds, batch_size=2000)
 
 
-def _record(pk, r: PaymentRow, e: Held, people, outcome, body, status, common) -> tuple:
-    """A ledger row in PAYMENT_COLUMNS order (``common``: recorded_at, recorded_by_id, actor, note)."""
+def _record(pk, r: PaymentRow, e: Held, people, outcome, body, status, common, text) -> tuple:
+    """A ledger row in PAYMENT_COLUMNS order (``common``: recorded_at, recorded_by_id, actor, note;
+    ``text``: a ``CopyText`` for the amount, time and date)."""
     return (pk, "payment", outcome, r.channel, r.txn_id, e.id, r.id_number, people[r.id_number][1], e.region_id,
-            r.year, r.amount, r.paid_at, r.paid_on, r.payer_kind, r.payer_id, r.payer_name, r.body_hash, body,
-            status, *common)
+            r.year, text(r.amount), text(r.paid_at), text(r.paid_on), r.payer_kind, r.payer_id, r.payer_name,
+            r.body_hash, body, status, *common)
