@@ -256,6 +256,20 @@ def pool_panel(codes, years, names) -> Panel:
                  num_cols=(5, 6, 7))
 
 
+def flexible_panel(codes, years, names) -> Panel:
+    from flexible.figures import GROUP
+
+    rows = rows_of(GROUP, codes, years=years)
+    labels = list(OrderedDict.fromkeys(f"{names.get(r.region, r.region)} {r.year}" for r in rows))
+    statuses = OrderedDict((r.key, r.label) for r in sorted(rows, key=lambda r: r.key))
+    counts = {(f"{names.get(r.region, r.region)} {r.year}", r.key): r.count for r in rows}
+    datasets = [(label, [counts.get((x, key), 0) for x in labels]) for key, label in statuses.items()]
+    return Panel("flexible", "灵活就业人员医疗保险参保（按状态）", ["参保地", "待遇年度", "状态", "人数", "应缴金额（元）"],
+                 [[names.get(r.region, r.region), r.year, r.label, r.count, money(r.amount)] for r in rows],
+                 _chart("bar", labels, datasets, stacked=True) if rows else None,
+                 empty="暂无灵活就业人员参保。", refreshed=refreshed_at(rows), num_cols=(3, 4))
+
+
 # --- the policy administrator's and the auditor's ----------------------------------------
 
 
@@ -335,7 +349,8 @@ def home(request) -> dict:
         context.update(figures=figures, figures_refreshed=enrollment.refreshed, chart_data=chart_data)
         panels += [enrollment, payments_panel(codes, today), assisted_panel(codes, years, names),
                    roster_panel(codes, years, names), reregistration_panel(codes, names),
-                   batches_panel(request), pool_panel(codes, [today.year, today.year + 1], names)]
+                   batches_panel(request), pool_panel(codes, [today.year, today.year + 1], names),
+                   flexible_panel(codes, years, names)]
     if POLICY_ADMIN in roles and user.has_perm("policy.view_policyyear"):
         panels.append(policy_panel(request))
     if AUDITOR in roles:

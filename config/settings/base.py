@@ -236,6 +236,7 @@ FIGURE_REFRESHERS = [
     "payments.figures.refresh",  # payments per day and channel, last 30 days
     "subsidies.figures.refresh",  # roster identities per department
     "family_pool.figures.refresh",  # the December batch's decisions
+    "flexible.figures.refresh",  # flexible-employment enrollments per status
 ]
 
 CELERY_BEAT_SCHEDULE = {

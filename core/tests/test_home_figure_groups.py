@@ -180,7 +180,7 @@ def test_every_group_is_configured_and_every_refresher_imports(settings):
     assert settings.FIGURE_REFRESHERS == [
         "enrollment.figures.figures_refresh", "enrollment.figures.assisted_refresh",
         "enrollment.figures.reregistration_refresh", "payments.figures.refresh", "subsidies.figures.refresh",
-        "family_pool.figures.refresh"]
+        "family_pool.figures.refresh", "flexible.figures.refresh"]
     for path in settings.FIGURE_REFRESHERS:
         assert callable(import_string(path))
 
@@ -208,7 +208,7 @@ def test_the_caseworkers_home_page_reads_only_summaries_of_their_regions(client,
     assert touched == []
     html = resp.content.decode()
     ids = [p.id for p in resp.context["panels"]]
-    assert ids == ["enrollment", "payments", "assisted", "rosters", "reregistration", "batches", "pool"]
+    assert ids == ["enrollment", "payments", "assisted", "rosters", "reregistration", "batches", "pool", "flexible"]
     payments = table_of(html, "payments")
     assert ('<tr><td>2024-12-22</td><td>家庭共济</td><td class="num">5</td><td class="num">1775.00</td></tr>'
             in payments)
@@ -230,7 +230,8 @@ def test_the_download_has_a_sheet_per_group(client, pool_world):
     client.force_login(caseworker("cw_sh_x", "310000"))
     book = load_workbook(BytesIO(client.get("/admin/figures.xlsx").content))
     assert book.sheetnames == ["参保情况", "近 30 天缴费", "资助参保人数与金额", "困难人员名单人数",
-                               "须重新登记、尚未重新登记的人员", "正在进行或失败的导入与批处理", "家庭共济缴费批量划扣"]
+                               "须重新登记、尚未重新登记的人员", "正在进行或失败的导入与批处理", "家庭共济缴费批量划扣",
+                               "灵活就业人员医疗保险参保"]
     rows = list(book["近 30 天缴费"].iter_rows(values_only=True))
     assert rows == [("缴费日期", "缴费渠道", "笔数", "金额（元）"), ("2024-12-22", "家庭共济", 5, "1775.00"),
                     ("合计", None, 5, "1775.00")]
@@ -305,5 +306,19 @@ def test_an_operator_sees_every_roles_panels(client):
 
     client.force_login(get_user_model().objects.create_superuser("operator", password=PASSWORD))
     ids = [p.id for p in client.get("/admin/").context["panels"]]
-    assert ids == ["enrollment", "payments", "assisted", "rosters", "reregistration", "batches", "pool", "policy",
-                   "changes", "batches-failed"]
+    assert ids == ["enrollment", "payments", "assisted", "rosters", "reregistration", "batches", "pool",
+                   "flexible", "policy", "changes", "batches-failed"]
+
+
+def test_the_flexible_employment_panel_reads_its_summary(client):
+    now = timezone.now()
+    store.replace("flexible_enrollments", [
+        store.Row(region="610400", year=2025, key="paid", label="已缴费", count=3, amount=Decimal("10800.00")),
+        store.Row(region="610400", year=2025, key="registered", label="已登记", count=1, amount=Decimal("3600.00")),
+        store.Row(region="330200", year=2025, key="paid", label="已缴费", count=9, amount=Decimal("1.00"))], now=now)
+    client.force_login(caseworker("cw_flex", "610400"))
+    resp = client.get("/admin/")
+    [panel] = [p for p in resp.context["panels"] if p.id == "flexible"]
+    assert panel.rows == [["咸阳市", 2025, "已缴费", 3, "10800.00"], ["咸阳市", 2025, "已登记", 1, "3600.00"]]
+    assert panel.chart["labels"] == ["咸阳市 2025"]
+    assert [(d["label"], d["data"]) for d in panel.chart["datasets"]] == [("已缴费", [3]), ("已登记", [1])]
