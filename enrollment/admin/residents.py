@@ -143,16 +143,20 @@ class RegisterForm(forms.Form):
         (v, label) for v, label in RegisteredVia.choices if v != RegisteredVia.DEFAULT_RENEWAL])
 
     years: tuple[int, ...] = ()
+    withheld: tuple[tuple[int, str], ...] = ()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["year"].choices = [(y, f"{y} 年度") for y in self.years]
-        if not self.years:
-            self.fields["year"].help_text = "所选参保人的参保地没有共同的已发布政策年度：请按参保地分开办理"
+        notes = [f"{y} 年度暂不能登记：{reason}" for y, reason in self.withheld]
+        if not self.years and not notes:
+            notes.append("所选参保人的参保地没有共同的已发布政策年度：请按参保地分开办理")
+        self.fields["year"].help_text = "；".join(notes)
 
     @classmethod
-    def for_years(cls, years):
-        return type("RegisterForm", (cls,), {"years": tuple(years)})
+    def for_years(cls, years, withheld: dict[int, str] | None = None):
+        return type("RegisterForm", (cls,), {"years": tuple(years),
+                                             "withheld": tuple(sorted((withheld or {}).items(), reverse=True))})
 
 
 class NewbornForm(RegisterForm):
@@ -368,8 +372,13 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColu
                     failed.append(refusal(resident.name, resident.id_number, exc.message))
             return (f"已登记 {ok} 人" if ok else ""), failed
 
-        years = published_years(queryset.values_list("region_id", flat=True).distinct())
-        return form_action(self, request, queryset, form_class=RegisterForm.for_years(years), title="登记参保",
+        from ..forms import registrable_years
+
+        published = published_years(queryset.values_list("region_id", flat=True).distinct())
+        # only what can succeed: a published year whose policy prices none of them is withheld
+        years, withheld = registrable_years(queryset, published, clock.today())
+        return form_action(self, request, queryset, form_class=RegisterForm.for_years(years, withheld),
+                           title="登记参保",
                            action="register_for_year", apply=apply,
                            initial={"year": default_year(years, clock.today())})
 

@@ -24,7 +24,10 @@ def _business_date(settings):
     settings.BUSINESS_DATE = DAY
 
 
-def test_register_offers_the_published_year_and_refuses_in_chinese(page, live_server):
+def test_register_withholds_a_year_that_cannot_succeed_and_says_why(page, live_server):
+    """吕梁 2026 is published, but on 2026-11-30 its window has closed and the late period's
+    fiscal subsidy is unset: the form offers no year and says why, instead of offering it and
+    refusing everyone afterwards."""
     caseworker("ll_register", "141100", "141181")
     zhao = person("141102", "19800501", "011", name="赵一", today=DAY)
     watch = Watcher(page)
@@ -35,16 +38,16 @@ def test_register_offers_the_published_year_and_refuses_in_chinese(page, live_se
     page.select_option("select[name=action]", "register_for_year")
     page.click("button[name=index]")
     page.wait_for_selector("select[name=year]")
-    assert page.locator("select[name=year] option").all_inner_texts() == ["2026 年度"]
-    expect(page.locator("select[name=year]")).to_have_value("2026")
+    assert page.locator("select[name=year] option").all_inner_texts() == []
+    assert page.locator(".helptext, .help").first.inner_text().strip() == (
+        "2026 年度暂不能登记：吕梁市 2026 年度“城乡居民”补缴时须一并缴纳的财政补助标准，来源文件未给出")
     assert_plain_chinese(visible_text(page))
     shot(page, "workbench-register-form")
 
     page.click("input[type=submit][value=确定]")
-    page.wait_for_url("**/admin/enrollment/resident/")
-    message = page.locator("ul.messagelist li.error").inner_text()
-    assert message == (f"赵一（{idnumbers.mask(zhao.id_number)}）：吕梁市 2026 年度“城乡居民”"
-                       "补缴时须一并缴纳的财政补助标准，来源文件未给出")
+    page.wait_for_selector(".errorlist")
+    assert "请选择待遇年度" in page.locator(".errorlist").first.inner_text()
+    assert not zhao.enrollments.exists()
     assert_plain_chinese(visible_text(page))
     shot(page, "workbench-register-refused")
     watch.assert_clean()
