@@ -207,7 +207,7 @@ def request_scheme(raw) -> str:
     scheme = raw.get("scheme", "resident")
     if scheme is None:
         scheme = "resident"
-    if scheme not in SCHEMES:
+    if not isinstance(scheme, str) or scheme not in SCHEMES:
         raise _bad("scheme", f"应为 resident 或 flexible_employment, 收到 {scheme!r}")
     return scheme
 

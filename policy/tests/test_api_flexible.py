@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from policy.rules.io import FLEXIBLE_FIELDS, FLEXIBLE_REQUEST_FIELDS
 
 URL = "/api/v1/quote"
@@ -91,3 +93,12 @@ def test_quote_command_answers_both_schemes(policies):
         call_command("quote", text=json.dumps(dict(FLEX, region="630100")), stdout=out)
     assert exc.value.code == 1
     assert json.loads(out.getvalue())["error"]["code"] == "scheme_not_offered"
+
+
+@pytest.mark.parametrize("scheme", [{"a": 1}, ["resident"], 7, True, "Resident"])
+def test_a_scheme_that_is_not_one_of_the_names_is_422_invalid_input(policies, client, staff_token, scheme):
+    """Found by the schemathesis run: an object as ``scheme`` was a 500 (unhashable dict)."""
+    resp = post(client, dict(FLEX, scheme=scheme), staff_token)
+    assert resp.status_code == 422
+    assert resp.json()["error"]["code"] == "invalid_input"
+    assert "scheme" in resp.json()["error"]["message"]
