@@ -36,7 +36,7 @@ from policy.rules.types import IDENTITIES
 from .departments import DEPARTMENTS
 from .forms import RosterUploadForm
 from .models import AssistanceIdentity, OwedRefund, RosterChange, RosterImport
-from .roster import ROSTER_REQUIRED, import_roster_table
+from .roster import ROSTER_OPTIONAL, ROSTER_REQUIRED, import_roster_table
 
 SESSION_KEY = "roster_uploads"
 TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -104,7 +104,7 @@ class AssistanceIdentityAdmin(IdSearchMixin, MaskedIdColumnMixin, ReadOnlyAdmin)
     list_select_related = ["region"]
     search_fields = ["id_number"]  # IdSearchMixin: exact number or name prefix
     search_help_text = "输入完整身份证号码（精确查找）或姓名开头"
-    fields = ["id_display_full", "name", "identity", "department", "certified_on", "region", "year",
+    fields = ["id_display_full", "name", "identity", "department", "certified_on", "assessed_on", "region", "year",
               "matched_display", "active_display", "roster", "removed_at", "removed_by", "source", "created_at"]
     readonly_fields = fields
     change_list_template = "admin/subsidies/assistanceidentity/change_list.html"
@@ -171,7 +171,7 @@ class AssistanceIdentityAdmin(IdSearchMixin, MaskedIdColumnMixin, ReadOnlyAdmin)
         filename = clean_filename(upload.name)
         content = upload.read()
         try:
-            table = read_table(content, filename, required=ROSTER_REQUIRED)
+            table = read_table(content, filename, required=ROSTER_REQUIRED, optional=ROSTER_OPTIONAL)
             result = import_roster_table(table, region=region, year=year, skip_invalid=skip, dry_run=True,
                                          actor=request.user, user=request.user, filename=filename)
         except SpreadsheetError as exc:

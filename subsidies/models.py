@@ -79,6 +79,8 @@ class AssistanceIdentity(models.Model):
     identity = models.CharField("困难身份", max_length=40, choices=list(IDENTITIES.items()))
     department = models.CharField("认定部门", max_length=30, blank=True, choices=list(DEPARTMENTS.items()))
     certified_on = models.DateField("认定日期", null=True, blank=True)
+    # 003 §二(五): a disability certificate new in 2025 counts only if assessed (残疾评定) by 10-31
+    assessed_on = models.DateField("残疾评定日期", null=True, blank=True)
     source = models.CharField("来源名单", max_length=200, blank=True)
     roster = models.ForeignKey(RosterImport, verbose_name="导入批次", null=True, blank=True,
                                on_delete=models.PROTECT, related_name="identities", db_index=False,

@@ -61,6 +61,7 @@ from .quote_memo import ClassQuoteMemo
 from .selectors import lock_identities
 
 ROSTER_REQUIRED = ["姓名", "身份证号码", "困难类别", "认定部门", "认定日期"]
+ROSTER_OPTIONAL = ["评定日期"]  # the disability assessment date (003 §二(五)), where a department gives it
 EARLIEST_CERTIFIED = date(1950, 1, 1)
 SHOWN = 50  # characters of a received value quoted back in a message
 
@@ -82,6 +83,7 @@ class RosterRow:
     department: str
     department_name: str
     certified_on: date
+    assessed_on: date | None = None
     matched: bool = False
     change: str = "new"  # new / updated / unchanged
 
@@ -101,6 +103,7 @@ class OnFile:
     identity: str
     certified_on: date | None
     active: bool
+    assessed_on: date | None = None
 
 
 @dataclass(slots=True)
@@ -161,7 +164,7 @@ def _no_cyclic_gc():
 
 def import_roster(data: bytes, filename: str, *, region: str, year: int, **kwargs) -> RosterResult:
     with _no_cyclic_gc():
-        table = read_table(data, filename, required=ROSTER_REQUIRED)
+        table = read_table(data, filename, required=ROSTER_REQUIRED, optional=ROSTER_OPTIONAL)
         return import_roster_table(table, region=region, year=year, filename=filename, **kwargs)
 
 
@@ -295,17 +298,18 @@ def _check_rows(table: Table, spec: PolicySpec, year: int, today: date, progress
     def classify(values, found, row):
         identity = _identity(values, found, row, spec, allowed)
         department, department_name = _department(values, found, row, spec, identity, others)
-        return identity, department, department_name, _certified_on(values, found, row, spec, identity, year,
+        on = _certified_on(values, found, row, spec, identity, year, today)
+        return identity, department, department_name, on, _assessed_on(values, found, row, spec, identity, on,
                                                                       today)
 
-    classified = _Memo(classify, ("困难类别", "认定部门", "认定日期"))
+    classified = _Memo(classify, ("困难类别", "认定部门", "认定日期", ASSESSED))
     for i, (row, values) in enumerate(table.rows, 1):
         if progress and i % 10000 == 0:
             progress("检查", i, len(table.rows))
         row_errors: list[RowError] = []
         name = check_name(values, row_errors, row)
         number = _id_number(values, row_errors, row, today)
-        identity, department, department_name, certified_on = classified(values, row_errors, row)
+        identity, department, department_name, certified_on, assessed_on = classified(values, row_errors, row)
         if number is not None and identity and department:
             key = (number, department, identity)
             if key in seen:
@@ -315,7 +319,7 @@ def _check_rows(table: Table, spec: PolicySpec, year: int, today: date, progress
         errors.extend(row_errors)
         if not row_errors:
             rows.append(RosterRow(row, number, name, identity, department, department_name,
-                                  certified_on))
+                                  certified_on, assessed_on))
     return rows, errors
 
 
@@ -453,6 +457,40 @@ def _certified_on(values, errors, row, spec: PolicySpec, identity: str, year: in
     return on
 
 
+ASSESSED = ROSTER_OPTIONAL[0]
+DISABILITY = ("disabled_certified", "disabled_severe")
+
+
+def _assessed_on(values, errors, row, spec: PolicySpec, identity: str, certified_on, today: date):
+    """The optional 评定日期 of a disability identity: a certificate new in the year of its tier's
+    ``assessed_by`` counts only if assessed on or before it (003 §二(五)) — a later one is a
+    row error, as a certificate held after ``certified_by`` is."""
+    text = plain(values.get(ASSESSED, "") or "")
+    if text.endswith(" 00:00:00"):
+        text = text[:-9]
+    if not text:
+        return None
+    if identity and identity not in DISABILITY:
+        errors.append(RowError(row, ASSESSED, "仅持证残疾人填写评定日期，其他困难类别请留空"))
+        return None
+    try:
+        on = parse_day(text)
+    except ValueError:
+        errors.append(RowError(row, ASSESSED, f"应为 YYYY-MM-DD 日期，收到 {_echo(text)}"))
+        return None
+    if not EARLIEST_CERTIFIED <= on <= today:
+        errors.append(RowError(row, ASSESSED, f"应在 {EARLIEST_CERTIFIED.isoformat()} 至 {today.isoformat()} "
+                                             f"之间（不能晚于今天），收到 {text}"))
+        return None
+    tier = spec.tiers_by_identity.get(identity)
+    by = tier.assessed_by if tier is not None else None
+    if by is not None and certified_on is not None and certified_on.year == by.year and on > by:
+        errors.append(RowError(row, ASSESSED, f"{by.year} 年新办残疾人证须在 {by.isoformat()} 前完成残疾评定，"
+                                             f"评定日期为 {on.isoformat()}，不能享受资助"))
+        return None
+    return on
+
+
 READ_CHUNK = 20000
 
 
@@ -484,11 +522,11 @@ def _on_file(region: str, year: int, departments: list[str]) -> dict[tuple, OnFi
     if not departments:
         return {}
     out = {}
-    for pk, number, name, dept, code, on, removed in AssistanceIdentity.objects.filter(
+    for pk, number, name, dept, code, on, assessed, removed in AssistanceIdentity.objects.filter(
             region_id=region, year=year, department__in=departments).values_list(
-            "pk", "id_number", "name", "department", "identity", "certified_on", "removed_at").iterator(
-            chunk_size=20000):
-        out[(number, dept, code)] = OnFile(pk, number, name, dept, code, on, removed is None)
+            "pk", "id_number", "name", "department", "identity", "certified_on", "assessed_on",
+            "removed_at").iterator(chunk_size=20000):
+        out[(number, dept, code)] = OnFile(pk, number, name, dept, code, on, removed is None, assessed)
     return out
 
 
@@ -501,7 +539,7 @@ def _difference(rows: list[RosterRow], on_file: dict, result: RosterResult, *, r
         if old is None or not old.active:
             r.change = "new"
             result.new += 1
-        elif (old.certified_on, old.name) != (r.certified_on, r.name):
+        elif (old.certified_on, old.assessed_on, old.name) != (r.certified_on, r.assessed_on, r.name):
             r.change = "updated"
             result.updated += 1
         else:
@@ -536,12 +574,12 @@ def _plan(rows: list[RosterRow], removed: list[OnFile], on_file: dict, spec: Pol
     for r in rows:
         if r.change == "unchanged":
             continue
-        gained.setdefault(r.id_number, []).append(Identity(r.identity, r.certified_on))
+        gained.setdefault(r.id_number, []).append(Identity(r.identity, r.certified_on, r.assessed_on))
         old = on_file.get(r.key)
         if old is not None and old.active:
-            lost.setdefault(r.id_number, []).append(Identity(old.identity, old.certified_on))
+            lost.setdefault(r.id_number, []).append(Identity(old.identity, old.certified_on, old.assessed_on))
     for o in removed:
-        lost.setdefault(o.id_number, []).append(Identity(o.identity, o.certified_on))
+        lost.setdefault(o.id_number, []).append(Identity(o.identity, o.certified_on, o.assessed_on))
     people = sorted(set(gained) | set(lost))
     if not people:
         return plan
@@ -582,9 +620,11 @@ def _after(current: tuple[Identity, ...], gained: list[Identity], lost: list[Ide
     """The identities as they will be: those on file, less the ones this roster replaces."""
     if not current and not lost:  # most people of a first import: nothing on file
         return tuple(gained) if len(gained) < 2 else tuple(sorted(gained, key=_identity_order))
-    left = Counter((i.code, i.certified_on) for i in current)
-    left.subtract((i.code, i.certified_on) for i in lost)
-    out = [Identity(code, on) for (code, on), n in sorted(left.items(), key=lambda kv: (kv[0][0], kv[0][1] or date.min))
+    left = Counter((i.code, i.certified_on, i.assessed_on) for i in current)
+    left.subtract((i.code, i.certified_on, i.assessed_on) for i in lost)
+    out = [Identity(code, on, assessed)
+           for (code, on, assessed), n in sorted(left.items(), key=lambda kv: (kv[0][0], kv[0][1] or date.min,
+                                                                             kv[0][2] or date.min))
            for _ in range(max(n, 0))]
     return tuple(sorted(out + gained, key=_identity_order))
 
@@ -614,7 +654,7 @@ def _owed(paid, facts, requests, spec, window_end: date, gained, lost, memo, pla
         req = requests[f.id_number]
         after = _after(req.identities, gained.get(f.id_number, no_change), lost.get(f.id_number, no_change))
         # Certified by the end of the window counts as held when paying; later does not.
-        held = tuple(Identity(i.code, min(i.certified_on, req.paid_on) if i.certified_on else None)
+        held = tuple(Identity(i.code, min(i.certified_on, req.paid_on) if i.certified_on else None, i.assessed_on)
                      for i in after if i.certified_on is None or i.certified_on <= window_end)
         paid_amount = row[5]
         try:
@@ -683,15 +723,16 @@ def _write(result: RosterResult, rows, removed, on_file: dict, plan: Plan, regio
 
 _INSERT_IDENTITIES = """
 INSERT INTO subsidies_assistanceidentity (id_number, name, region_id, year, identity, department,
-    certified_on, source, roster_id, removed_at, removed_by_id, created_at)
-SELECT id_number, name, %(region)s, %(year)s, identity, department, certified_on, %(file)s, roster_id,
+    certified_on, assessed_on, source, roster_id, removed_at, removed_by_id, created_at)
+SELECT id_number, name, %(region)s, %(year)s, identity, department, certified_on, assessed_on, %(file)s, roster_id,
        NULL, NULL, %(now)s
 FROM roster_stage WHERE pk IS NULL ORDER BY id_number, department, identity  -- key order"""
 _UPDATE_IDENTITIES = """
 WITH locked AS (
   SELECT a.id FROM subsidies_assistanceidentity a JOIN roster_stage s ON s.pk = a.id ORDER BY a.id FOR UPDATE OF a
 )
-UPDATE subsidies_assistanceidentity a SET name = s.name, certified_on = s.certified_on, source = %(file)s,
+UPDATE subsidies_assistanceidentity a SET name = s.name, certified_on = s.certified_on,
+  assessed_on = s.assessed_on, source = %(file)s,
   roster_id = s.roster_id, removed_at = NULL, removed_by_id = NULL
 FROM roster_stage s JOIN locked l ON l.id = s.pk WHERE a.id = s.pk"""
 
@@ -707,14 +748,14 @@ def _write_identities(cur, changed: list[RosterRow], on_file: dict, roster_of: d
     nothing, at a fifth more of the insert's cost."""
     cur.execute("CREATE TEMP TABLE roster_stage (n int, pk bigint, id_number varchar(18), name varchar(50), "
                 "department varchar(30), identity varchar(40), certified_on date, roster_id bigint, "
-                "change varchar(10)) ON COMMIT DROP")
+                "change varchar(10), assessed_on date) ON COMMIT DROP")
     known = 0
     with cur.copy("COPY roster_stage FROM STDIN") as copy:
         for n, r in enumerate(changed):
             old = on_file.get(r.key)
             known += old is not None
             copy.write_row((n, old.pk if old is not None else None, r.id_number, r.name, r.department, r.identity,
-                            r.certified_on, roster_of[r.department], r.change))
+                            r.certified_on, roster_of[r.department], r.change, r.assessed_on))
     params = {"region": region, "year": year, "file": file, "now": now}
     if known < len(changed):
         cur.execute(_INSERT_IDENTITIES, params)

@@ -27,7 +27,8 @@ IdentityKey = tuple[str, int, str]  # (id_number, year, policy region code)
 # ``region__policy_region`` does the same); every other read of regions goes through
 # policy.selectors.
 _IDENTITIES = """
-SELECT a.id_number, a.year, COALESCE(r.policy_region_id, a.region_id), a.identity, a.certified_on
+SELECT a.id_number, a.year, COALESCE(r.policy_region_id, a.region_id), a.identity, a.certified_on,
+       a.assessed_on
 FROM unnest(string_to_array(%(numbers)s, ',')) AS t(n)
 JOIN subsidies_assistanceidentity a ON a.id_number = t.n
 JOIN policy_region r ON r.code = a.region_id
@@ -76,7 +77,7 @@ def identities_for_many(id_numbers: Iterable[str], years: Iterable[int], *,
     if policy_regions is not None:
         sql += " AND COALESCE(r.policy_region_id, a.region_id) = ANY(%(policies)s::text[])"
         params["policies"] = sorted(set(policy_regions))
-    sql += " ORDER BY 1, 2, 3, 4, 5"
+    sql += " ORDER BY 1, 2, 3, 4, 5, 6"
     if len(numbers) == 1:
         # one person (the channel API's dues and payments): the same statement, prepared on
         # the connection (core.prepared), so that PostgreSQL stops planning it
@@ -86,8 +87,8 @@ def identities_for_many(id_numbers: Iterable[str], years: Iterable[int], *,
             cur.execute(sql, params)
             rows = cur.fetchall()
     out: dict[IdentityKey, list[Identity]] = {}
-    for number, year, policy, code, on in rows:
-        out.setdefault((number, year, policy), []).append(Identity(code=code, certified_on=on))
+    for number, year, policy, code, on, assessed in rows:
+        out.setdefault((number, year, policy), []).append(Identity(code=code, certified_on=on, assessed_on=assessed))
     return {key: tuple(idents) for key, idents in out.items()}
 
 
