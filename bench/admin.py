@@ -329,7 +329,8 @@ ENROLLMENT_COLUMNS = [
     "paid_at", "paid_via", "benefit_start", "benefit_end", "waiting_months", "waiting_days",
     "cap_adjustment", "cancelled_at", "cancelled_by_id", "cancel_reason", "updated_at"]
 IDENTITY_COLUMNS = ["id_number", "name", "region_id", "year", "identity", "department",
-                    "certified_on", "source", "roster_id", "removed_at", "removed_by_id", "created_at"]
+                    "certified_on", "source", "roster_id", "removed_at", "removed_by_id", "created_at",
+                    "assessed_on"]
 EMPLOYEE_COLUMNS = ["id_number", "name", "region_code", "year", "ended_on", "imported_at"]
 
 
@@ -413,7 +414,7 @@ def build_chunk(people: People, specs: dict, first_id: int, size: int, counts: L
             identities.append((person.number, person.name, person.region, RENEW_TO,
                                person.identity, DEPARTMENTS[person.identity],
                                _day(rng, date(2026, 8, 1), date(2026, 10, 15)), "bench", None, None,
-                               None, created))
+                               None, created, None))
         if lueliang and 18 <= 2026 - person.birth.year <= 59 and rng.random() < 0.012:
             employees.append((person.number, person.name, person.region, RENEW_TO, None, created))
     counts.residents += size
