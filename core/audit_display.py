@@ -34,6 +34,14 @@ ACTIONS = {
     "seed_workdays": "载入工作日日历", "login_success": "登录", "login_lock_release": "解除登录锁定",
     "password_change": "修改密码", "api_token_create": "创建接口令牌",
     "api_token_revoke": "吊销接口令牌", "revoke": "吊销", "cleanup": "清理",
+    # issue 13: leaving another scheme, documents and agents, newborns, zero-claim years, the
+    # flexible-employment scheme
+    "scheme_exit_record": "登记退出其他制度保障", "scheme_exit_remove": "删除退出其他制度保障记录",
+    "registration_agent_record": "登记代办人", "registration_agent_remove": "删除代办人",
+    "registration_document_record": "登记已查验材料", "registration_document_remove": "删除已查验材料",
+    "enrollment_register_newborn": "外地新生儿凭父母居住证登记", "zero_claim_record": "登记零报销年度",
+    "flexible_enroll": "灵活就业人员参保登记", "flexible_record_payment": "灵活就业人员缴费",
+    "flexible_cancel": "灵活就业人员注销登记",
 }
 
 SKIPPED = {"updated_at", "imported_at"}  # bookkeeping, not a change a person made

@@ -311,6 +311,40 @@ class SchemeExit(models.Model):
         return f"{self.get_kind_display()} {self.left_on.isoformat()}"
 
 
+# --- zero-claim years (004 (一)Q1 基金零报销激励) ---------------------------------------------
+
+
+@tracked()
+class ZeroClaimYear(models.Model):
+    """A benefit year the person was enrolled and paid here and the fund reimbursed nothing
+    (004 (一)Q1): recorded by the bureau from the settlement system's list, with what it rests
+    on.  Where the region rewards it (policy data, ``cap_zero_claim_incentive``) the facts
+    selector reads the year as history "resident_zero_claim", which raises the next year's
+    critical-illness cap; the amount stays unset while the source gives none."""
+
+    resident = models.ForeignKey(Resident, verbose_name="参保人", on_delete=models.PROTECT,
+                                 related_name="zero_claim_years")
+    id_number = models.CharField("身份证号码", max_length=18, editable=False)
+    year = models.PositiveSmallIntegerField("零报销年度")
+    source = models.CharField("依据", max_length=200, help_text="如：医保结算系统 2025 年度零报销名单")
+    recorded_at = models.DateTimeField("记录时间", default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="记录人", null=True,
+                                    blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+
+    class Meta:
+        verbose_name = "零报销年度"
+        verbose_name_plural = "零报销年度"
+        ordering = ["resident_id", "-year"]
+        constraints = [
+            models.UniqueConstraint(fields=["resident", "year"], name="zero_claim_year_unique"),
+            models.CheckConstraint(condition=~Q(source=""), name="zero_claim_year_has_source"),
+        ]
+        indexes = [models.Index(fields=["year", "id_number"], name="zero_claim_year_number")]
+
+    def __str__(self):
+        return f"{self.year} 年度零报销"
+
+
 # --- documents and agents of a registration (000 §2) ----------------------------------------
 
 

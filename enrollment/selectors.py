@@ -22,7 +22,8 @@ from policy.rules.types import Person, PolicySpec, QuoteRequest
 from subsidies import selectors as subsidies_selectors
 
 from .leavers import reach_date
-from .models import EmployeeCoverage, Enrollment, EnrollmentStatus, GapRepair, Hukou, Resident, SchemeExit
+from .models import (EmployeeCoverage, Enrollment, EnrollmentStatus, GapRepair, Hukou, Resident, SchemeExit,
+                     ZeroClaimYear)
 
 _NO_POLICY = SimpleNamespace(continuity_from_year=2025)
 
@@ -40,6 +41,9 @@ def coverage_history(resident: Resident, *, before_year: int | None = None) -> d
         history[y] = "employee"
     for y in enrollments.values_list("year", flat=True):
         history[y] = "resident"
+    for y in ZeroClaimYear.objects.filter(resident=resident).values_list("year", flat=True):
+        if history.get(y) == "resident":
+            history[y] = "resident_zero_claim"
     return history
 
 
@@ -179,7 +183,7 @@ def quote_request_of(p: PersonFacts, year: int, paid_on: date) -> QuoteRequest:
     if p.resident_id is None:  # facts of a file row: by ID number, as the batch reads them
         return quote_requests_for([p], year, paid_on)[p.id_number]
     policy = _policy_codes({p.region_id})[p.region_id]
-    coverage_rows, employee_rows, paid_rows, repaired = [], [], [], set()
+    coverage_rows, employee_rows, paid_rows, zero_rows, repaired = [], [], [], [], set()
     for kind, y, ended in prepared.rows(_ONE_PERSON_SQL, {"n": p.id_number, "resident": p.resident_id,
                                                          "year": year, "since": date(year - 1, 1, 1)}):
         if kind == "c":
@@ -191,12 +195,14 @@ def quote_request_of(p: PersonFacts, year: int, paid_on: date) -> QuoteRequest:
             paid_rows.append((p.id_number, y))
         elif kind == "x":
             coverage_rows.append((p.id_number, None, ended))
+        elif kind == "z":
+            zero_rows.append((p.id_number, y))
         else:
             repaired.add(y)
     subsidies_selectors.hold_identities([policy], year)
     identities = subsidies_selectors.identities_for_many([p.id_number], [year], policy_regions={policy})
     return _request(p, year, paid_on, _coverage_of(coverage_rows, year).get(p.id_number, _NOT_COVERED),
-                    _history_of(employee_rows, paid_rows).get(p.id_number), repaired or None,
+                    _history_of(employee_rows, paid_rows, zero_rows).get(p.id_number), repaired or None,
                     identities.get((p.id_number, year, policy), ()))
 
 
@@ -239,6 +245,12 @@ JOIN {GapRepair._meta.db_table} g ON g.resident_id = r.id
 """
 # The same two by resident id, for facts that carry it (the ids as one comma-joined value).
 _IDS = "unnest(string_to_array(%s, ',')::bigint[]) AS t(i)"
+_ZERO_CLAIM_ANY_SQL = f"SELECT 1 FROM {ZeroClaimYear._meta.db_table} WHERE year = %s LIMIT 1"
+_ZERO_CLAIM_SQL = f"""
+SELECT z.id_number, z.year FROM {_NUMBERS}
+JOIN {ZeroClaimYear._meta.db_table} z ON z.id_number = t.n
+WHERE z.year = %s
+"""
 _PAID_YEARS_BY_ID_SQL = f"""
 SELECT e.resident_id, e.year FROM {_IDS}
 JOIN {Enrollment._meta.db_table} e ON e.resident_id = t.i
@@ -264,6 +276,9 @@ SELECT 'g', g.year, NULL FROM {GapRepair._meta.db_table} g WHERE g.resident_id =
 UNION ALL
 SELECT 'x', NULL, x.left_on FROM {SchemeExit._meta.db_table} x
 WHERE x.resident_id = %(resident)s AND x.left_on >= %(since)s
+UNION ALL
+SELECT 'z', z.year, NULL FROM {ZeroClaimYear._meta.db_table} z
+WHERE z.resident_id = %(resident)s AND z.year = %(year)s - 1
 """
 
 
@@ -312,15 +327,21 @@ def _history(numbers: list[str], unknown: list[str], by_id: dict[int, str], year
     if by_id:
         paid += [(by_id[rid], y) for rid, y in _rows(_PAID_YEARS_BY_ID_SQL, [
             joined(sorted(by_id)), EnrollmentStatus.PAID.value, year])]
-    return _history_of(_rows(_EMPLOYEE_YEARS_SQL, [joined(numbers), year]), paid)
+    # zero-claim years of year - 1 (the only one the rules read), when any is recorded at all
+    zero = (_rows(_ZERO_CLAIM_SQL, [joined(numbers), year - 1])
+            if _rows(_ZERO_CLAIM_ANY_SQL, [year - 1]) else [])
+    return _history_of(_rows(_EMPLOYEE_YEARS_SQL, [joined(numbers), year]), paid, zero)
 
 
-def _history_of(employee_rows, paid_rows) -> dict[str, dict[int, str]]:
+def _history_of(employee_rows, paid_rows, zero_rows=()) -> dict[str, dict[int, str]]:
     out: dict[str, dict[int, str]] = {}
     for number, y in employee_rows:
         out.setdefault(number, {})[y] = "employee"
     for number, y in paid_rows:
         out.setdefault(number, {})[y] = "resident"  # a paid enrollment wins
+    for number, y in zero_rows:  # a paid year recorded as zero-claim (enrollment.zero_claims)
+        if out.get(number, {}).get(y) == "resident":
+            out[number][y] = "resident_zero_claim"
     return out
 
 

@@ -28,8 +28,10 @@ from ..models import (
     RegistrationAgent,
     RegistrationDocument,
     SchemeExit,
+    ZeroClaimYear,
 )
 from ..services import EnrollmentError
+from ..zero_claims import zero_claim_record
 
 
 class OptionalInlineFormSet(forms.BaseInlineFormSet):
@@ -125,6 +127,50 @@ def save_scheme_exits(request, resident, formset, *, on_error, on_repriced) -> N
                 row = scheme_exit_record(resident=resident, kind=d["kind"], left_on=d["left_on"],
                                          evidence_kind=d["evidence_kind"], evidence_number=d["evidence_number"],
                                          note=d.get("note") or "", actor=request.user)
+            except EnrollmentError as exc:
+                on_error(exc.message)
+            on_repriced(row.repriced)
+
+
+# --- 零报销年度 (resident page; 004 (一)Q1) --------------------------------------------------------
+
+
+class ZeroClaimYearInline(admin.TabularInline):
+    model = ZeroClaimYear
+    extra = 0
+    formset = OptionalInlineFormSet
+    verbose_name = "零报销年度（当年基金零报销，下一年度大病保险限额按政策提高）"
+    verbose_name_plural = verbose_name
+    fields = ["year", "source", "recorder", "recorded_time"]
+    readonly_fields = ["recorder", "recorded_time"]
+    ordering = ["-year"]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # recorded once, from the settlement system's list; the audit trail keeps it
+
+    def has_add_permission(self, request, obj=None):
+        return obj is not None and request.user.has_perm("enrollment.add_zeroclaimyear")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="记录人")
+    def recorder(self, obj):
+        return _who(obj.recorded_by) if obj and obj.pk else "—"
+
+    @admin.display(description="记录时间")
+    def recorded_time(self, obj):
+        return _local(obj.recorded_at) if obj and obj.pk else "—"
+
+
+def save_zero_claim_years(request, resident, formset, *, on_error, on_repriced) -> None:
+    formset.save(commit=False)
+    for f in formset.forms:
+        if f.instance.pk is None and f.has_changed() and f not in formset.deleted_forms:
+            d = f.cleaned_data
+            try:
+                row = zero_claim_record(resident=resident, year=d["year"], source=d.get("source") or "",
+                                        actor=request.user)
             except EnrollmentError as exc:
                 on_error(exc.message)
             on_repriced(row.repriced)

@@ -23,7 +23,7 @@ from policy.defaults import default_year, published_years
 from policy.selectors import published_spec
 
 from .. import idnumbers
-from ..models import Enrollment, RegisteredVia, Resident, SchemeExit
+from ..models import Enrollment, RegisteredVia, Resident, SchemeExit, ZeroClaimYear
 from ..resources import ResidentExportResource, ResidentImportResource
 from ..selectors import coverage_summary
 from ..spreadsheet import has_invisible
@@ -35,7 +35,7 @@ from ..services import (
     validate_resident_input,
 )
 from .common import IdSearchMixin, MaskedIdColumnMixin, can_view_full_id, form_action, refusal
-from .dossier import SchemeExitInline, save_scheme_exits
+from .dossier import SchemeExitInline, ZeroClaimYearInline, save_scheme_exits, save_zero_claim_years
 from .imports import ServiceImportMixin
 
 
@@ -219,7 +219,7 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColu
     search_fields = ["id_number"]  # IdSearchMixin: exact number or name prefix
     search_help_text = "输入完整身份证号码（精确查找）或姓名开头"
     ordering = ["-id"]
-    inlines = [EnrollmentInline, SchemeExitInline]
+    inlines = [EnrollmentInline, SchemeExitInline, ZeroClaimYearInline]
     actions = ["register_for_year", "register_newborn_on_parent_permit"]
     readonly_fields = ["sex", "created_at", "updated_at", "coverage", "identities", "audit_trail"]
 
@@ -273,18 +273,20 @@ class ResidentAdmin(ServiceImportMixin, ExportMixin, IdSearchMixin, MaskedIdColu
             obj.__dict__.update(created.__dict__)
 
     def save_formset(self, request, form, formset, change):
-        if formset.model is not SchemeExit:
+        if formset.model not in (SchemeExit, ZeroClaimYear):
             return super().save_formset(request, form, formset, change)
+        what = "退出其他制度保障记录" if formset.model is SchemeExit else "零报销年度"
 
         def on_error(message):
             raise NotSaved(message)
 
         def on_repriced(enrollments):
             if enrollments:
-                self.message_user(request, "已按退出其他制度保障记录重新计算未缴费的登记："
+                self.message_user(request, f"已按{what}重新计算未缴费的登记："
                                   + "、".join(f"{e.year} 年度" for e in enrollments), messages.INFO)
 
-        save_scheme_exits(request, form.instance, formset, on_error=on_error, on_repriced=on_repriced)
+        save = save_scheme_exits if formset.model is SchemeExit else save_zero_claim_years
+        save(request, form.instance, formset, on_error=on_error, on_repriced=on_repriced)
 
     @admin.display(description="参保连续性（下一待遇年度）")
     def coverage(self, obj):
