@@ -5,8 +5,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
-from enrollment.models import EmployeeCoverage, Enrollment, GapRepair
+from enrollment.models import EmployeeCoverage, Enrollment, GapRepair, ZeroClaimYear
 from enrollment.selectors import PersonFacts, quote_request_for, quote_requests_for
 from enrollment.writer import EnrollmentRow, enrollments_insert
 from policy.rules.types import Identity
@@ -29,8 +30,9 @@ def test_quote_requests_for_reads_every_fact_in_six_queries_whatever_the_number(
                                     ended_on=date(2025, 12, 1))
     AssistanceIdentity.objects.create(id_number=first.id_number, name="x", region_id="141181", year=2026,
                                       identity="dibao", certified_on=date(2025, 6, 1))
-    # six reads and, inside a transaction (a test is one), the shared lock on the identities
-    with django_assert_num_queries(7):
+    # six reads, a probe whether any zero-claim year of 2025 is recorded (none: its list is not
+    # read) and, inside a transaction (a test is one), the shared lock on the identities
+    with django_assert_num_queries(8):
         requests = quote_requests_for(people, 2026, DAY)
     assert len(requests) == len(people)
     req = requests[first.id_number]
@@ -40,6 +42,13 @@ def test_quote_requests_for_reads_every_fact_in_six_queries_whatever_the_number(
     assert req == quote_request_for(first, 2026, DAY)  # the single path is a batch of one
     other = requests[people[1].id_number]
     assert (other.history, other.identities, other.left_other_scheme_on) == ({}, (), None)
+    # a zero-claim year of 2025 recorded: its list is read too (one more query, whatever the
+    # number), while the region map is now cached in the process (one less)
+    ZeroClaimYear.objects.create(resident=first, id_number=first.id_number, year=2025, source="名单",
+                                 recorded_at=timezone.now())
+    with django_assert_num_queries(8):
+        requests = quote_requests_for(people, 2026, DAY)
+    assert requests[first.id_number].history == {2024: "employee", 2025: "resident_zero_claim"}
 
 
 def test_plain_facts_records_permit_on_the_payment_date_and_the_parent_permit():
