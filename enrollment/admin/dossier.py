@@ -62,6 +62,18 @@ def _local(dt) -> str:
     return timezone.localtime(dt).strftime("%Y-%m-%d %H:%M") if dt else "—"
 
 
+class RecordedColumns:
+    """记录人 and 记录时间 of a record entered once and never edited (recorded_by, recorded_at)."""
+
+    @admin.display(description="记录人")
+    def recorder(self, obj):
+        return _who(obj.recorded_by) if obj and obj.pk else "—"
+
+    @admin.display(description="记录时间")
+    def recorded_time(self, obj):
+        return _local(obj.recorded_at) if obj and obj.pk else "—"
+
+
 # --- 退出其他制度保障记录 (resident page) ----------------------------------------------------------
 
 
@@ -83,7 +95,7 @@ class SchemeExitForm(forms.ModelForm):
         return data
 
 
-class SchemeExitInline(admin.TabularInline):
+class SchemeExitInline(RecordedColumns, admin.TabularInline):
     model = SchemeExit
     form = SchemeExitForm
     extra = 0
@@ -103,13 +115,6 @@ class SchemeExitInline(admin.TabularInline):
     def has_delete_permission(self, request, obj=None):
         return request.user.has_perm("enrollment.delete_schemeexit")
 
-    @admin.display(description="记录人")
-    def recorder(self, obj):
-        return _who(obj.recorded_by) if obj and obj.pk else "—"
-
-    @admin.display(description="记录时间")
-    def recorded_time(self, obj):
-        return _local(obj.recorded_at) if obj and obj.pk else "—"
 
 
 def save_scheme_exits(request, resident, formset, *, on_error, on_repriced) -> None:
@@ -135,7 +140,7 @@ def save_scheme_exits(request, resident, formset, *, on_error, on_repriced) -> N
 # --- 零报销年度 (resident page; 004 (一)Q1) --------------------------------------------------------
 
 
-class ZeroClaimYearInline(admin.TabularInline):
+class ZeroClaimYearInline(RecordedColumns, admin.TabularInline):
     model = ZeroClaimYear
     extra = 0
     formset = OptionalInlineFormSet
@@ -154,13 +159,6 @@ class ZeroClaimYearInline(admin.TabularInline):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="记录人")
-    def recorder(self, obj):
-        return _who(obj.recorded_by) if obj and obj.pk else "—"
-
-    @admin.display(description="记录时间")
-    def recorded_time(self, obj):
-        return _local(obj.recorded_at) if obj and obj.pk else "—"
 
 
 def save_zero_claim_years(request, resident, formset, *, on_error, on_repriced) -> None:
