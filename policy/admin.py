@@ -189,7 +189,7 @@ class PolicyYearAdmin(admin.ModelAdmin):
                               "payment_day_from", "payment_day_to", "cash_working_days_only",
                               "bank_record_delay_working_days", "nonlocal_requires_permit",
                               "nonlocal_infant_parent_months", "assistance_refund_in_window",
-                              "college_course_prepay"]}),
+                              "college_course_prepay", "registration_documents_listed"]}),
         ("连续参保与等待期", {"fields": ["continuity_from_year", "fixed_waiting_months", "variable_waiting",
                                   "variable_floor_gap_years", "variable_floor_months"]}),
         ("大病保险最高支付限额", {"fields": ["cap_after_years", "cap_increase_per_year",

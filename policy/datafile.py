@@ -59,6 +59,7 @@ _TOP = {
     "nonlocal_infant_parent_months": ("nonlocal_infant_parent_months", "int"),
     "assistance_refund_in_window": ("assistance_refund_in_window", "bool"),
     "college_course_prepay": ("college_course_prepay", "bool"),
+    "registration_documents_listed": ("registration_documents_listed", "bool"),
 }
 _GROUPS = {
     "payments": {
@@ -105,6 +106,7 @@ YEAR_DEFAULTS = {
     "registration_starts_on": None, "registration_ends_on": None, "continuity_from_year": 2025,
     "nonlocal_requires_permit": True, "nonlocal_infant_parent_months": None,
     "assistance_refund_in_window": False, "college_course_prepay": False,
+    "registration_documents_listed": False,
     "payment_day_from": None, "payment_day_to": None, "cash_working_days_only": False,
     "bank_record_delay_working_days": None, "fixed_waiting_months": 3, "variable_waiting": False,
     "variable_floor_gap_years": None, "variable_floor_months": None, "cap_after_years": None,
@@ -404,6 +406,7 @@ def spec_from_data(data: dict, region_name: str) -> PolicySpec:
         nonlocal_infant_parent_months=f["nonlocal_infant_parent_months"],
         assistance_refund_in_window=f["assistance_refund_in_window"],
         college_course_prepay=f["college_course_prepay"],
+        registration_documents_listed=f["registration_documents_listed"],
         continuity_from_year=f["continuity_from_year"],
         fixed_waiting_months=f["fixed_waiting_months"],
         variable_waiting=f["variable_waiting"],

@@ -107,6 +107,10 @@ class PolicyYear(models.Model):
     assistance_refund_in_window = models.BooleanField(
         "集中缴费期内新认定且已缴费的，退还资助部分", default=False,
         help_text="动态调整（吕梁 003 §二）：动态调整前已参保的新增困难群体，集中缴费期内由医疗救助给予资助；缴费期结束后个人缴费不退还")
+    registration_documents_listed = models.BooleanField(
+        "来源文件列出参保登记所需材料", default=False,
+        help_text="宁波 000 §2：持本人身份证或社会保障卡、外地户籍持居住证、他人代办须携带代办人身份证等；"
+                  "来源文件未列出的地区不勾选，登记时不显示材料清单（不代为编造）")
     continuity_from_year = models.PositiveSmallIntegerField("连续参保起算年度", default=2025)
     fixed_waiting_months = models.PositiveSmallIntegerField("固定等待期（月）", default=3)
     variable_waiting = models.BooleanField("实行变动等待期", default=False,

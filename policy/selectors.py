@@ -98,6 +98,16 @@ def published_spec(region_code: str, year: int) -> PolicySpec:
     return spec
 
 
+def registration_documents_listed(region_code: str, year: int) -> bool:
+    """Whether the source of the policy the region runs in ``year`` lists the documents a
+    registration needs (policy data, ``registration_documents_listed``: 宁波 000 §2).  False
+    when the region has no published policy for the year: no list is known, none is made up."""
+    try:
+        return published_spec(region_code, year).registration_documents_listed
+    except QuoteError:
+        return False
+
+
 def published_flexible_scheme(region_code: str, year: int):
     """(FlexibleSchemeSpec, region name) of the published policy of a region and year.
 

@@ -223,6 +223,7 @@ class PolicySpec:
     nonlocal_requires_permit: bool = True
     nonlocal_infant_parent_months: int | None = None
     college_course_prepay: bool = False  # 003 §三(二): college students pay the whole course at once
+    registration_documents_listed: bool = False  # 000 §2: the source lists a registration's documents
     assistance_refund_in_window: bool = False  # dynamic adjustment (003 §二): see subsidies.roster
     continuity_from_year: int = 2025
     fixed_waiting_months: int = 3
