@@ -18,8 +18,10 @@ permanent resident's (外国人永久居留身份证, 2023 edition); the parent-
 registration (``nonlocal_via_parent_permit`` and its ``NewbornParentLink``).
 
 Registrations made online (浙里办), by the school ("根据学校统一安排") or by default renewal
-("无需重新办理参保手续") see no paper at a counter: no checklist.  Only Ningbo's source lists
-documents; elsewhere the checklist is empty and says so (never a list invented for a region).
+("无需重新办理参保手续") see no paper at a counter: no checklist.  Whether a region's source lists
+the documents at all is policy data (``registration_documents_listed`` of the policy year, read
+through ``policy.selectors.registration_documents_listed``; only Ningbo's 000 §2 does); elsewhere
+the checklist is empty and says so (never a list invented for a region).
 
 Missing documents do not block the registration (README, "Documents and agents"): the
 registration shows what is missing, in words, until a caseworker records them as seen.
@@ -32,9 +34,7 @@ from datetime import datetime
 
 from .models import DocumentKind, Hukou, RegisteredVia
 
-# Regions (policy region codes) whose source lists the documents of a registration.
-SOURCES_LISTING_DOCUMENTS = {"330200": "000 §2"}
-COUNTER = frozenset({RegisteredVia.COMMUNITY, RegisteredVia.NEWBORN})
+COUNTER = frozenset({RegisteredVia.COMMUNITY, RegisteredVia.COUNTER, RegisteredVia.NEWBORN})
 
 NO_PAPER = {
     RegisteredVia.ONLINE: "网上办理，无需查验纸质材料",
@@ -109,7 +109,7 @@ class Checklist:
 
 def checklist(enrollment) -> Checklist:
     """The checklist of one registration: required (from the person's situation), seen, missing."""
-    from policy.models import Region
+    from policy.selectors import registration_documents_listed
 
     from .models import NewbornParentLink, RegistrationAgent, RegistrationDocument
 
@@ -120,8 +120,7 @@ def checklist(enrollment) -> Checklist:
         seen[d.kind] = Seen(d.kind, d.number, who, d.seen_at)
     if enrollment.registered_via in NO_PAPER:
         return Checklist((), seen, NO_PAPER[enrollment.registered_via])
-    policy_code = Region.objects.get(pk=enrollment.region_id).policy_code
-    if policy_code not in SOURCES_LISTING_DOCUMENTS:
+    if not registration_documents_listed(enrollment.region_id, enrollment.year):
         return Checklist((), seen, "来源文件未列出该地区参保登记所需材料")
     link = NewbornParentLink.objects.filter(enrollment=enrollment).select_related("parent").first()
     required = required_documents(

@@ -73,8 +73,9 @@ class EnrollmentStatus(models.TextChoices):
 
 class RegisteredVia(models.TextChoices):
     SCHOOL = "school", "学校集中登记"
-    COMMUNITY = "community", "社区/经办窗口"
+    COMMUNITY = "community", "社区登记"
     ONLINE = "online", "网上办理"
+    COUNTER = "counter", "经办窗口"
     DEFAULT_RENEWAL = "default_renewal", "默认续保"
     NEWBORN = "newborn", "新生儿登记"
 
@@ -219,6 +220,7 @@ class ReregisterReason(models.TextChoices):
     PARENT_PERMIT = "parent_permit", "外地婴幼儿凭父母居住证参保"
     NOT_ELIGIBLE = "not_eligible", "不再符合参保条件"
     VALUE_NOT_IN_SOURCE = "value_not_in_source", "新年度所需标准未设定"
+    OTHER_SCHEME = "other_scheme", "已参加其他医疗保险（同一时间只能参加一种）"
 
 
 class ReregistrationNotice(models.Model):

@@ -27,7 +27,13 @@ from policy.rules.category import find_category
 
 from .models import ReregisterReason
 from .selectors import PersonFacts, quote_requests_for
-from .services import EnrollmentError, registration_date, spec_for
+from .services import (
+    EnrollmentError,
+    lock_residents_shared,
+    other_scheme_refusals,
+    registration_date,
+    spec_for,
+)
 from .writer import EnrollmentRow, enrollments_insert
 
 REASONS = [r.value for r in ReregisterReason]
@@ -171,6 +177,7 @@ def renew_range(*, region: str, to_year: int, lo: int, hi: int, today: date, act
             else:
                 notes.append((row[3], row[12], reason, detail))
         now = clock.now()
+        new = _in_no_other_scheme(new, to_year, notes, {row[3]: row[12] for row in stayed})
         if new:
             to_insert = _not_registered_meanwhile(new, to_year)
             written = enrollments_insert(to_insert, now=now) if to_insert else []
@@ -215,6 +222,25 @@ def _file_notices(notes: list[tuple[int, str, str, str]], year: int, now) -> Non
         cur.execute(_NOTICE, {"resident_ids": [n[0] for n in notes], "region_ids": [n[1] for n in notes],
                               "reasons": [n[2] for n in notes], "details": [n[3] for n in notes],
                               "year": year, "now": now})
+
+
+def _in_no_other_scheme(rows: list[EnrollmentRow], year: int, notes: list,
+                        filed_under: dict[int, str]) -> list[EnrollmentRow]:
+    """One scheme at a time (as ``enrollment_register``): whoever another scheme holds in
+    ``year`` (咸阳 flexible employment) is not renewed but listed, reason ``other_scheme`` with
+    the single registration's words.  The people's rows are locked first (key share, id
+    order): the other scheme's registration, which locks the row, cannot slip in between."""
+    if not rows:
+        return rows
+    lock_residents_shared([r.resident_id for r in rows])
+    refused = other_scheme_refusals([r.resident_id for r in rows], year)
+    if not refused:
+        return rows
+    for r in rows:
+        if r.resident_id in refused:
+            notes.append((r.resident_id, filed_under[r.resident_id], ReregisterReason.OTHER_SCHEME,
+                          refused[r.resident_id][:200]))
+    return [r for r in rows if r.resident_id not in refused]
 
 
 def _not_registered_meanwhile(rows: list[EnrollmentRow], year: int) -> list[EnrollmentRow]:

@@ -61,6 +61,51 @@ def register_other_scheme_check(check) -> None:
         _OTHER_SCHEME_CHECKS.append(check)
 
 
+# The same rule for the bulk paths (the residents import with 参保年度, default renewal): the
+# scheme's app registers ``check(resident_ids, year)`` answering ``{resident_id: reason}`` for
+# the people it holds that year, one query per call, next to its single check.
+_OTHER_SCHEME_CHECKS_MANY: list = []
+OTHER_SCHEME_CHUNK = 5000  # people per call of a set-based check
+
+
+def register_other_scheme_check_many(check) -> None:
+    if check not in _OTHER_SCHEME_CHECKS_MANY:
+        _OTHER_SCHEME_CHECKS_MANY.append(check)
+
+
+def other_scheme_refusals(resident_ids, year: int) -> dict[int, str]:
+    """``{resident_id: reason}`` of the people another scheme holds in ``year`` (the reason in
+    Chinese, as the single registration gives it); the others are not in the answer.  One
+    call of each registered set-based check per OTHER_SCHEME_CHUNK people.  The bulk paths
+    ask it after locking the people's rows (FOR KEY SHARE, in id order): the other scheme's
+    registration locks the row too, so it cannot slip in between the answer and the insert."""
+    ids = sorted({int(i) for i in resident_ids})
+    out: dict[int, str] = {}
+    if not ids or not _OTHER_SCHEME_CHECKS_MANY:
+        return out
+    for start in range(0, len(ids), OTHER_SCHEME_CHUNK):
+        chunk = ids[start:start + OTHER_SCHEME_CHUNK]
+        for check in _OTHER_SCHEME_CHECKS_MANY:
+            for resident_id, reason in (check(chunk, year) or {}).items():
+                if reason:
+                    out.setdefault(resident_id, reason)
+    return out
+
+
+def lock_residents_shared(resident_ids) -> None:
+    """Take the key-share lock on residents, in id order (what a foreign key check takes
+    anyway): a registration in another scheme, which locks the resident FOR UPDATE, waits for
+    this transaction — or this one waits for it and then sees its enrollment."""
+    ids = sorted({int(i) for i in resident_ids})
+    if not ids:
+        return
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT id FROM enrollment_resident WHERE id = ANY(%s::bigint[]) ORDER BY id FOR KEY SHARE",
+                    [ids])
+
+
 def spec_for(region_code: str, year: int) -> PolicySpec:
     try:
         return published_spec(region_code, year)

@@ -154,12 +154,22 @@ def premium_cancel_deadline(rules: PoolRules, children: list[ChildRegistration])
 
     A school-registered child: the region's school deadline (上海 12-20 17:00); a
     community-registered child where the region says so: the end of the registration day;
-    several such children: the earliest. Otherwise the region's 共济缴费 cut-off."""
+    several such children: the earliest. Otherwise the region's 共济缴费 cut-off.
+
+    A child registered at a bureau's counter (``counter``, 经办窗口) is held to the community
+    rule, the end of the registration day.  The source (004 Q: 如何取消共济缴费) names two
+    routes — "通过学校集中申报参保的 … 12月20日17:00前", "通过街道（镇）社区事务受理服务中心申报
+    参保的 … 申请当日" — and the community centre is itself a counter: the parent applies in
+    person, the registration is made there and then, and the deadline is the day of that
+    application, not the schools' collective deadline, which exists because a school hands
+    its whole list in by 12-20.  A counter registration is the same kind of in-person
+    application, and until issue 13 it was filed as community (社区/经办窗口), so the
+    deadline it had is kept."""
     moments = []
     for child in children:
         if child.via == "school" and rules.school_cancel_deadline is not None:
             moments.append(rules.school_cancel_deadline)
-        elif child.via == "community" and rules.community_cancel_same_day and child.on is not None:
+        elif child.via in ("community", "counter") and rules.community_cancel_same_day and child.on is not None:
             moments.append(end_of_day(child.on))
     if moments:
         return min(moments)

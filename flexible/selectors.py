@@ -19,8 +19,21 @@ def flexible_refusal_for_resident(resident_id: int, year: int) -> str | None:
     found = live_flexible_enrollment(resident_id, year)
     if found is None:
         return None
-    return (f"已参加 {year} 年度灵活就业人员医疗保险（{found.get_status_display()}），"
+    return _refusal(year, found.status)
+
+
+def _refusal(year: int, status: str) -> str:
+    return (f"已参加 {year} 年度灵活就业人员医疗保险（{FlexibleStatus(status).label}），"
             "同一时间只能参加一种医疗保险，不能再登记城乡居民医保")
+
+
+def flexible_refusals_for_residents(resident_ids, year: int) -> dict[int, str]:
+    """The set-based "other scheme" check of the bulk paths (the residents import, default
+    renewal): ``{resident_id: reason}`` of those of ``resident_ids`` registered or paid in the
+    flexible scheme that year, with the single check's reason — one query."""
+    rows = (FlexibleEnrollment.objects.filter(resident_id__in=list(resident_ids), year=year)
+            .exclude(status=FlexibleStatus.CANCELLED).values_list("resident_id", "status"))
+    return {resident_id: _refusal(year, status) for resident_id, status in rows}
 
 
 def flexible_enrollments_for(user, queryset=None):

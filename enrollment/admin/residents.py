@@ -171,7 +171,8 @@ class NewbornForm(RegisterForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["registered_via"].choices = [(v, label) for v, label in RegisteredVia.choices
-                                                 if v in (RegisteredVia.NEWBORN, RegisteredVia.COMMUNITY)]
+                                                 if v in (RegisteredVia.NEWBORN, RegisteredVia.COMMUNITY,
+                                                          RegisteredVia.COUNTER)]
 
     def clean_parent_id_number(self):
         number = idnumbers.normalise(self.cleaned_data.get("parent_id_number"))

@@ -51,11 +51,15 @@ from .common import (
 RESIDENT_REQUIRED = ["姓名", "身份证号码", "户籍", "居住证", "学生类别", "参保地"]
 RESIDENT_OPTIONAL = ["参保年度", "登记方式"]
 # 登记方式 of a registration (with 参保年度): how the person was registered — the family pool's
-# cancellation deadline depends on it (a school-registered child: 12-20 17:00; a community-
-# registered one: the day of registration).  Blank: the import's own (community by default).
+# cancellation deadline depends on it (a school-registered child: 12-20 17:00; one registered
+# at a community centre or a bureau's counter: the day of registration).  Blank: the import's
+# own (community by default).  "社区/经办窗口" is this system's former single label of both
+# (files exported before counter had a value of its own): read as before, community.
 REGISTERED_VIA = {"学校": "school", "学校集中登记": "school", "学校代办": "school", "school": "school",
-                  "社区": "community", "社区/经办窗口": "community", "经办窗口": "community", "窗口": "community",
-                  "柜台": "community", "村委会": "community", "community": "community",
+                  "社区": "community", "社区登记": "community", "社区/经办窗口": "community",
+                  "村委会": "community", "community": "community",
+                  "经办窗口": "counter", "窗口": "counter", "柜台": "counter", "医保经办窗口": "counter",
+                  "counter": "counter",
                   "网上": "online", "网上办理": "online", "线上": "online", "手机": "online", "online": "online"}
 
 HUKOU = {"本地": "local", "本市": "local", "local": "local",
@@ -121,7 +125,7 @@ def _check_row(row: int, values: dict, today: date, regions: dict, codes, seen: 
     via_text = plain(values.get("登记方式", ""))
     via = REGISTERED_VIA.get(via_text) if via_text else ""
     if via is None:
-        errors.append(RowError(row, "登记方式", f"应为“学校”“社区”或“网上”，收到 {echo(via_text)}"))
+        errors.append(RowError(row, "登记方式", f"应为“学校”“社区”“经办窗口”或“网上”，收到 {echo(via_text)}"))
     if ident is not None:
         if ident.number in seen:
             errors.append(RowError(row, "身份证号码", f"与第 {seen[ident.number]} 行重复"))
@@ -236,6 +240,8 @@ def _price_registrations(parsed, errors, today, specs: SpecCache, progress) -> N
 
 
 def _price_year(rows, year, enrolled, errors, today, specs: SpecCache, memo: QuoteMemo) -> None:
+    from ..services import other_scheme_refusals  # services imports this package
+
     todo = []
     for p in rows:
         spec = specs.get(p.region_id, year)
@@ -245,6 +251,15 @@ def _price_year(rows, year, enrolled, errors, today, specs: SpecCache, memo: Quo
             p.register = "already"
         else:
             todo.append(p)
+    # One scheme at a time (as enrollment_register): a person on file whom another scheme holds
+    # that year (咸阳 flexible employment) is refused with the same reason, one query per chunk.
+    # Checked again under lock when the file is written (residents_write.OtherScheme).
+    refused = other_scheme_refusals([p.resident_id for p in todo if p.resident_id is not None], year)
+    if refused:
+        for p in todo:
+            if p.resident_id in refused:
+                errors.append(RowError(p.row, "参保年度", f"不能登记 {year} 年度：{refused[p.resident_id]}"))
+        todo = [p for p in todo if p.resident_id not in refused]
     paid_on = {p.id_number: registration_date(specs.get(p.region_id, year), today) for p in todo}
     requests = quote_requests_for([p.facts() for p in todo], year, lambda f: paid_on[f.id_number])
     for p in todo:

@@ -71,6 +71,15 @@ class HeldElsewhere(Exception):
         self.numbers = numbers
 
 
+class OtherScheme(Exception):
+    """People of the file another scheme took for the year while the file was read (rolled
+    back): ``refusals`` maps their ID numbers to the reason."""
+
+    def __init__(self, refusals: dict[str, str]):
+        super().__init__(f"{len(refusals)} in another scheme")
+        self.refusals = refusals
+
+
 @dataclass
 class Written:
     created: int = 0
@@ -129,12 +138,33 @@ def _registrations(parsed, actor, registered_via, today, now) -> list:
         cur.execute("SELECT r.id_number, r.id FROM import_resident_stage s "
                     "JOIN enrollment_resident r ON r.id_number = s.id_number")
         ids = dict(cur.fetchall())
+    _check_other_scheme(todo, ids)
     user_id = getattr(acting_user(actor), "pk", None)
     return [row_from_quote(p.quote, resident_id=ids[p.id_number], region_id=p.region_id,
                            registered_via=p.registered_via or registered_via, registered_on=today,
                            registered_by_id=user_id,
                            via_parent_permit=False, now=now)
             for p in todo]
+
+
+def _check_other_scheme(todo, ids: dict) -> None:
+    """The one-scheme rule again, on the locked rows of the people on file before the import
+    (people new to the file hold no other scheme): a person another scheme registered while
+    the file was read raises OtherScheme, and the whole write is rolled back."""
+    from ..services import lock_residents_shared, other_scheme_refusals
+
+    known = [p for p in todo if p.resident_id is not None]
+    if not known:
+        return
+    lock_residents_shared([ids[p.id_number] for p in known])
+    refusals: dict[str, str] = {}
+    for year in sorted({p.year for p in known}):
+        of_year = [p for p in known if p.year == year]
+        refused = other_scheme_refusals([ids[p.id_number] for p in of_year], year)
+        refusals.update({p.id_number: f"不能登记 {year} 年度：{refused[ids[p.id_number]]}"
+                         for p in of_year if ids[p.id_number] in refused})
+    if refusals:
+        raise OtherScheme(refusals)
 
 
 def import_residents(data: bytes, filename: str, **kwargs) -> ImportResult:
@@ -171,10 +201,13 @@ def import_residents_table(table: Table, *, skip_invalid: bool = False, dry_run:
                 parsed, actor=actor, today=today, codes=codes,
                 progress=(lambda d, t: progress("写入", d, t)) if progress else None)
             break
-        except HeldElsewhere as exc:  # another region took them while the file was read
-            held = set(exc.numbers)
+        except (HeldElsewhere, OtherScheme) as exc:  # another region or scheme took them meanwhile
+            if isinstance(exc, HeldElsewhere):
+                held = dict.fromkeys(exc.numbers, ("身份证号码", HELD_ELSEWHERE))
+            else:
+                held = {n: ("参保年度", reason) for n, reason in exc.refusals.items()}
             result.errors = sorted(
-                [*result.errors, *(RowError(p.row, "身份证号码", HELD_ELSEWHERE)
+                [*result.errors, *(RowError(p.row, *held[p.id_number])
                                    for p in parsed if p.id_number in held)],
                 key=lambda e: (e.row, e.column))
             parsed = [p for p in parsed if p.id_number not in held]

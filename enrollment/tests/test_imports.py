@@ -790,5 +790,5 @@ def test_unknown_registered_via_is_a_row_error_and_nothing_is_written():
     result = import_residents(data, "a.csv", actor="tester", today=IN_WINDOW)
     assert result.rejected
     assert [(e.row, e.column, e.reason) for e in result.errors] == [
-        (3, "登记方式", "应为“学校”“社区”或“网上”，收到 '邮寄'")]
+        (3, "登记方式", "应为“学校”“社区”“经办窗口”或“网上”，收到 '邮寄'")]
     assert (Resident.objects.count(), Enrollment.objects.count()) == (0, 0)

@@ -32,7 +32,7 @@ def renew(region, to_year, on):
 
 def summary(renewed, unchanged, **reasons):
     reregister = {r: 0 for r in ("hukou_moved", "permit_expired", "category_changed", "graduated",
-                                 "parent_permit", "not_eligible", "value_not_in_source")}
+                                 "parent_permit", "not_eligible", "value_not_in_source", "other_scheme")}
     reregister.update(reasons)
     return {"renewed": renewed, "unchanged": unchanged, "reregister": reregister}
 

@@ -67,7 +67,7 @@ def test_renewal_survives_a_worker_killed_midway(policies, tmp_path):
     assert run.takeovers >= 1  # the watchdog took the stale run over
     assert run.summary == {"renewed": PEOPLE, "unchanged": 0, "reregister": {
         r: 0 for r in ("hukou_moved", "permit_expired", "category_changed", "graduated", "parent_permit",
-                       "not_eligible", "value_not_in_source")}}
+                       "not_eligible", "value_not_in_source", "other_scheme")}}
     assert (run.total, run.processed, run.succeeded, run.chunks_done) == (PEOPLE, PEOPLE, PEOPLE, 120)
     renewed = Enrollment.objects.filter(year=2026, registered_via="default_renewal")
     assert renewed.count() == PEOPLE
