@@ -27,7 +27,7 @@ def test_the_registration_receipt(page, live_server, settings):
     assert page.inner_text("#receipt-name") == "张三"
     assert page.inner_text("#receipt-id") == r.id_number[:6] + "********" + r.id_number[-4:]
     assert page.inner_text("#receipt-due") == "780.00 元"
-    assert page.inner_text("#receipt-via") == "社区/经办窗口"
+    assert page.inner_text("#receipt-via") == "社区登记"
     assert "集中缴费期：2024-10-21 至 2024-12-27" in page.inner_text("#receipt-periods")
     assert r.id_number not in page.content()
     assert_plain_chinese(visible_text(page))
