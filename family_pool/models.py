@@ -80,8 +80,9 @@ class AccountEntry(models.Model):
         OWN_MEDICAL = "own_medical", "本人历年账户支付"
         REVERSAL = "reversal", "冲正"
 
+    # checked once a statement by triggers, not per row at commit (family_pool 0004)
     account = models.ForeignKey(EmployeeAccount, verbose_name="账户", on_delete=models.PROTECT,
-                                related_name="entries")
+                                related_name="entries", db_constraint=False)
     bucket = models.CharField("账户", max_length=10, choices=Bucket.choices)
     kind = models.CharField("类型", max_length=20, choices=Kind.choices)
     amount = models.DecimalField("金额", **MONEY)  # + in, − out

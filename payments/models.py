@@ -72,15 +72,17 @@ class Payment(models.Model):
     outcome = models.CharField("结果", max_length=10, choices=Outcome.choices)
     channel = models.CharField("缴费渠道", max_length=20, choices=Channel.choices)
     txn_id = models.CharField("交易流水号", max_length=64)
+    # The references of a ledger row are checked once a statement by triggers, not by foreign-key
+    # constraints checking each row at commit (payments 0007, core/db_references.py).
     enrollment = models.ForeignKey("enrollment.Enrollment", verbose_name="参保登记", on_delete=models.PROTECT,
-                                   related_name="payments", null=True, blank=True)
+                                   related_name="payments", null=True, blank=True, db_constraint=False)
     # the back-payment of a break year (断保补缴) lands on its repair, not on an enrollment
     gap_repair = models.OneToOneField("enrollment.GapRepair", verbose_name="断保补缴记录", on_delete=models.PROTECT,
-                                      related_name="payment", null=True, blank=True)
+                                      related_name="payment", null=True, blank=True, db_constraint=False)
     id_number = models.CharField("身份证号码", max_length=18)
     name = models.CharField("姓名", max_length=50)
     region = models.ForeignKey(Region, verbose_name="参保地", on_delete=models.PROTECT, related_name="+",
-                               db_index=False)
+                               db_index=False, db_constraint=False)
     year = models.PositiveSmallIntegerField("待遇年度")
     amount = models.DecimalField("金额", **MONEY)
     paid_at = models.DateTimeField("缴费时间")
@@ -89,13 +91,14 @@ class Payment(models.Model):
     payer_id = models.CharField("缴费人证件号/单位代码", max_length=64, blank=True)
     payer_name = models.CharField("缴费人/单位", max_length=100, blank=True)
     refund_of = models.ForeignKey("self", verbose_name="所退缴费", null=True, blank=True,
-                                  on_delete=models.PROTECT, related_name="refunds")
+                                  on_delete=models.PROTECT, related_name="refunds", db_constraint=False)
     request_hash = models.CharField("请求摘要", max_length=64, blank=True)
     response = models.JSONField("首次应答", null=True, blank=True)
     response_status = models.PositiveSmallIntegerField("首次应答状态码", null=True, blank=True)
     recorded_at = models.DateTimeField("记账时间", default=timezone.now)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="记账人", null=True, blank=True,
-                                    on_delete=models.PROTECT, related_name="+", db_index=False)
+                                    on_delete=models.PROTECT, related_name="+", db_index=False,
+                                    db_constraint=False)
     actor = models.CharField("来源", max_length=200, blank=True)
     note = models.CharField("说明", max_length=200, blank=True)
 
