@@ -1,4 +1,11 @@
-"""缴费测算: the quote calculator page in the admin, with each step explained."""
+"""缴费测算: the quote calculator page in the admin, with each step explained.
+
+Two schemes (issue 13): 城乡居民基本医疗保险 (the default) and 灵活就业人员医疗保险, Xianyang's
+flexible-employment scheme (002).  The page builds the same request the quote API takes
+(``"scheme": "flexible_employment"`` with its ``flexible`` facts) and shows the answer in
+words: each part of the contribution, the make-up of an interruption, the timing, benefit
+start and waiting, the certificate date and the move to retired status; a region without
+the scheme is refused in words (scheme_not_offered)."""
 
 from __future__ import annotations
 
@@ -14,6 +21,8 @@ from .defaults import default_region, default_year, published_years
 from .models import PolicyYear, PolicyYearStatus, Region
 from .quoting import quote_one
 from .selectors import published_spec
+from .rules.flexible import FILE_HOLDERS, FLEX_STATUSES, FLEX_TIMINGS
+from .rules.io import SCHEMES
 from .rules.types import HISTORY_VALUES, IDENTITIES, STUDENT_STATUSES, TIMING_NAMES
 
 HISTORY_YEARS = range(2025, 2031)
@@ -24,12 +33,21 @@ def _region_choices():
     return [(r.code, f"{r.name}（{r.code}）") for r in Region.objects.order_by("code")]
 
 
+FLEXIBLE = "flexible_employment"
+RESIDENT_FIELDS = ("birth_date", "hukou", "residence_permit", "student", "employee_insured",
+                   "parent_insured_locally", "left_other_scheme_on")
+FLEXIBLE_FIELDS = ("flex_status", "file_held_at", "paid_previous_year", "special_group",
+                   "retirement_age_reached_on")
+
+
 class QuoteForm(forms.Form):
+    scheme = forms.ChoiceField(label="险种", choices=list(SCHEMES.items()), initial="resident", required=False,
+                               widget=forms.RadioSelect)
     region = forms.ChoiceField(label="参保地")
     year = forms.IntegerField(label="待遇年度", min_value=2000, max_value=2100)
     paid_on = forms.DateField(label="缴费（登记）日期", widget=DateInput())
-    birth_date = forms.DateField(label="出生日期", widget=DateInput())
-    hukou = forms.ChoiceField(label="户籍", choices=[("local", "本地户籍"), ("nonlocal", "外地户籍")])
+    birth_date = forms.DateField(label="出生日期", widget=DateInput(), required=False)
+    hukou = forms.ChoiceField(label="户籍", choices=[("local", "本地户籍"), ("nonlocal", "外地户籍")], required=False)
     residence_permit = forms.BooleanField(label="持有效居住证", required=False)
     student = forms.ChoiceField(label="学生身份", required=False,
                                 choices=[("", "非学生")] + list(STUDENT_STATUSES.items()))
@@ -41,6 +59,17 @@ class QuoteForm(forms.Form):
     repaired_years = forms.MultipleChoiceField(
         label="已补缴（修复）的断保年度", required=False, widget=forms.CheckboxSelectMultiple,
         choices=[(str(y), str(y)) for y in HISTORY_YEARS])
+    # 灵活就业人员医疗保险 (002): the facts its rule decides on; the interruption follows
+    # from the payment date (months after the pay-by date), so it is not asked.
+    flex_status = forms.ChoiceField(label="人员状态", required=False, choices=list(FLEX_STATUSES.items()),
+                                    initial="in_service")
+    file_held_at = forms.ChoiceField(label="档案托管", required=False, choices=list(FILE_HOLDERS.items()),
+                                     initial="reemployment_centre")
+    paid_previous_year = forms.BooleanField(label="已缴纳上一年度医疗保险费", required=False, initial=True)
+    special_group = forms.BooleanField(label="特殊群体、困难军转干部、对越作战、涉核退休人员", required=False)
+    retirement_age_reached_on = forms.DateField(
+        label="到达法定退休年龄日期", required=False, widget=DateInput(),
+        help_text="在职人员当年到达法定退休年龄的填写；中断月数按缴费日期与缴费截止日自动计算")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -72,8 +101,37 @@ class QuoteForm(forms.Form):
         except (TypeError, ValueError):
             return None
 
+    def clean(self):
+        d = super().clean()
+        d["scheme"] = d.get("scheme") or "resident"  # a form posted without it (older pages) is resident
+        if d["scheme"] == FLEXIBLE:
+            if not d.get("flex_status"):
+                self.add_error("flex_status", "请选择人员状态")
+            if not d.get("file_held_at"):
+                self.add_error("file_held_at", "请选择档案托管机构")
+        else:
+            if "birth_date" not in self.errors and not d.get("birth_date"):
+                self.add_error("birth_date", "请填写出生日期")
+            if "hukou" not in self.errors and not d.get("hukou"):
+                self.add_error("hukou", "请选择户籍")
+        return d
+
+    def resident_fields(self):
+        return [self[name] for name in ("region", "year", "paid_on", *RESIDENT_FIELDS)]
+
+    def flexible_fields(self):
+        return [self[name] for name in FLEXIBLE_FIELDS]
+
     def request_json(self) -> dict:
         d = self.cleaned_data
+        if d["scheme"] == FLEXIBLE:
+            reached = d.get("retirement_age_reached_on")
+            return {
+                "scheme": FLEXIBLE, "region": d["region"], "year": d["year"], "paid_on": d["paid_on"].isoformat(),
+                "flexible": {"status": d["flex_status"], "file_held_at": d["file_held_at"],
+                             "paid_previous_year": d["paid_previous_year"], "special_group": d["special_group"],
+                             "retirement_age_reached_on": reached.isoformat() if reached else None},
+            }
         identities = []
         for i in range(1, IDENTITY_ROWS + 1):
             if d.get(f"identity_{i}"):
@@ -108,7 +166,9 @@ ERROR_TITLES = {
     "window_not_open": "缴费期尚未开始",
     "window_closed": "不在缴费期内",
     "value_not_in_source": "所需数值未设定（来源文件未给出）",
+    "scheme_not_offered": "该地区没有灵活就业人员医疗保险",
 }
+FLEX_WORDS = {"basic": "基本医疗保险", "large_medical": "大额医疗补助", "critical_illness": "大病保险"}
 
 
 def category_name(region: str, year: int, code: str) -> str:
@@ -131,7 +191,9 @@ class QuoteView(PermissionRequiredMixin, FormView):
         if region is None:
             region = Region.objects.order_by("code").values_list("code", flat=True).first()
         years = published_years([region]) if region else []
-        return {"region": region, "year": default_year(years, today), "paid_on": today, "hukou": "local"}
+        return {"region": region, "year": default_year(years, today), "paid_on": today, "hukou": "local",
+                "scheme": "resident", "flex_status": "in_service", "file_held_at": "reemployment_centre",
+                "paid_previous_year": True}
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -147,9 +209,24 @@ class QuoteView(PermissionRequiredMixin, FormView):
         ctx = self.get_context_data(form=form, answer=answer)
         if "error" in answer:
             ctx["error_title"] = ERROR_TITLES.get(answer["error"]["code"], answer["error"]["code"])
+        elif answer.get("scheme") == FLEXIBLE:
+            ctx["flexible"] = flexible_words(answer)
         else:
             ctx["category_name"] = category_name(answer["region"], answer["year"], answer["category"])
             ctx["timing_name"] = TIMING_NAMES.get(answer["timing"], answer["timing"])
             ctx["assistance_name"] = (IDENTITIES.get(answer["assistance"]["identity"])
                                       if answer["assistance"] else None)
         return self.render_to_response(ctx)
+
+
+def flexible_words(answer: dict) -> dict:
+    """The flexible answer as the page shows it: each part (a retired person's basic part
+    "不缴纳"), the timing in words, the waiting, the dates."""
+    held = {p["component"]: p["amount"] for p in answer["parts"]}
+    parts = [(name, held.get(code)) for code, name in FLEX_WORDS.items()]
+    return {
+        "status_name": FLEX_STATUSES.get(answer["status"], answer["status"]),
+        "parts": parts,
+        "timing_name": FLEX_TIMINGS.get(answer["timing"], answer["timing"]),
+        "makeup": answer["makeup_basic"] if answer["makeup_basic"] != "0.00" else None,
+    }

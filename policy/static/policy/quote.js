@@ -23,3 +23,18 @@ document.addEventListener("DOMContentLoaded", function () {
   year.addEventListener("input", follow);
   year.addEventListener("change", follow);
 });
+
+// 险种: the resident scheme's facts or the flexible-employment scheme's, the other hidden
+// (they are ignored by the page's request anyway).
+document.addEventListener("DOMContentLoaded", function () {
+  var radios = document.querySelectorAll("input[name=scheme]");
+  if (!radios.length) return;
+  function follow() {
+    var checked = document.querySelector("input[name=scheme]:checked");
+    var flexible = checked && checked.value === "flexible_employment";
+    document.querySelectorAll(".scheme-resident").forEach(function (el) { el.hidden = flexible; });
+    document.querySelectorAll(".scheme-flexible").forEach(function (el) { el.hidden = !flexible; });
+  }
+  follow();
+  radios.forEach(function (r) { r.addEventListener("change", follow); });
+});
