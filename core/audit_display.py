@@ -40,6 +40,8 @@ ACTIONS = {
     "registration_agent_record": "登记代办人", "registration_agent_remove": "删除代办人",
     "registration_document_record": "登记已查验材料", "registration_document_remove": "删除已查验材料",
     "enrollment_register_newborn": "外地新生儿凭父母居住证登记", "zero_claim_record": "登记零报销年度",
+    "zero_claim_correct": "更正零报销年度", "zero_claim_withdraw": "撤销零报销年度",
+    "import_zero_claims": "导入零报销名单",
     "flexible_enroll": "灵活就业人员参保登记", "flexible_record_payment": "灵活就业人员缴费",
     "flexible_cancel": "灵活就业人员注销登记",
 }

@@ -27,6 +27,7 @@ from core.models import BatchRun
 from core.progress import SideProgress
 
 from .imports import import_employee_coverage, import_residents
+from .imports.zero_claims import import_zero_claims
 from .imports.common import ERRORS_SO_FAR
 from .spreadsheet import SpreadsheetError
 
@@ -154,6 +155,9 @@ class ImportJob(batch.Job):
 
 batch.register(ImportJob("import_residents", "导入参保人", import_residents))
 batch.register(ImportJob("import_employee_coverage", "导入职工医保参保记录", import_employee_coverage))
+ZERO_CLAIM_LABELS = {"rows": "行数", "created": "新登记零报销年度", "unchanged": "此前已登记（无变化）",
+                     "repriced": "重新核定应缴的未缴费登记", "invalid_rows": "有错误的行"}
+batch.register(ImportJob("import_zero_claims", "导入零报销名单", import_zero_claims, labels=ZERO_CLAIM_LABELS))
 
 
 def imports_cleanup(*, older_than: float = 3600) -> int:

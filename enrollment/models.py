@@ -332,6 +332,9 @@ class ZeroClaimYear(models.Model):
     recorded_at = models.DateTimeField("记录时间", default=timezone.now)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="记录人", null=True,
                                     blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # why the record was last corrected, or (written just before the row is deleted) withdrawn:
+    # the audit trail shows it as a change of this field, with who and when
+    change_reason = models.CharField("更正或撤销原因", max_length=200, blank=True, editable=False)
 
     class Meta:
         verbose_name = "零报销年度"

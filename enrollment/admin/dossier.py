@@ -146,12 +146,22 @@ class ZeroClaimYearInline(RecordedColumns, admin.TabularInline):
     formset = OptionalInlineFormSet
     verbose_name = "零报销年度（当年基金零报销，下一年度大病保险限额按政策提高）"
     verbose_name_plural = verbose_name
-    fields = ["year", "source", "recorder", "recorded_time"]
-    readonly_fields = ["recorder", "recorded_time"]
+    fields = ["year", "source", "recorder", "recorded_time", "manage"]
+    readonly_fields = ["recorder", "recorded_time", "manage"]
     ordering = ["-year"]
 
+    @admin.display(description="更正或撤销")
+    def manage(self, obj):
+        from django.urls import reverse
+
+        if obj is None or obj.pk is None:
+            return ""
+        return format_html('<a href="{}">更正</a> <a href="{}">撤销</a>',
+                           reverse("admin:enrollment_zeroclaimyear_correct", args=[obj.pk]),
+                           reverse("admin:enrollment_zeroclaimyear_withdraw", args=[obj.pk]))
+
     def has_change_permission(self, request, obj=None):
-        return False  # recorded once, from the settlement system's list; the audit trail keeps it
+        return False  # corrected or withdrawn with a reason on its own page (the links), audited
 
     def has_add_permission(self, request, obj=None):
         return obj is not None and request.user.has_perm("enrollment.add_zeroclaimyear")

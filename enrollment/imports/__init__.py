@@ -12,7 +12,8 @@ import page (django-import-export) calls the same functions.
 - ``residents``: reading and checking a residents file, pricing its
   registrations and the re-pricing of changed people (no writes);
 - ``residents_write``: the residents write;
-- ``coverage``: employee-insurance years.
+- ``coverage``: employee-insurance years;
+- ``zero_claims``: zero-claim years (零报销名单, 004 (一)Q1).
 """
 
 from .common import CHUNK, HELD_ELSEWHERE, ImportResult, RowError
