@@ -26,15 +26,16 @@ One chunk = one key range of network ids, in one transaction (the engine's chunk
 5. **write** — two writers, the same rows (``tests/test_batch_bulk.py`` compares them):
 
    - ``bulk_chunk`` (the batch's): every member decided first, in the order above, with
-     what ``payment_record`` would refuse checked beside it (a transaction id taken, a
-     registration in another region than the resident's, the channel's days); then a
+     what ``payment_record`` would refuse checked beside it (a registration in another
+     region than the resident's, the channel's days); then a
      handful of statements for the chunk: the payments (channel family_pool, payer_kind
      pool, txn ``pool-{year}-{participation id}``, paid at the batch's ``at``, the same
      columns and first answer ``payment_record`` writes) by COPY and the enrollments' paid
      columns (``fill_paid``'s) by one ``UPDATE … FROM`` — ``payments.bulk``; the account
      entries (historical bucket, ``pool_premium``, −amount) and the cached balances —
      ``accounts.post_many``; the ``PoolDeduction`` rows by COPY.  If a guard fires there
-     (the unique (member, year) deduction, a transaction id taken meanwhile) the chunk's
+     (the unique (member, year) deduction, a pool transaction id already taken by another
+     payment — not probed for beforehand: it does not happen in a normal run) the chunk's
      savepoint goes back and the chunk is decided again member by member;
    - ``_per_member`` (the reference, and that fallback): per deduction, inside a savepoint,
      the payment via ``payments.services.payment_record``, the account entry with the
@@ -424,7 +425,6 @@ SELECT e.id, e.status, e.region_id, e.nonlocal_via_parent_permit, e.paid_amount,
        r.residence_permit_expires_on, r.student
 FROM {Enrollment._meta.db_table} e JOIN {Resident._meta.db_table} r ON r.id = e.resident_id
 WHERE e.id = ANY(%s::bigint[]) ORDER BY e.id FOR UPDATE OF e"""
-_TAKEN = f"SELECT txn_id FROM {Payment._meta.db_table} WHERE channel = 'family_pool' AND txn_id = ANY(%s::text[])"
 _DEDUCTION_COLUMNS = ("run_id", "network_id", "member_id", "id_number", "name", "region_id", "year", "enrollment_id",
                       "amount", "status", "shortfall", "payment_id", "entry_id", "decided_at", "note")
 _PAID_VIA_NAMES = dict(PaidVia.choices)
@@ -486,10 +486,13 @@ def _price_bulk(unpaid: list[_Held], c: _Chunk) -> tuple[dict[int, tuple], dict[
     return out, refused
 
 
-def _payment_refusal(h: _Held, spec, txn: str, taken: set[str], rules: dict, c: _Chunk) -> str | None:
-    """What ``payment_record`` would refuse this deduction with (its order of checks), or None."""
-    if txn in taken:
-        return f"渠道 family_pool 的交易流水号 {txn} 已用于另一笔不同内容的缴费"
+def _payment_refusal(h: _Held, spec, rules: dict, c: _Chunk) -> str | None:
+    """What ``payment_record`` would refuse this deduction with (its order of checks), or None.
+    A transaction id of the pool already taken by another payment (only an import or a
+    direct call can take one) is not probed for here: the ledger's unique (channel, txn id)
+    fires in the COPY and the chunk is decided again member by member, where
+    ``payment_record`` refuses that one member (a probe of every member's id cost some 8 µs
+    a member for a case that does not happen in a normal run; bench/RESULTS.md)."""
     if h.region_id != h.resident_region:
         return f"{c.year} 年度登记的参保地与参保人现参保地不一致，请先办理参保人信息变更"
     if h.region_id not in rules:
@@ -533,7 +536,6 @@ def bulk_chunk(members: list[Candidate], c: _Chunk, locked: tuple[dict, dict] | 
     else:
         accounts, held = locked
     priced, refused = _price_bulk([h for h in held.values() if h.status == EnrollmentStatus.REGISTERED], c)
-    taken = {t for (t,) in _fetch(_TAKEN, [pg_array(txn_of(c.year, m) for m in members)])}
     now, rules = timezone.now(), {}
     rows, deducted, outcomes = [], [], []
 
@@ -571,7 +573,7 @@ def bulk_chunk(members: list[Candidate], c: _Chunk, locked: tuple[dict, dict] | 
                 note=f"历年账户余额 {account[0]:.2f} 元")
             outcomes.append(("insufficient_balance", 0))
             continue
-        refusal = _payment_refusal(h, spec, txn_of(c.year, m), taken, rules, c)
+        refusal = _payment_refusal(h, spec, rules, c)
         if refusal is not None:
             row(m, h, S.FAILED, amount, note=refusal)
             outcomes.append(("failed", 0))

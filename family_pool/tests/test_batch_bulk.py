@@ -27,21 +27,27 @@ pytestmark = pytest.mark.django_db
 
 
 def more_families(fam: dict) -> dict:
-    """H: a frozen account; I: a transaction id of the pool already used by another payment
-    (payment_record refuses it: idempotency_conflict) — the second child is still deducted."""
+    """H: a frozen account; J: a member the rules cannot price beside a child."""
     fam["H"] = family("1000.00", 1, tag="H")
     EmployeeAccount.objects.filter(pk=fam["H"][0].account_id).update(status="frozen")
+    # J: a spouse the rules cannot price (Shanghai's 2025 source gives no adult bands) beside a child
+    fam["J"] = family("1000.00", 1, tag="J")
+    spouse = enrolled("310101", "19850505", "401", name="配偶J")
+    Participation.objects.create(network=fam["J"][0], id_number=spouse.id_number, name=spouse.name, role="member",
+                                 relation="spouse", joined_at=t(11, 2))
+    return fam
+
+
+def taken_family(fam: dict) -> dict:
+    """I: a transaction id of the pool already used by another payment (an import or a direct
+    call can take one; payment_record refuses it: idempotency_conflict) — the second child
+    is still deducted."""
     fam["I"] = family("1000.00", 2, tag="I")
     first = fam["I"][0].participations.filter(role="member").order_by("id").first()
     other = person("310101", "20150909", "321", name="别人", student="primary_secondary", today=date(2024, 12, 1))
     register(other, YEAR, date(2024, 12, 1), via="school")
     payment_record(channel="family_pool", txn_id=f"pool-{YEAR}-{first.pk}", id_number=other.id_number,
                    name=other.name, year=YEAR, amount=Decimal("355.00"), paid_at=t(12, 10), actor=None)
-    # J: a spouse the rules cannot price (Shanghai's 2025 source gives no adult bands) beside a child
-    fam["J"] = family("1000.00", 1, tag="J")
-    spouse = enrolled("310101", "19850505", "401", name="配偶J")
-    Participation.objects.create(network=fam["J"][0], id_number=spouse.id_number, name=spouse.name, role="member",
-                                 relation="spouse", joined_at=t(11, 2))
     return fam
 
 
@@ -78,21 +84,23 @@ def decide(writer: str) -> dict:
                                   writer=writer)
 
 
-def test_set_based_writer_matches_payment_record_row_for_row(policies):
+def test_set_based_writer_matches_payment_record_row_for_row(policies, monkeypatch):
     fam = more_families(families())
     with transaction.atomic():
         reference_counts = decide("per_member")
         reference = snapshot()
         transaction.set_rollback(True)
     assert PoolDeduction.objects.count() == 0  # the reference is gone; the same state again
+    # the set-based writer decides the chunk itself (a fallback would compare the path with itself)
+    monkeypatch.setattr(batch, "_per_member", lambda members, c: pytest.fail("fell back"))
     counts = decide("bulk")
     got = snapshot()
 
     assert counts == reference_counts
     assert {k: counts[k] for k in ("deducted", "skipped_already_paid", "insufficient_balance", "failed",
                                    "already_deducted", "amount_fen")} == {
-        "deducted": 7, "skipped_already_paid": 1, "insufficient_balance": 2, "failed": 3, "already_deducted": 0,
-        "amount_fen": 7 * 35500}
+        "deducted": 6, "skipped_already_paid": 1, "insufficient_balance": 2, "failed": 2, "already_deducted": 0,
+        "amount_fen": 6 * 35500}
     for key in reference:
         assert got[key] == reference[key], key
 
@@ -105,10 +113,6 @@ def test_set_based_writer_matches_payment_record_row_for_row(policies):
     assert (c1.status, c1.shortfall) == ("insufficient_balance", Decimal("0.01"))
     assert (by_name["孩子F1"].status, by_name["孩子F1"].note) == ("skipped_already_paid", "已通过 缴费渠道 缴费")
     assert (by_name["孩子H1"].status, by_name["孩子H1"].note) == ("failed", "组建人个人账户已冻结")
-    i1, i2 = by_name["孩子I1"], by_name["孩子I2"]
-    assert (i1.status, i1.note) == ("failed", f"渠道 family_pool 的交易流水号 pool-{YEAR}-{i1.member_id} "
-                                              "已用于另一笔不同内容的缴费")
-    assert i2.status == "deducted"
     # a member the rules cannot price fails alone; the child beside them is deducted
     j_spouse = by_name["配偶J"]
     assert (j_spouse.status, j_spouse.amount) == ("failed", Decimal("355.00"))
@@ -130,6 +134,38 @@ def test_set_based_writer_matches_payment_record_row_for_row(policies):
     assert ledger_check() == [] and account_check() == [] and deduction_check() == []
 
 
+def test_a_pool_transaction_id_taken_elsewhere_sends_the_chunk_member_by_member(policies, monkeypatch):
+    """Not probed for beforehand: the ledger's unique (channel, txn id) fires in the set-based
+    write, the chunk goes back and is decided member by member — the same rows as the
+    per-member path, the one member refused, the other deducted, nothing twice."""
+    taken_family(more_families(families()))
+    with transaction.atomic():
+        reference_counts = decide("per_member")
+        reference = snapshot()
+        transaction.set_rollback(True)
+    fell_back, real = [], batch._per_member
+
+    def per_member(members, c):
+        fell_back.append(len(members))
+        return real(members, c)
+
+    monkeypatch.setattr(batch, "_per_member", per_member)
+    counts = decide("bulk")
+    assert len(fell_back) == 1 and fell_back[0] > 0
+    assert counts == reference_counts
+    assert (counts["deducted"], counts["failed"]) == (7, 3)
+    got = snapshot()
+    for key in reference:
+        assert got[key] == reference[key], key
+    by_name = {d.name: d for d in PoolDeduction.objects.all()}
+    i1, i2 = by_name["孩子I1"], by_name["孩子I2"]
+    assert (i1.status, i1.note) == ("failed", f"渠道 family_pool 的交易流水号 pool-{YEAR}-{i1.member_id} "
+                                              "已用于另一笔不同内容的缴费")
+    assert (i2.status, i2.payment.txn_id) == ("deducted", f"pool-{YEAR}-{i2.member_id}")
+    assert Payment.objects.filter(channel="family_pool", txn_id=f"pool-{YEAR}-{i1.member_id}").count() == 1
+    assert ledger_check() == [] and account_check() == [] and deduction_check() == []
+
+
 def test_the_scratch_table_update_leaves_the_same_rows(policies, monkeypatch):
     """``payments.bulk.write_applied`` updates the enrollments by one statement per shared
     answer (the batch's case) or, past ``ALIKE_MAX`` answers, from a COPYed scratch table
@@ -142,8 +178,9 @@ def test_the_scratch_table_update_leaves_the_same_rows(policies, monkeypatch):
         reference = snapshot()
         transaction.set_rollback(True)
     monkeypatch.setattr(payments.bulk, "ALIKE_MAX", 0)
+    monkeypatch.setattr(batch, "_per_member", lambda members, c: pytest.fail("fell back"))
     counts = decide("bulk")
-    assert (counts["deducted"], counts["failed"]) == (7, 3)
+    assert (counts["deducted"], counts["failed"]) == (6, 2)
     got = snapshot()
     for key in reference:
         assert got[key] == reference[key], key
