@@ -50,10 +50,8 @@ The remittance file for the tax bureau is derived from the run's ``deducted`` ro
 from __future__ import annotations
 
 import csv
-import gc
 import io
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -63,6 +61,7 @@ from django.utils import timezone
 from psycopg import IntegrityError as PgIntegrityError
 
 from core import clock
+from core.gc_pause import cyclic_gc_paused
 from core.audit import audit_context
 from core.audit_actor import acting_user
 from enrollment.models import Enrollment, EnrollmentStatus, PaidVia, Resident
@@ -70,7 +69,7 @@ from enrollment.pricing import QuoteMemo
 from enrollment.selectors import PersonFacts, quote_requests_for
 from enrollment.services import EnrollmentError, run_quote, spec_for
 from payments.bulk import CopyText, PaidColumns, applied_body, next_payment_ids, pg_array, write_applied
-from payments.models import PayerKind, Payment
+from payments.models import PayerKind
 from payments.services import PAID_VIA, PaymentError, check_channel_rules, local_day, payment_record
 from policy.models import PolicyYear
 from policy.rules import QuoteError
@@ -244,28 +243,13 @@ class _Specs:
         return spec
 
 
-@contextmanager
-def _no_cyclic_gc():
-    """The cyclic garbage collector paused for a chunk: a chunk allocates some 100,000
-    objects, freed by reference counting, and the collections they set off (full ones over
-    the whole Django heap) took a third of the worker's CPU — 14 of 42 µs a member
-    (bench/RESULTS.md).  Cycles left meanwhile are collected once it runs again."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def process_networks(*, region: str, year: int, lo: int, hi: int, at: datetime, run_id: int | None,
                      actor, writer: str = "bulk") -> dict:
     """Decide every member of the deducting networks with ``lo < id <= hi`` (the caller's
     chunk transaction); returns the chunk's counts.  ``writer``: ``bulk`` (the set-based
     writer) or ``per_member`` (each deduction through ``payment_record``: the reference the
     set-based writer is tested against, and its fallback)."""
-    with _no_cyclic_gc():
+    with cyclic_gc_paused():
         return _process_networks(region=region, year=year, lo=lo, hi=hi, at=at, run_id=run_id, actor=actor,
                                  writer=writer)
 

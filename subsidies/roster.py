@@ -28,8 +28,6 @@ again changes nothing.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -42,6 +40,7 @@ from django.utils import timezone
 from stdnum.cn import ric
 
 from core import clock
+from core.gc_pause import cyclic_gc_paused
 from core.audit import audit_context
 from core.audit_actor import acting_user
 from enrollment.imports.common import RowError, cell_errors, check_id, check_name, report_errors
@@ -146,24 +145,8 @@ class RosterResult:
                 "repriced": self.repriced, "refunds_owed": self.refunds_owed}
 
 
-@contextlib.contextmanager
-def _no_cyclic_gc():
-    """Python's cyclic garbage collector paused for one import (and started again after it, if
-    it ran before).  A roster of 100,000 rows makes millions of small objects that live to the
-    end of the import and hold no cycles; the collector walked them again and again — 1.6 s of
-    a first import's 5.6 s of Python CPU (bench/RESULTS.md).  Memory is freed by reference
-    counting as before; peak RSS is unchanged."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def import_roster(data: bytes, filename: str, *, region: str, year: int, **kwargs) -> RosterResult:
-    with _no_cyclic_gc():
+    with cyclic_gc_paused():
         table = read_table(data, filename, required=ROSTER_REQUIRED, optional=ROSTER_OPTIONAL)
         return import_roster_table(table, region=region, year=year, filename=filename, **kwargs)
 
@@ -194,7 +177,7 @@ def import_roster_table(table: Table, *, region: str, year: int, skip_invalid: b
                         dry_run: bool = False, actor=None, user=None, today: date | None = None,
                         filename: str = "", run=None,
                         progress: Callable[[str, int, int], None] | None = None) -> RosterResult:
-    with _no_cyclic_gc():
+    with cyclic_gc_paused():
         return _import_roster_table(table, region=region, year=year, skip_invalid=skip_invalid,
                                     dry_run=dry_run, actor=actor, user=user, today=today, filename=filename,
                                     run=run, progress=progress)
