@@ -14,6 +14,8 @@ from core import clock
 from enrollment import idnumbers
 from enrollment.admin.common import IdSearchMixin, MaskedIdColumnMixin, form_action, refusal
 from enrollment.selectors import residents_for
+from payments.models import Channel
+from payments.services import API_CHANNELS
 from policy.rules.flexible import FILE_HOLDERS, FLEX_STATUSES, FLEX_TIMINGS
 
 from .models import FlexibleEnrollment
@@ -63,10 +65,21 @@ class EnrollForm(forms.ModelForm):
         return data
 
 
+# The channels a caseworker records a counter or channel payment under (not the pool's or a
+# department's, which have their own paths).
+COUNTER_CHANNELS = [(c, label) for c, label in Channel.choices if c in API_CHANNELS
+                    and c not in ("family_pool", "assistance", "collective")]
+
+
 class PaymentForm(forms.Form):
+    """登记缴费: recorded on the payments ledger (flexible_record_payment → payment_record)."""
+
     _selected_action = forms.CharField(widget=forms.MultipleHiddenInput)
     paid_on = forms.DateField(label="缴费日期", widget=forms.DateInput(attrs={"type": "date"}))
     amount = forms.DecimalField(label="缴费金额（元）", max_digits=14, decimal_places=2, min_value=Decimal("0"))
+    channel = forms.ChoiceField(label="缴费渠道", choices=COUNTER_CHANNELS, initial="tax_hall")
+    txn_id = forms.CharField(label="交易流水号", max_length=64, required=False,
+                             help_text="税务缴费凭证上的流水号（对账用）；不填则由系统生成")
 
 
 class CancelForm(forms.Form):
@@ -89,8 +102,8 @@ class FlexibleEnrollmentAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAd
     search_help_text = "输入完整身份证号码（精确查找）或姓名开头"
     ordering = ["-id"]
     actions = ["record_payment", "cancel_with_reason"]
-    readonly_fields = [{"timing": "timing_name"}.get(f.name, f.name) for f in FlexibleEnrollment._meta.fields
-                       if f.name != "id"]
+    readonly_fields = [{"timing": "timing_name", "payment": "payment_text"}.get(f.name, f.name)
+                       for f in FlexibleEnrollment._meta.fields if f.name != "id"] + ["certificate_text"]
 
     @admin.display(description="姓名", ordering="resident__name")
     def name(self, obj):
@@ -103,6 +116,27 @@ class FlexibleEnrollmentAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAd
     @admin.display(description="缴费情形", ordering="timing")
     def timing_name(self, obj):
         return FLEX_TIMINGS.get(obj.timing, "—") if obj.timing else "—"
+
+    @admin.display(description="缴费流水")
+    def payment_text(self, obj):
+        p = obj.payment
+        if p is None:
+            return "—"
+        return f"{p.get_channel_display()} {p.txn_id}，{p.amount} 元，{p.paid_on.isoformat()}"
+
+    @admin.display(description="缴费证明")
+    def certificate_text(self, obj):
+        from payments.certificates import CertificateError
+
+        from .selectors import flexible_certificate
+
+        if obj is None or obj.pk is None:
+            return "—"
+        try:
+            cert = flexible_certificate(obj, today=clock.today())
+        except CertificateError as exc:
+            return exc.message
+        return f"可以打印（验证码 {cert.code}）"
 
     def has_delete_permission(self, request, obj=None):
         return False  # cancel with a reason instead
@@ -147,9 +181,14 @@ class FlexibleEnrollmentAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAd
 
         def apply(data):
             ok, failed = 0, []
-            for e in queryset.order_by("id"):
+            rows = list(queryset.order_by("id"))
+            if data.get("txn_id") and len(rows) > 1:
+                return "", [refusal(e.resident.name, e.resident.id_number,
+                                    "一个交易流水号只对应一笔缴费，请逐条登记（或不填流水号）") for e in rows]
+            for e in rows:
                 try:
                     flexible_record_payment(enrollment=e, amount=data["amount"], paid_on=data["paid_on"],
+                                            channel=data["channel"], txn_id=data.get("txn_id") or None,
                                             actor=request.user)
                     ok += 1
                 except FlexibleError as exc:

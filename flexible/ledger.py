@@ -115,8 +115,9 @@ WHERE (f.status = 'paid' AND (p.id IS NULL OR p.outcome <> 'applied' OR p.scheme
                               OR p.amount IS DISTINCT FROM f.paid_amount OR p.paid_on IS DISTINCT FROM f.paid_on))
    OR (f.status <> 'paid' AND f.payment_id IS NOT NULL)
 UNION ALL
-SELECT 'payment', p.scheme_enrollment_id, f.status, f.paid_amount, p.amount
+SELECT 'payment', p.scheme_enrollment_id, named.status, named.paid_amount, p.amount
 FROM {Payment._meta.db_table} p
 LEFT JOIN {FlexibleEnrollment._meta.db_table} f ON f.payment_id = p.id
+LEFT JOIN {FlexibleEnrollment._meta.db_table} named ON named.id = p.scheme_enrollment_id
 WHERE p.scheme = %(scheme)s AND p.outcome = 'applied' AND f.id IS NULL
 ORDER BY 2 LIMIT %(limit)s"""

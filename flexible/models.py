@@ -1,7 +1,8 @@
 """A person's flexible-employment enrollment per benefit year (灵活就业人员医疗保险参保).
 
 The amounts, timing and dates are the answer of the pure rule
-(policy.rules.flexible), written by the services; nothing is computed here.
+(policy.rules.flexible), written by the services; nothing is computed here.  A payment is a
+row of the payments ledger (``payment``); the paid columns are its cache (flexible.ledger).
 """
 
 from decimal import Decimal
@@ -56,6 +57,10 @@ class FlexibleEnrollment(models.Model):
     waiting_months = models.PositiveSmallIntegerField("等待期（月）", default=0)
     certificate_from = models.DateField("缴费证明可打印日", null=True, blank=True)
     retired_from = models.DateField("在职转退休自", null=True, blank=True)
+    # the ledger row that paid it (payments.Payment, scheme flexible_employment): the paid
+    # columns above are its cache, written with it in one transaction (flexible.ledger)
+    payment = models.OneToOneField("payments.Payment", verbose_name="缴费流水", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="flexible_enrollment")
 
     registered_at = models.DateTimeField("登记时间", default=timezone.now)
     registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登记人", null=True,
@@ -82,6 +87,10 @@ class FlexibleEnrollment(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="cancelled") | (Q(cancelled_at__isnull=False) & ~Q(cancel_reason="")),
                 name="flex_cancelled_has_reason"),
+            # paid exactly when a ledger row is linked (issue 13)
+            models.CheckConstraint(condition=Q(status="paid", payment__isnull=False)
+                                   | Q(~Q(status="paid"), payment__isnull=True),
+                                   name="flex_paid_is_on_the_ledger"),
         ]
 
     def __str__(self):

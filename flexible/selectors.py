@@ -40,3 +40,17 @@ def flexible_enrollments_for(user, queryset=None):
     """The enrollments of the user's regions."""
     qs = queryset if queryset is not None else FlexibleEnrollment.objects.all()
     return scope(qs, user)
+
+
+def flexible_certificate(enrollment: FlexibleEnrollment, *, today):
+    """The tax-paid certificate (《社会保险费缴费证明》) of a paid enrollment, from its ledger
+    payment (payments.certificates.scheme_certificate): available from the scheme's days after
+    the payment date (002 注意事项 4: "缴费5日后"); raises ``CertificateError`` with words."""
+    from payments.certificates import NotPaid, scheme_certificate
+
+    e = FlexibleEnrollment.objects.select_related("payment", "payment__region").get(pk=enrollment.pk)
+    if e.status != FlexibleStatus.PAID:
+        raise NotPaid(f"{e.year} 年度灵活就业人员医疗保险{e.get_status_display()}，尚未缴费，不能开具缴费证明")
+    return scheme_certificate(e.payment, today=today,
+                              category=f"灵活就业人员医疗保险（{e.get_person_status_display()}）",
+                              benefit_start=e.benefit_start, benefit_end=e.benefit_end)

@@ -7,7 +7,7 @@ resident enrollment of the year and cancels an unpaid one through enrollment's s
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -111,40 +111,48 @@ def flexible_enroll(*, resident: Resident, year: int, person_status: str, file_h
         return e
 
 
-def flexible_record_payment(*, enrollment: FlexibleEnrollment, amount: Decimal, paid_on: date,
-                            actor) -> FlexibleEnrollment:
-    """Mark an enrollment paid on ``paid_on``: the amount must be what the rule says is due
-    that day; timing, benefit start, waiting, certificate and retirement dates follow."""
+def flexible_record_payment(*, enrollment: FlexibleEnrollment, amount: Decimal, paid_on: date, actor,
+                            channel: str = "tax_hall", txn_id: str | None = None,
+                            paid_at: datetime | None = None) -> FlexibleEnrollment:
+    """登记缴费: a payment of the enrollment on ``paid_on`` recorded on the payments ledger
+    (``payments.services.payment_record`` with scheme ``flexible_employment``, the one path
+    the channel API takes too): an immutable ledger row under ``channel`` and ``txn_id`` (a
+    generated one when the counter gave none), the amount what the rule says is due that
+    day; the enrollment's paid columns (timing, benefit start, waiting, certificate and
+    retirement dates) and its link to the row written in the same transaction (flexible.ledger)."""
+    import uuid
+    from datetime import time
+
+    from django.utils import timezone
+
+    from payments.services import PaymentError, payment_record
+
     if not isinstance(amount, Decimal):
         raise FlexibleError("invalid_input", "金额须为 Decimal")
-    with transaction.atomic(), audit_context(actor, action="flexible_record_payment"):
-        e = FlexibleEnrollment.objects.select_for_update().get(pk=enrollment.pk)
-        if e.status == FlexibleStatus.PAID:
-            raise FlexibleError("already_paid", f"{e.year} 年度灵活就业人员医疗保险已缴费")
-        if e.status == FlexibleStatus.CANCELLED:
-            raise FlexibleError("enrollment_cancelled", f"{e.year} 年度灵活就业人员医疗保险登记已注销")
-        try:
-            result = _quote(_facts(e), region=e.region_id, year=e.year, paid_on=paid_on)
-        except QuoteError as exc:
-            raise _as_error(exc) from None
-        if amount != result.amount_due:
-            raise FlexibleError("amount_mismatch",
-                                f"缴费金额 {amount} 元与应缴金额 {result.amount_due} 元不符")
-        _fill(e, result)
-        e.status = FlexibleStatus.PAID
-        e.paid_amount = amount
-        e.paid_on = paid_on
-        e.timing = result.timing
-        e.interruption_months = result.interruption_months
-        e.makeup_basic = result.makeup_basic
-        e.benefit_start = result.benefit_start
-        e.benefit_end = result.benefit_end
-        e.waiting_months = result.waiting_months
-        e.certificate_from = result.certificate_from
-        e.retired_from = result.retired_from
-        e.save()
-        enrollment.__dict__.update(e.__dict__)
-        return e
+    e = FlexibleEnrollment.objects.select_related("resident").get(pk=enrollment.pk)
+    if e.status == FlexibleStatus.PAID:
+        raise FlexibleError("already_paid", f"{e.year} 年度灵活就业人员医疗保险已缴费")
+    if e.status == FlexibleStatus.CANCELLED:
+        raise FlexibleError("enrollment_cancelled", f"{e.year} 年度灵活就业人员医疗保险登记已注销")
+    if paid_at is None:
+        now = clock.now()
+        paid_at = now if timezone.localdate(now) == paid_on else timezone.make_aware(
+            datetime.combine(paid_on, time(12, 0)))
+    if timezone.localdate(paid_at) > clock.today():
+        raise FlexibleError("invalid_input", f"缴费日期 {timezone.localdate(paid_at).isoformat()} 晚于今天"
+                                             f"（{clock.today().isoformat()}）")
+    try:
+        recorded = payment_record(
+            channel=channel, txn_id=(txn_id or "").strip() or f"manual-{uuid.uuid4().hex}",
+            id_number=e.resident.id_number, name=e.resident.name, year=e.year, amount=amount, paid_at=paid_at,
+            actor=actor, check_name=False, scheme="flexible_employment")
+    except PaymentError as exc:
+        raise FlexibleError(exc.code, exc.message) from None
+    if recorded.status == 409:
+        raise FlexibleError("already_paid", recorded.body["error"]["message"])
+    e.refresh_from_db()
+    enrollment.__dict__.update({k: v for k, v in e.__dict__.items() if not k.startswith("_")})
+    return e
 
 
 def flexible_cancel(*, enrollment: FlexibleEnrollment, reason: str, actor) -> FlexibleEnrollment:

@@ -1,4 +1,9 @@
-"""Payment channel endpoints (INTERFACES.md section 5, scope ``channel``)."""
+"""Payment channel endpoints (INTERFACES.md section 5, scope ``channel``).
+
+The dues query and the payment post take an optional ``scheme``: ``resident`` (the default,
+every existing caller) or a scheme registered with ``payments.schemes`` —
+``flexible_employment`` (灵活就业人员医疗保险).  Same idempotency, codes and statuses; the
+amount due is the scheme's rule at the date (dues: today; a payment: its ``paid_at``)."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from enrollment.models import EnrollmentStatus, Resident
 from enrollment.selectors import quote_request_of, year_enrollment
 from enrollment.services import EnrollmentError, run_quote, spec_for
 
+from .schemes import RESIDENT, scheme_codes, scheme_handler
 from .services import API_CHANNELS, PaymentError, channel_code, check_channel_rules, parse_amount, parse_paid_at, \
     payment_record, request_hash
 
@@ -21,7 +27,7 @@ STATUS = {
     "payment_day_not_allowed": 422, "window_not_open": 422, "window_closed": 422, "not_eligible": 422,
     "value_not_in_source": 422, "policy_missing": 404, "region_mismatch": 422, "workday_unknown": 422,
     "already_paid": 409, "idempotency_conflict": 409, "enrollment_cancelled": 409,
-    "not_a_break_year": 422, "back_payment_not_applicable": 422,
+    "not_a_break_year": 422, "back_payment_not_applicable": 422, "scheme_not_offered": 404,
 }
 PAYMENT_FIELDS = ("channel", "txn_id", "id_number", "name", "year", "amount", "paid_at")
 YEARS = range(1900, 2201)
@@ -66,19 +72,55 @@ def _money(value) -> str:
     return f"{value:.2f}"
 
 
+def _scheme(value):
+    """The optional ``scheme``: absent or null → resident; else one of the registered codes."""
+    if value is None or value == "":
+        return RESIDENT
+    if not isinstance(value, str) or value not in scheme_codes():
+        raise ApiError(422, "invalid_input", f"scheme 应为 {'、'.join(scheme_codes())} 之一")
+    return value
+
+
+def _scheme_dues(handler, number: str, name: str, year: int):
+    """The dues answer of another scheme (payments.schemes): priced at today by its rule."""
+    found = handler.find(number, year, lock=False)
+    if found is None:
+        raise ApiError(404, "not_registered", "未找到该参保人的参保登记")
+    person_name, e = found
+    if name.strip() != person_name:
+        raise ApiError(422, "name_mismatch", "姓名与身份证号码不符")
+    if e is None:
+        raise ApiError(404, "not_registered", f"未找到 {year} 年度的{handler.label}登记，请先登记参保")
+    out = {"name": person_name, "region": e.region_id, "year": year, "scheme": handler.code, "category": e.category}
+    if e.paid:
+        return {**out, "amount_due": _money(e.paid_amount if e.paid_amount is not None else e.amount_due),
+                "status": "paid"}, 200
+    today = clock.today()
+    try:
+        check_channel_rules(spec_for(e.region_id, year), "", today)
+        due = handler.price(e, today)
+    except EnrollmentError as exc:
+        _fail(exc)
+    return {**out, "amount_due": _money(due.amount_due), "status": "unpaid"}, 200
+
+
 @endpoint(methods=("GET",), scopes=("channel",), staff=False)
 def dues_view(request):
     """What a person owes for a benefit year, priced at today's date (never read from a
-    stored amount): 404 not_registered, 422 name_mismatch, or the rules' refusal of today."""
+    stored amount): 404 not_registered, 422 name_mismatch, or the rules' refusal of today.
+    ``scheme=flexible_employment``: the person's flexible-employment enrollment instead."""
     q = request.GET
     missing = [k for k in ("id_number", "name", "year") if not q.get(k, "").strip()]
     if missing:
         raise ApiError(422, "invalid_input", f"缺少参数：{', '.join(missing)}")
     year = _year(q["year"])
+    scheme = _scheme(q.get("scheme"))
     try:
         number = idnumbers.parse(q["id_number"], place_check=False).number
     except idnumbers.IdNumberError as exc:
         raise ApiError(422, "invalid_input", f"id_number: {exc}") from None
+    if scheme != RESIDENT:
+        return _scheme_dues(scheme_handler(scheme), number, q["name"], year)
     found = year_enrollment(number, year)  # the resident and the year's enrollment: one statement
     if found is None:
         raise ApiError(404, "not_registered", "未找到该参保人的参保登记")
@@ -108,7 +150,7 @@ def payments_view(request):
     missing = [k for k in PAYMENT_FIELDS if body.get(k) in (None, "")]
     if missing:
         raise ApiError(422, "invalid_input", f"缺少字段：{', '.join(missing)}")
-    unknown = sorted(set(body) - set(PAYMENT_FIELDS) - {"payer", "course_years"})
+    unknown = sorted(set(body) - set(PAYMENT_FIELDS) - {"payer", "course_years", "scheme"})
     if unknown:
         raise ApiError(422, "invalid_input", f"未知字段：{', '.join(unknown)[:100]}")
     channel = channel_code(body["channel"])
@@ -123,6 +165,7 @@ def payments_view(request):
     payer_kind = payer.get("kind", "self")
     if payer_kind not in ("self", "other_person", "collector", "department", "pool"):
         raise ApiError(422, "invalid_input", "payer.kind 应为 self、other_person、collector、department、pool 之一")
+    scheme = _scheme(body.get("scheme"))
     try:
         year = _year(body["year"])
         amount = parse_amount(body["amount"])
@@ -132,10 +175,13 @@ def payments_view(request):
             channel=channel, txn_id=body["txn_id"], id_number=body["id_number"], name=body["name"], year=year,
             amount=amount, paid_at=paid_at, actor=_actor(request), payer_kind=payer_kind,
             payer_id=payer.get("id", ""), payer_name=payer.get("name", ""),
-            course_years=course_years,
+            course_years=course_years, scheme=scheme,
+            # the scheme is part of the request only when it is not the default: a resident
+            # payment hashes as it always did, so a retry across this change is still a retry
             body_hash=canonical_hash("payments", channel=channel, txn_id=body["txn_id"],
                                      id_number=body["id_number"], name=body["name"], year=year, amount=amount,
-                                     paid_at=paid_at, payer=payer, course_years=course_years))
+                                     paid_at=paid_at, payer=payer, course_years=course_years,
+                                     scheme=None if scheme == RESIDENT else scheme))
     except EnrollmentError as exc:
         _fail(exc)
     return json_response(recorded.body, recorded.status)

@@ -12,6 +12,10 @@
 - ``certificate_for(enrollment, today=...)`` — the certificate's content, or a
   ``CertificateError`` whose message a caseworker can read.
 - ``verify(code)`` — the public check: a ``Verified`` value (masked), or None.
+- ``scheme_certificate(payment, ...)`` — the certificate of another scheme's ledger payment
+  (``payments.schemes``; flexible employment: the tax-paid certificate from the scheme's days
+  after the payment, 002 注意事项 4 "缴费5日后", the handler's ``certificate_from``).  Its code
+  is made over the scheme's enrollment id and the payment id, as a resident one's.
 """
 
 from __future__ import annotations
@@ -281,19 +285,72 @@ def verify(text: str) -> Verified | None:
     from .models import Payment
 
     for payment_id, secret in decode(text):
-        payment = (Payment.objects.select_related("enrollment", "enrollment__region")
+        payment = (Payment.objects.select_related("enrollment", "enrollment__region", "region")
                    .filter(pk=payment_id, kind=Payment.Kind.PAYMENT).first())
         if payment is None:
             # compare anyway, so an unknown id costs the same as a wrong tag
             code_matches(text, 0, payment_id, secret)
             continue
-        if not code_matches(text, payment.enrollment_id, payment.pk, secret):
+        if not code_matches(text, _code_enrollment_id(payment), payment.pk, secret):
             continue
         e = payment.enrollment
         net = net_amount(payment)
-        valid = payment.outcome == Payment.Outcome.APPLIED and e.status == EnrollmentStatus.PAID and (
-            net > 0 or payment.amount == 0)
+        still_paid = e.status == EnrollmentStatus.PAID if e is not None else _scheme_still_paid(payment)
+        valid = payment.outcome == Payment.Outcome.APPLIED and still_paid and (net > 0 or payment.amount == 0)
         return Verified(name=mask_name(payment.name), masked_id=mask_id_public(payment.id_number),
-                        region=e.region.name, year=payment.year, amount=net,
-                        paid_on=payment.paid_on, valid=valid)
+                        region=(e.region if e is not None else payment.region).name, year=payment.year,
+                        amount=net, paid_on=payment.paid_on, valid=valid)
     return None
+
+
+# --- another scheme's payment (payments.schemes) -----------------------------------------------
+
+def _code_enrollment_id(payment) -> int:
+    """The enrollment id a payment's code is made over: the resident enrollment's, or the
+    scheme's own enrollment's for another scheme's payment."""
+    return payment.enrollment_id if payment.enrollment_id is not None else (payment.scheme_enrollment_id or 0)
+
+
+def _scheme_still_paid(payment) -> bool:
+    """Another scheme's payment still pays its enrollment: the scheme's handler finds the
+    person's enrollment of the year paid by this very row."""
+    from .schemes import scheme_handler
+
+    handler = scheme_handler(payment.scheme)
+    if handler is None:
+        return False
+    found = handler.find(payment.id_number, payment.year, lock=False)
+    return bool(found and found[1] is not None and found[1].paid and found[1].key == payment.scheme_enrollment_id)
+
+
+def scheme_available_from(payment) -> date:
+    """The first day another scheme's payment's certificate may be printed: the scheme's
+    rule (flexible: paid_on + 5 days), the payment date when the scheme has none."""
+    from .schemes import scheme_handler
+
+    handler = scheme_handler(payment.scheme)
+    start = handler.certificate_from(payment) if handler is not None else None
+    return start or payment.paid_on
+
+
+def scheme_certificate(payment, *, today: date, category: str, benefit_start: date | None,
+                       benefit_end: date | None) -> Certificate:
+    """The certificate of another scheme's applied ledger payment on ``today``; raises
+    ``NotPaid`` or ``NotYetAvailable`` (with the date) as ``certificate_for`` does."""
+    from enrollment.idnumbers import mask
+
+    from .models import Payment
+
+    if payment is None or payment.outcome != Payment.Outcome.APPLIED or payment.kind != Payment.Kind.PAYMENT:
+        raise NotPaid("没有到账的缴费记录，不能开具缴费证明")
+    start = scheme_available_from(payment)
+    if today < start:
+        raise NotYetAvailable(f"缴费日期为 {chinese_date(payment.paid_on)}，《社会保险费缴费证明》缴费 "
+                              f"{(start - payment.paid_on).days} 日后即 {chinese_date(start)} 起可以打印",
+                              available_from=start)
+    return Certificate(
+        enrollment_id=payment.scheme_enrollment_id, payment_id=payment.pk, name=payment.name,
+        masked_id=mask(payment.id_number), region=payment.region.name, year=payment.year, category=category,
+        amount=net_amount(payment), paid_on=payment.paid_on, channel=payment.get_channel_display(),
+        benefit_start=benefit_start, benefit_end=benefit_end, issued_on=today, available_from=start,
+        code=certificate_code(_code_enrollment_id(payment), payment.pk))

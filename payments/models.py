@@ -14,6 +14,9 @@ from django.utils import timezone
 
 from core.audit import tracked
 from policy.models import MONEY, Region
+from policy.rules.io import SCHEMES
+
+RESIDENT = "resident"
 
 
 class Channel(models.TextChoices):
@@ -101,6 +104,11 @@ class Payment(models.Model):
                                     db_constraint=False)
     actor = models.CharField("来源", max_length=200, blank=True)
     note = models.CharField("说明", max_length=200, blank=True)
+    # Another scheme than the resident one (payments.schemes; 灵活就业人员医疗保险): the row
+    # names the scheme and its enrollment's id (that app links back with a foreign key).
+    scheme = models.CharField("险种", max_length=30, choices=list(SCHEMES.items()), default=RESIDENT,
+                              db_default=RESIDENT)
+    scheme_enrollment_id = models.PositiveBigIntegerField("险种参保登记编号", null=True, blank=True)
 
     class Meta:
         verbose_name = "缴费流水"
@@ -121,9 +129,17 @@ class Payment(models.Model):
                                    | Q(~Q(kind="payment"), outcome="refund"),
                                    name="payment_outcome_by_kind"),
             models.CheckConstraint(condition=~Q(txn_id=""), name="payment_txn_id_not_blank"),
-            models.CheckConstraint(condition=Q(enrollment__isnull=False, gap_repair__isnull=True)
-                                   | Q(enrollment__isnull=True, gap_repair__isnull=False),
-                                   name="payment_on_enrollment_or_repair"),
+            # a resident payment lands on an enrollment or a break-year repair; another scheme's
+            # on that scheme's enrollment (issue 13)
+            models.CheckConstraint(condition=Q(Q(scheme=RESIDENT, scheme_enrollment_id__isnull=True)
+                                               & (Q(enrollment__isnull=False, gap_repair__isnull=True)
+                                                  | Q(enrollment__isnull=True, gap_repair__isnull=False)))
+                                   | Q(~Q(scheme=RESIDENT), enrollment__isnull=True, gap_repair__isnull=True,
+                                       scheme_enrollment_id__isnull=False),
+                                   name="payment_on_what_it_pays"),
+            models.UniqueConstraint(fields=["scheme", "scheme_enrollment_id"],
+                                    condition=Q(outcome="applied", scheme_enrollment_id__isnull=False),
+                                    name="payment_one_applied_per_scheme_enrollment"),
         ]
         triggers = [
             pgtrigger.Protect(name="payment_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
@@ -151,8 +167,9 @@ class Refund(models.Model):
         REJECTED = "rejected", "已驳回"
         PAID = "paid", "已退付"
 
+    # none for a refund of another scheme's payment (payments.schemes): its source payment says what
     enrollment = models.ForeignKey("enrollment.Enrollment", verbose_name="参保登记", on_delete=models.PROTECT,
-                                   related_name="refund_requests")
+                                   related_name="refund_requests", null=True, blank=True)
     source_payment = models.ForeignKey(Payment, verbose_name="所退缴费", null=True, blank=True,
                                        on_delete=models.PROTECT, related_name="refund_requests")
     id_number = models.CharField("身份证号码", max_length=18, db_index=True)
@@ -184,6 +201,8 @@ class Refund(models.Model):
         indexes = [models.Index(fields=["region", "status"], name="refund_region_status")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(condition=Q(enrollment__isnull=False) | Q(source_payment__isnull=False),
+                                   name="refund_names_what_it_refunds"),
             # four eyes: whoever requested it never decides it
             models.CheckConstraint(condition=Q(decided_by__isnull=True) | Q(requested_by__isnull=True)
                                    | ~Q(decided_by=models.F("requested_by")), name="refund_four_eyes"),

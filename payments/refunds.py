@@ -91,7 +91,7 @@ def _refunds_of(payment: Payment):
     from django.db.models import Q
 
     q = Q(source_payment=payment)
-    if payment.outcome == Payment.Outcome.APPLIED:
+    if payment.outcome == Payment.Outcome.APPLIED and payment.enrollment_id is not None:
         q |= Q(source_payment__isnull=True, enrollment_id=payment.enrollment_id)
     return q
 
@@ -213,6 +213,8 @@ def refund_pay(*, refund: Refund, actor, txn_id: str | None = None) -> Payment:
         p = Payment.objects.create(
             pk=pk, kind=Payment.Kind.REFUND, outcome=Payment.Outcome.REFUND, channel=Channel.REFUND, txn_id=txn,
             enrollment_id=r.enrollment_id, id_number=r.id_number, name=r.name, region_id=r.region_id, year=r.year,
+            # a refund of another scheme's payment (payments.schemes) names that scheme's enrollment
+            scheme=paid.scheme, scheme_enrollment_id=paid.scheme_enrollment_id,
             amount=-r.amount, paid_at=now, paid_on=local_day(now), payer_kind=PayerKind.SELF, refund_of=paid,
             recorded_at=now, recorded_by=user, actor=_actor_text(actor),
             note=f"退费申请 {r.pk}：{r.get_reason_display()}"[:200])

@@ -14,6 +14,12 @@
 5. inserts the ledger record and writes the enrollment's paid columns from the same answer.
 
 The enrollment's paid columns are a cache of the ledger; ``ledger_check`` proves it.
+
+``scheme``: a payment of another scheme than the resident one (``flexible_employment``,
+灵活就业人员医疗保险) takes the same steps through that scheme's registered handler
+(``payments.schemes``: payments may not import the scheme's app, which sits above it);
+the ledger row names the scheme and the scheme's enrollment, and the handler writes that
+enrollment's paid columns and its link to the row in the same transaction.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from enrollment.services import EnrollmentError, fill_paid, run_quote, spec_for
 
 from .bulk import PAID_COLUMNS
 from .models import CHANNEL_ALIASES, Channel, PayerKind, Payment, Refund
+from .schemes import RESIDENT, scheme_handler
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 API_CHANNELS = tuple(c for c in Channel.values if c not in ("refund", "carried_over"))
@@ -153,7 +160,8 @@ def check_channel_rules(spec, channel: str, day: date) -> None:
 def payment_record(*, channel: str, txn_id: str, id_number: str, name: str, year: int, amount: Decimal,
                    paid_at: datetime, actor, payer_kind: str = PayerKind.SELF, payer_id: str = "",
                    payer_name: str = "", body_hash: str = "", note: str = "",
-                   check_name: bool = True, course_years: int = 1, priced_on: date | None = None) -> Recorded:
+                   check_name: bool = True, course_years: int = 1, priced_on: date | None = None,
+                   scheme: str = RESIDENT) -> Recorded:
     """Record a payment (see the module's docstring); raises PaymentError with the contract's code.
 
     ``course_years`` > 1: a college student pays the whole course at once where the policy
@@ -180,15 +188,20 @@ def payment_record(*, channel: str, txn_id: str, id_number: str, name: str, year
     except idnumbers.IdNumberError as exc:
         raise PaymentError("invalid_input", f"id_number: {exc}") from None
     paid_on = local_day(paid_at)
+    if scheme != RESIDENT:
+        handler = scheme_handler(scheme) if isinstance(scheme, str) else None
+        if handler is None:
+            raise PaymentError("invalid_input", f"未知险种 {str(scheme)[:30]!r}，应为 resident 或已登记的险种")
+        if course_years != 1 or priced_on is not None:
+            raise PaymentError("invalid_input", f"{handler.label}不适用按学制一次性缴费")
+        return _record_scheme(handler, channel=channel, txn_id=txn_id, number=number, name=name, year=year,
+                              amount=amount, paid_at=paid_at, paid_on=paid_on, actor=actor,
+                              payer=(payer_kind, payer_id, payer_name), body_hash=body_hash, note=note,
+                              check_name=check_name)
     with transaction.atomic(), audit_context(actor, action="payment_record", channel=channel, txn_id=txn_id):
         earlier = _lock_and_find(channel, txn_id)
         if earlier is not None:
-            pk, earlier_hash, response, response_status = earlier
-            if body_hash and earlier_hash == body_hash:
-                return Recorded(status=200 if response_status == 201 else response_status, body=response,
-                                payment_id=pk, repeated=True)
-            raise PaymentError("idempotency_conflict",
-                               f"渠道 {channel} 的交易流水号 {txn_id} 已用于另一笔不同内容的缴费")
+            return _repeated_or_conflict(earlier, channel, txn_id, body_hash)
         found = year_enrollment(number, year, lock=True)  # the enrollment row locked FOR UPDATE
         if found is None:
             raise PaymentError("not_registered", "未找到该参保人的参保登记")
@@ -244,6 +257,65 @@ def payment_record(*, channel: str, txn_id: str, id_number: str, name: str, year
         return Recorded(status=201, body=body, payment_id=pk)
 
 
+def _repeated_or_conflict(earlier: tuple, channel: str, txn_id: str, body_hash: str) -> Recorded:
+    pk, earlier_hash, response, response_status = earlier
+    if body_hash and earlier_hash == body_hash:
+        return Recorded(status=200 if response_status == 201 else response_status, body=response,
+                        payment_id=pk, repeated=True)
+    raise PaymentError("idempotency_conflict", f"渠道 {channel} 的交易流水号 {txn_id} 已用于另一笔不同内容的缴费")
+
+
+def _record_scheme(handler, *, channel: str, txn_id: str, number: str, name: str, year: int, amount: Decimal,
+                   paid_at: datetime, paid_on: date, actor, payer: tuple, body_hash: str, note: str,
+                   check_name: bool) -> Recorded:
+    """``payment_record`` for a scheme of ``payments.schemes`` (the module's docstring): the
+    same lock and idempotency, the same refusals, a duplicate kept and queued for refund."""
+    with transaction.atomic(), audit_context(actor, action="payment_record", channel=channel, txn_id=txn_id,
+                                             scheme=handler.code):
+        earlier = _lock_and_find(channel, txn_id)
+        if earlier is not None:
+            return _repeated_or_conflict(earlier, channel, txn_id, body_hash)
+        found = handler.find(number, year, lock=True)  # the scheme's enrollment row locked FOR UPDATE
+        if found is None:
+            raise PaymentError("not_registered", "未找到该参保人的参保登记")
+        person_name, e = found
+        if check_name and (name or "").strip() != person_name:
+            raise PaymentError("name_mismatch", "姓名与身份证号码不符")
+        if e is None:
+            raise PaymentError("not_registered", f"未找到 {year} 年度的{handler.label}登记，请先登记参保")
+        user = acting_user(actor)
+        payer_kind, payer_id, payer_name = payer
+        common = dict(channel=channel, txn_id=txn_id, enrollment_id=None, scheme=handler.code,
+                      scheme_enrollment_id=e.key, id_number=number, name=person_name, region_id=e.region_id,
+                      year=year, amount=amount, paid_at=paid_at, paid_on=paid_on, payer_kind=payer_kind,
+                      payer_id=payer_id[:64], payer_name=payer_name[:100], request_hash=body_hash,
+                      recorded_at=clock.now(), recorded_by=user,
+                      actor="" if user is not None else str(actor or "")[:200], note=note[:200])
+        if e.paid:
+            body = {"error": {"code": "already_paid", "message": (
+                f"{year} 年度{handler.label}已缴费；本笔 {amount:.2f} 元已记录并列入退费" if amount > 0
+                else f"{year} 年度{handler.label}已缴费；本笔 0.00 元已记录")}}
+            p = Payment.objects.create(outcome=Payment.Outcome.DUPLICATE, response=body, response_status=409,
+                                       **common)
+            if amount > 0:
+                Refund.objects.create(enrollment_id=None, source_payment=p, id_number=number, name=person_name,
+                                      region_id=e.region_id, year=year, reason=Refund.Reason.DUPLICATE,
+                                      amount=amount, requested_by=None,
+                                      requested_actor=f"系统：{channel} {txn_id} 重复缴费")
+            return Recorded(status=409, body=body, payment=p)
+        check_channel_rules(spec_for(e.region_id, year), channel, paid_on)
+        due = handler.price(e, paid_on)
+        if amount != due.amount_due:
+            raise PaymentError("amount_mismatch", f"应缴 {due.amount_due} 元，实缴 {amount:.2f} 元，金额不符")
+        answer = {"status": "paid", "benefit_start": due.benefit_start.isoformat() if due.benefit_start else None,
+                  "scheme": handler.code}
+        if due.certificate_from is not None:
+            answer["certificate_from"] = due.certificate_from.isoformat()
+        pk = _insert_applied(common, answer)
+        handler.mark_paid(e, due, payment_id=pk, amount=amount, paid_on=paid_on, paid_at=paid_at)
+        return Recorded(status=201, body={"payment_id": pk, **answer}, payment_id=pk)
+
+
 _EARLIER = f"SELECT id, request_hash, response, response_status FROM {Payment._meta.db_table} " \
            "WHERE channel = %s AND txn_id = %s"
 # Two statements in one round trip: the simple query protocol (the driver binds parameters
@@ -267,7 +339,8 @@ def _lock_and_find(channel: str, txn_id: str) -> tuple | None:
 
 _INSERT_COLUMNS = ("kind", "outcome", "response_status", "channel", "txn_id", "enrollment_id", "id_number", "name",
                    "region_id", "year", "amount", "paid_at", "paid_on", "payer_kind", "payer_id", "payer_name",
-                   "request_hash", "recorded_at", "recorded_by_id", "actor", "note")
+                   "request_hash", "recorded_at", "recorded_by_id", "actor", "note", "scheme",
+                   "scheme_enrollment_id")
 # The id from the sequence and the first answer naming it, in the one statement that inserts.
 _INSERT_APPLIED = (
     f"WITH n AS (SELECT nextval(pg_get_serial_sequence('{Payment._meta.db_table}', 'id')) AS id) "
@@ -279,8 +352,8 @@ _INSERT_APPLIED = (
 def _insert_applied(common: dict, answer: dict) -> int:
     """The applied ledger record (what ``Payment.objects.create`` wrote), its first answer
     ``{"payment_id": id, **answer}``, by one raw statement; its id."""
-    values = {**common, "kind": Payment.Kind.PAYMENT.value, "outcome": Payment.Outcome.APPLIED.value,
-              "response_status": 201}
+    values = {"scheme": RESIDENT, "scheme_enrollment_id": None, **common, "kind": Payment.Kind.PAYMENT.value,
+              "outcome": Payment.Outcome.APPLIED.value, "response_status": 201}
     user = values.pop("recorded_by")
     values["recorded_by_id"] = user.pk if user is not None else None
     with connection.cursor() as cur:
@@ -367,10 +440,19 @@ ORDER BY e.id LIMIT %s"""
 def ledger_check(limit: int = 100) -> list[tuple]:
     """Enrollments whose paid columns disagree with the ledger (empty when all agree):
     paid without a payment (a newborn not charged in the birth year excepted), a paid
-    amount other than the payment's, or a payment on an unpaid enrollment."""
+    amount other than the payment's, or a payment on an unpaid enrollment; then each
+    registered scheme's own disagreements (``payments.schemes``: for the flexible scheme a
+    paid enrollment without its linked payment or with another amount or date, an unpaid one
+    holding a payment, an applied payment no enrollment links to), each row led by the
+    scheme's code."""
+    from .schemes import handlers
+
     with connection.cursor() as cur:
         cur.execute(_DISAGREE, [limit])
-        return cur.fetchall()
+        rows = cur.fetchall()
+    for handler in handlers():
+        rows += handler.disagreements(limit)
+    return rows[:limit]
 
 
 # --- carried over from an earlier system ---------------------------------------------------

@@ -89,20 +89,54 @@ def test_the_list_is_scoped_to_the_caseworkers_regions(client, policies, wang):
     assert "王建国" in client.get(URL).content.decode()
 
 
-def test_record_payment_and_cancel_actions(client, cw, wang):
+def test_record_payment_and_cancel_actions(client, cw, wang, settings):
+    from payments.models import Payment
+    from payments.services import ledger_check
+
     e = flexible_enroll(resident=wang, year=2025, person_status="in_service", file_held_at="reemployment_centre",
                         paid_previous_year=True, actor=None, today=DEC1)
-    resp = client.post(URL, {"action": "record_payment", "_selected_action": [e.pk], "apply": "1",
-                             "paid_on": "2025-03-31", "amount": "3676.00"})
-    assert any("缴费金额 3676.00 元与应缴金额 3676.80 元不符" in m for m in msgs(resp))
+    settings.BUSINESS_DATE = date(2025, 4, 2)
+    pay = {"action": "record_payment", "_selected_action": [e.pk], "apply": "1", "paid_on": "2025-03-31",
+           "channel": "tax_hall", "txn_id": "SW-20250331-01"}
+    resp = client.post(URL, {**pay, "amount": "3676.00"})
+    assert any("应缴 3676.80 元，实缴 3676.00 元，金额不符" in m for m in msgs(resp))
     assert FlexibleEnrollment.objects.get(pk=e.pk).status == "registered"
-    resp = client.post(URL, {"action": "record_payment", "_selected_action": [e.pk], "apply": "1",
-                             "paid_on": "2025-03-31", "amount": "3676.80"})
+    assert not Payment.objects.exists()
+    resp = client.post(URL, {**pay, "amount": "3676.80"})
     assert "已登记缴费 1 条" in msgs(resp)
     row = FlexibleEnrollment.objects.get(pk=e.pk)
     assert (row.status, row.timing, row.makeup_basic, row.benefit_start) == (
         "paid", "interrupted", Decimal("864.00"), date(2025, 3, 31))
+    # the payment is a ledger row, under the caseworker's name, linked from the enrollment
+    p = Payment.objects.get()
+    assert (p.scheme, p.scheme_enrollment_id, p.enrollment_id, p.channel, p.txn_id, p.amount, p.paid_on,
+            p.outcome, p.recorded_by, row.payment_id) == (
+        "flexible_employment", e.pk, None, "tax_hall", "SW-20250331-01", Decimal("3676.80"), date(2025, 3, 31),
+        "applied", cw, p.pk)
+    assert ledger_check() == []
+    page = client.get(f"{URL}{e.pk}/change/").content.decode()
+    assert "办税服务厅 SW-20250331-01，3676.80 元，2025-03-31" in page
+    assert "缴费日期为 2025年3月31日，《社会保险费缴费证明》缴费 5 日后即 2025年4月5日 起可以打印" in page
     resp = client.post(URL, {"action": "cancel_with_reason", "_selected_action": [e.pk], "apply": "1",
                              "reason": "重复登记"})
     assert any("已缴费，不能直接注销" in m for m in msgs(resp))
     assert FlexibleEnrollment.objects.get(pk=e.pk).status == "paid"
+
+
+def test_one_transaction_id_is_not_used_for_several_payments(client, cw, wang, settings):
+    from payments.models import Payment
+
+    li = person("610402", "19720101", "027", name="李四", today=DEC1)
+    ids = [flexible_enroll(resident=r, year=2025, person_status="retired", file_held_at="reemployment_centre",
+                           paid_previous_year=True, actor=None, today=DEC1).pk for r in (wang, li)]
+    resp = client.post(URL, {"action": "record_payment", "_selected_action": ids, "apply": "1",
+                             "paid_on": "2024-12-01", "amount": "220.80", "channel": "tax_hall",
+                             "txn_id": "SW-1"})
+    assert any("一个交易流水号只对应一笔缴费，请逐条登记（或不填流水号）" in m for m in msgs(resp))
+    assert not Payment.objects.exists()
+    assert set(FlexibleEnrollment.objects.values_list("status", flat=True)) == {"registered"}
+    # without a transaction id each gets a generated one
+    resp = client.post(URL, {"action": "record_payment", "_selected_action": ids, "apply": "1",
+                             "paid_on": "2024-12-01", "amount": "220.80", "channel": "tax_hall"})
+    assert "已登记缴费 2 条" in msgs(resp)
+    assert Payment.objects.filter(scheme="flexible_employment", txn_id__startswith="manual-").count() == 2

@@ -55,7 +55,7 @@ def test_the_api_payment_writes_every_column_as_the_orm_did(call, li):
                                        course_years=1),
         "response": {"payment_id": p.pk, "status": "paid", "benefit_start": "2026-01-01"},
         "response_status": 201, "recorded_at": p.recorded_at, "recorded_by_id": None,
-        "actor": "api token test-channel", "note": ""}
+        "actor": "api token test-channel", "note": "", "scheme": "resident", "scheme_enrollment_id": None}
     assert timezone.localtime(p.recorded_at).date() == NOV  # the business clock's date
     after = Enrollment.objects.get(pk=before.pk)
     assert model_to_dict(after, exclude=["updated_at"]) == expected
