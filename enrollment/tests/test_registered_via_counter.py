@@ -135,3 +135,22 @@ def test_a_counter_registered_pupil_is_on_the_schools_notice():
     register(other, 2025, date(2024, 11, 1), via="school")
     got = members(region="310000", year=2025, kind="school", collector="黄浦区实验小学")
     assert sorted((e.resident.name, e.registered_via) for e in got) == [("小明", "counter"), ("小红", "school")]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "family_pool/networks.py member_add keeps a child's 登记方式 only when it is school, community or "
+    "online (and family_pool.models.RegisteredVia has no counter): a counter-registered child joins "
+    "with no 登记方式 and gets the region's 共济缴费 cut-off instead of the registration day. Needs "
+    "a change outside this engineer's files (networks.py, line 202; or a counter choice there with "
+    "a family_pool migration); this test then passes and the marker goes."))
+def test_a_counter_registered_child_joining_a_pool_gets_the_registration_day():
+    from family_pool.networks import member_add, network_create, premium_deadline, rules_of
+    from family_pool.tests.pool_support import at, employee, enrolled
+
+    organizer = employee("310101", "19800101", "011", name="张组建", region="310000", hist="2000.00")
+    network = network_create(organizer_id_number=organizer.id_number, actor="t", now=at(2024, 12, 1))
+    kid = enrolled("310101", "20150601", "031", name="张小", year=2025, via="counter",
+                   registered_at=at(2024, 12, 5, 9))
+    member_add(network=network, id_number=kid.id_number, relation="child", actor="t", now=at(2024, 12, 6))
+    rules = rules_of("310000", date(2024, 12, 6))
+    assert premium_deadline(network, rules) == datetime(2024, 12, 6, 0, 0, tzinfo=SH)
