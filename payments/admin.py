@@ -39,18 +39,18 @@ class PaymentRegionFilter(UserRegionFilter):
 @admin.register(Payment)
 class PaymentAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
     change_list_template = "admin/payments/payment/change_list.html"
-    list_display = ["paid_on", "id_display", "name", "region", "year", "channel", "kind", "outcome", "amount",
-                    "txn_id", "payer_name", "recorded_at"]
-    list_filter = ["channel", "kind", "outcome", ("paid_on", admin.DateFieldListFilter), PaymentRegionFilter,
-                   YearFilter]
+    list_display = ["paid_on", "id_display", "name", "region", "year", "scheme", "channel", "kind", "outcome",
+                    "amount", "txn_id", "payer_name", "recorded_at"]
+    list_filter = ["scheme", "channel", "kind", "outcome", ("paid_on", admin.DateFieldListFilter),
+                   PaymentRegionFilter, YearFilter]
     list_select_related = ["region"]
     ordering = ["-id"]  # the primary key's index, not a sort of the whole ledger
     search_fields = ["id_number", "txn_id"]
     search_help_text = "输入完整身份证号码或交易流水号"
     date_hierarchy = None
-    fields = ["kind", "outcome", "channel", "txn_id", "id_shown", "name", "region", "year", "amount", "paid_at",
-              "paid_on", "payer_kind", "payer_id", "payer_name", "refund_of", "enrollment", "recorded_at",
-              "recorded_by", "actor", "note"]
+    fields = ["kind", "outcome", "scheme", "channel", "txn_id", "id_shown", "name", "region", "year", "amount",
+              "paid_at", "paid_on", "payer_kind", "payer_id", "payer_name", "refund_of", "enrollment",
+              "scheme_enrollment_id", "recorded_at", "recorded_by", "actor", "note"]
     readonly_fields = fields
 
     def get_search_results(self, request, queryset, search_term):

@@ -146,3 +146,52 @@ def test_the_migration_carries_over_an_enrollment_paid_before_the_ledger(e):
         "carried_over", f"flexible-{e.pk}", "flexible_employment", e.pk, Decimal("3676.80"), date(2024, 12, 20))
     assert FlexibleEnrollment.objects.get(pk=e.pk).payment_id == p.pk
     assert ledger_check() == []
+
+
+def test_a_flexible_payment_is_reconciled_with_the_tax_bureau(e, tmp_path, settings):
+    """The tax bureau's deposit file matches a flexible payment by channel and txn id, as any."""
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    from payments.models import ReconciliationRun
+
+    settings.BUSINESS_DATE = date(2024, 12, 21)
+    paid(e, channel="tax_hall", txn_id="SW-FLEX-1")
+    path = tmp_path / "入库.csv"
+    path.write_text("入库日期,交易流水号,渠道,身份证号码,待遇年度,金额\n"
+                    f"2024-12-20,SW-FLEX-1,办税服务厅,{e.resident.id_number},2025,3676.80\n", encoding="utf-8")
+    out = io.StringIO()
+    call_command("import_tax_deposits", str(path), stdout=out)
+    assert json.loads(out.getvalue()) == {"rows": 1, "matched": 1, "missing_here": 0, "missing_there": 0,
+                                          "amount_differs": 0}
+    assert ReconciliationRun.objects.get().matched == 1
+
+
+def test_the_ledger_admin_shows_the_scheme(e, client, django_user_model):
+    paid(e, channel="tax_hall", txn_id="SW-ADMIN-1")
+    admin_user = django_user_model.objects.create_superuser("root", password="x-Unused-123")
+    client.force_login(admin_user)
+    page = client.get("/admin/payments/payment/").content.decode()
+    assert "灵活就业人员医疗保险" in page and "SW-ADMIN-1" in page
+    p = Payment.objects.get()
+    page = client.get(f"/admin/payments/payment/{p.pk}/change/").content.decode()
+    assert "灵活就业人员医疗保险" in page
+
+
+def test_a_flexible_duplicate_refund_shows_in_the_refund_admin(e, client, django_user_model):
+    from payments.models import Refund
+    from payments.services import payment_record
+
+    paid(e)
+    recorded = payment_record(channel="wechat", txn_id="WX-DUP", id_number=e.resident.id_number, name="王建国",
+                              year=2025, amount=Decimal("3676.80"), paid_at=datetime(2024, 12, 22, 9, tzinfo=SH),
+                              actor="test", scheme="flexible_employment")
+    assert recorded.status == 409
+    refund = Refund.objects.get()
+    client.force_login(django_user_model.objects.create_superuser("root", password="x-Unused-123"))
+    resp = client.get(f"/admin/payments/refund/{refund.pk}/change/")
+    assert resp.status_code == 200
+    assert "3676.80" in resp.content.decode()
+    assert client.get("/admin/payments/refund/").status_code == 200
