@@ -79,9 +79,11 @@ class Payment(models.Model):
     # constraints checking each row at commit (payments 0007, core/db_references.py).
     enrollment = models.ForeignKey("enrollment.Enrollment", verbose_name="参保登记", on_delete=models.PROTECT,
                                    related_name="payments", null=True, blank=True, db_constraint=False)
-    # the back-payment of a break year (断保补缴) lands on its repair, not on an enrollment
-    gap_repair = models.OneToOneField("enrollment.GapRepair", verbose_name="断保补缴记录", on_delete=models.PROTECT,
-                                      related_name="payment", null=True, blank=True, db_constraint=False)
+    # the back-payment of a break year (断保补缴) lands on its repair, not on an enrollment — at
+    # most one a repair (a partial unique index: the NULL of every other row is not indexed)
+    gap_repair = models.ForeignKey("enrollment.GapRepair", verbose_name="断保补缴记录", on_delete=models.PROTECT,
+                                   related_name="payments", null=True, blank=True, db_constraint=False,
+                                   db_index=False)
     id_number = models.CharField("身份证号码", max_length=18)
     name = models.CharField("姓名", max_length=50)
     region = models.ForeignKey(Region, verbose_name="参保地", on_delete=models.PROTECT, related_name="+",
@@ -94,7 +96,8 @@ class Payment(models.Model):
     payer_id = models.CharField("缴费人证件号/单位代码", max_length=64, blank=True)
     payer_name = models.CharField("缴费人/单位", max_length=100, blank=True)
     refund_of = models.ForeignKey("self", verbose_name="所退缴费", null=True, blank=True,
-                                  on_delete=models.PROTECT, related_name="refunds", db_constraint=False)
+                                  on_delete=models.PROTECT, related_name="refunds", db_constraint=False,
+                                  db_index=False)  # indexed where set (Meta)
     request_hash = models.CharField("请求摘要", max_length=64, blank=True)
     response = models.JSONField("首次应答", null=True, blank=True)
     response_status = models.PositiveSmallIntegerField("首次应答状态码", null=True, blank=True)
@@ -117,9 +120,14 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["id_number", "year"], name="payment_id_year"),
             models.Index(fields=["region", "paid_on", "channel"], name="payment_region_day_channel"),
+            # Only the rows that name one: a full index held a NULL entry for every payment, and
+            # every payment paid for it (bench/RESULTS.md, issue 11).
+            models.Index(fields=["refund_of"], condition=Q(refund_of__isnull=False), name="payment_refund_of"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["channel", "txn_id"], name="payment_txn_unique_per_channel"),
+            models.UniqueConstraint(fields=["gap_repair"], condition=Q(gap_repair__isnull=False),
+                                    name="payment_one_per_gap_repair"),
             # at most one payment lands on an enrollment: the ledger's own guard against doubles
             models.UniqueConstraint(fields=["enrollment"], condition=Q(outcome="applied"),
                                     name="payment_one_applied_per_enrollment"),

@@ -92,3 +92,24 @@ def test_back_payment_refusals(call, pupil):
         422, "not_a_break_year")
     assert not Payment.objects.filter(txn_id__startswith="BP").exists()
     assert not GapRepair.objects.exists()
+
+
+def test_one_ledger_row_a_repair_and_the_null_keys_not_indexed(call, pupil):
+    """payments 0009: at most one payment a break-year repair (a partial unique index), and the
+    repair and refunded-payment keys indexed only where set — a NULL entry per payment was
+    written for nothing."""
+    from django.db import IntegrityError, connection, transaction
+
+    assert call("post", "/api/v1/back-payments", body(pupil)).status_code == 201
+    p = Payment.objects.get(txn_id="BP-1")
+    twin = {f.attname: getattr(p, f.attname) for f in Payment._meta.concrete_fields if f.attname != "id"}
+    with pytest.raises(IntegrityError, match="payment_one_per_gap_repair"), transaction.atomic():
+        Payment.objects.create(**{**twin, "txn_id": "BP-TWIN"})
+    assert Payment.objects.filter(gap_repair=p.gap_repair_id).count() == 1
+    with connection.cursor() as cur:
+        cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'payments_payment' "
+                    "AND (indexdef LIKE '%%gap_repair_id%%' OR indexdef LIKE '%%refund_of_id%%') ORDER BY 1")
+        indexes = cur.fetchall()
+    assert [(name, definition.split(" USING btree ")[1]) for name, definition in indexes] == [
+        ("payment_one_per_gap_repair", "(gap_repair_id) WHERE (gap_repair_id IS NOT NULL)"),
+        ("payment_refund_of", "(refund_of_id) WHERE (refund_of_id IS NOT NULL)")]
