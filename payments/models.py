@@ -120,6 +120,9 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["id_number", "year"], name="payment_id_year"),
             models.Index(fields=["region", "paid_on", "channel"], name="payment_region_day_channel"),
+            # the few rows of other schemes (payments.schemes), for their ledger check: a small index
+            models.Index(fields=["scheme", "scheme_enrollment_id"], condition=~Q(scheme="resident"),
+                         name="payment_other_scheme"),
             # Only the rows that name one: a full index held a NULL entry for every payment, and
             # every payment paid for it (bench/RESULTS.md, issue 11).
             models.Index(fields=["refund_of"], condition=Q(refund_of__isnull=False), name="payment_refund_of"),
