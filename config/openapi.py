@@ -137,7 +137,7 @@ ENROLLMENT_CREATE = {
         "name": {"type": "string"},
         "region": {"type": "string", "pattern": r"^\d{6}$"},
         "year": {"type": "integer"},
-        "registered_via": {"type": "string", "enum": ["school", "community", "online"]},
+        "registered_via": {"type": "string", "enum": ["school", "community", "online", "counter"]},
     },
 }
 ENROLLMENT = {

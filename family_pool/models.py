@@ -137,6 +137,7 @@ class RegisteredVia(models.TextChoices):
     SCHOOL = "school", "学校登记"
     COMMUNITY = "community", "社区登记"
     ONLINE = "online", "网上登记"
+    COUNTER = "counter", "经办窗口"
 
 
 @tracked()

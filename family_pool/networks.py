@@ -30,7 +30,7 @@ from policy.models import Region
 from policy.rules.types import RELATIONS
 from policy.selectors import policy_members, policy_region
 
-from .models import AccountStatus, EmployeeAccount, ModeChange, Network, Participation
+from .models import AccountStatus, EmployeeAccount, ModeChange, Network, Participation, RegisteredVia
 from .rules import (CHILD_RELATIONS, ChildRegistration, OrganizerFacts, PoolRules, PoolRulesMissing,
                     cutoff_passed, organizer_refusal, premium_cancel_deadline, province_prefix, rules_for)
 
@@ -199,7 +199,7 @@ def member_add(*, network, id_number: str, relation: str, actor, now: datetime |
                             f"该人员未参加{rules.region_name}职工医保或城乡居民医保，不能作为共济成员")
         via, on = "", None
         if enrollment is not None and relation in CHILD_RELATIONS:
-            via = enrollment.registered_via if enrollment.registered_via in ("school", "community", "online") else ""
+            via = enrollment.registered_via if enrollment.registered_via in RegisteredVia.values else ""
             on = timezone.localtime(enrollment.registered_at).date()
         try:
             with transaction.atomic():

@@ -32,7 +32,7 @@ SCHEMAS = {
             "organizer": {"type": "object", "properties": {"id_number": {"type": "string"}, "name": {"type": "string"}}},
             "members": {"type": "array", "items": {"type": "object", "properties": {
                 "id_number": {"type": "string"}, "name": {"type": "string"}, "relation": RELATION,
-                "registered_via": {"type": ["string", "null"], "enum": ["school", "community", "online", None]},
+                "registered_via": {"type": ["string", "null"], "enum": ["school", "community", "online", "counter", None]},
                 "registered_on": {"type": ["string", "null"], "format": "date"},
                 "joined_at": {"type": "string", "format": "date-time"}}}},
             "modes": MODES,

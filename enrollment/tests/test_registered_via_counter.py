@@ -137,12 +137,6 @@ def test_a_counter_registered_pupil_is_on_the_schools_notice():
     assert sorted((e.resident.name, e.registered_via) for e in got) == [("小明", "counter"), ("小红", "school")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "family_pool/networks.py member_add keeps a child's 登记方式 only when it is school, community or "
-    "online (and family_pool.models.RegisteredVia has no counter): a counter-registered child joins "
-    "with no 登记方式 and gets the region's 共济缴费 cut-off instead of the registration day. Needs "
-    "a change outside this engineer's files (networks.py, line 202; or a counter choice there with "
-    "a family_pool migration); this test then passes and the marker goes."))
 def test_a_counter_registered_child_joining_a_pool_gets_the_registration_day():
     from family_pool.networks import member_add, network_create, premium_deadline, rules_of
     from family_pool.tests.pool_support import at, employee, enrolled
