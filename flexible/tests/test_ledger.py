@@ -195,3 +195,13 @@ def test_a_flexible_duplicate_refund_shows_in_the_refund_admin(e, client, django
     assert resp.status_code == 200
     assert "3676.80" in resp.content.decode()
     assert client.get("/admin/payments/refund/").status_code == 200
+
+
+def test_the_public_verification_page_knows_a_flexible_certificate(e, client):
+    paid(e, on=date(2025, 3, 31))
+    cert = flexible_certificate(e, today=date(2025, 4, 5))
+    resp = client.get(f"/verify/{cert.code}")
+    assert resp.status_code == 200
+    page = resp.content.decode()
+    assert "王**" in page and "咸阳市" in page and "3676.80" in page
+    assert e.resident.id_number not in page
