@@ -141,7 +141,7 @@ _MEMBERS = f"SELECT {_CANDIDATE_COLUMNS} {_MEMBERS_FROM} ORDER BY p.network_id, 
 # meanwhile comes back with its new status; one cancelled meanwhile does not come back).
 _HELD_COLUMNS = """e.id, e.status, e.region_id, e.nonlocal_via_parent_permit, e.paid_amount, e.amount_due,
        e.paid_via, r.id, r.id_number, r.name, r.region_id, r.birth_date, r.hukou, r.residence_permit,
-       r.residence_permit_expires_on, r.student"""
+       r.residence_permit_expires_on, r.student, e.ctid::text"""
 _MEMBERS_LOCKED = f"SELECT {_CANDIDATE_COLUMNS}, {_HELD_COLUMNS} {_MEMBERS_FROM} ORDER BY e.id FOR UPDATE OF e"
 
 _RANGES = f"""
@@ -406,7 +406,7 @@ WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE"""
 _LOCK_ENROLLMENTS = f"""
 SELECT e.id, e.status, e.region_id, e.nonlocal_via_parent_permit, e.paid_amount, e.amount_due, e.paid_via,
        r.id, r.id_number, r.name, r.region_id, r.birth_date, r.hukou, r.residence_permit,
-       r.residence_permit_expires_on, r.student
+       r.residence_permit_expires_on, r.student, e.ctid::text
 FROM {Enrollment._meta.db_table} e JOIN {Resident._meta.db_table} r ON r.id = e.resident_id
 WHERE e.id = ANY(%s::bigint[]) ORDER BY e.id FOR UPDATE OF e"""
 _DEDUCTION_COLUMNS = ("run_id", "network_id", "member_id", "id_number", "name", "region_id", "year", "enrollment_id",
@@ -434,6 +434,7 @@ class _Held:
     permit: bool
     permit_expires_on: date | None
     student: str
+    place: str  # the locked row's ctid: the paid-columns update finds it without the key's index
 
     def facts(self) -> PersonFacts:
         return PersonFacts(id_number=self.id_number, birth_date=self.birth_date, hukou=self.hukou,
@@ -595,7 +596,7 @@ def _write_deductions(deducted: list, c: _Chunk) -> None:
         paid.append((h.id, *columns.of(result, amount=amount, paid_on=paid_on, paid_at=c.at,
                                        paid_via=PAID_VIA["family_pool"])))
         r[11] = pk
-    write_applied(records, paid, now=timezone.now())
+    write_applied(records, paid, now=timezone.now(), places={h.id: h.place for _, _, h, _ in deducted})
     entry_ids = post_many([entry_of(m, result.amount_due, c.year) for _, m, _, result in deducted],
                           actor=entry_actor(c.run_id), created_at=c.at)
     for (r, *_), entry_id in zip(deducted, entry_ids):

@@ -166,6 +166,47 @@ def test_a_pool_transaction_id_taken_elsewhere_sends_the_chunk_member_by_member(
     assert ledger_check() == [] and account_check() == [] and deduction_check() == []
 
 
+def test_an_enrollment_moved_after_its_lock_sends_the_chunk_member_by_member(policies, monkeypatch):
+    """The paid columns are set on the rows' places (ctid) as read under the lock; a row
+    written again meanwhile is no longer there: ``RowsMoved``, the chunk goes back and is
+    decided member by member — the same rows as the per-member path, nothing half-written."""
+    from django.db import connection
+
+    import payments.bulk
+
+    more_families(families())
+    with transaction.atomic():
+        decide("per_member")
+        reference = snapshot()
+        transaction.set_rollback(True)
+    real, moved, fell_back = batch.write_applied, [], []
+
+    def moving(records, paid, *, now, places=None):
+        with connection.cursor() as cur:  # the first row written again after the lock: a new place
+            cur.execute("UPDATE enrollment_enrollment SET updated_at = updated_at WHERE id = %s", [paid[0][0]])
+        try:
+            return real(records, paid, now=now, places=places)
+        except payments.bulk.RowsMoved as exc:
+            moved.append(str(exc))
+            raise
+
+    real_per_member = batch._per_member
+
+    def per_member(members, c):
+        fell_back.append(len(members))
+        return real_per_member(members, c)
+
+    monkeypatch.setattr(batch, "write_applied", moving)
+    monkeypatch.setattr(batch, "_per_member", per_member)
+    counts = decide("bulk")
+    assert moved == ["1 of 6 enrollments moved since they were locked"] and len(fell_back) == 1
+    assert (counts["deducted"], counts["failed"]) == (6, 2)
+    got = snapshot()
+    for key in reference:
+        assert got[key] == reference[key], key
+    assert ledger_check() == [] and account_check() == [] and deduction_check() == []
+
+
 def test_the_scratch_table_update_leaves_the_same_rows(policies, monkeypatch):
     """``payments.bulk.write_applied`` updates the enrollments by one statement per shared
     answer (the batch's case) or, past ``ALIKE_MAX`` answers, from a COPYed scratch table
