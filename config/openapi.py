@@ -164,11 +164,15 @@ ENROLLMENT = {
 }
 
 
+SCHEME = {"type": ["string", "null"], "enum": ["resident", "flexible_employment", None], "default": "resident",
+          "description": "the scheme paid for: resident (城乡居民医保, the default) or flexible_employment "
+                         "(灵活就业人员医疗保险, where the region runs it)"}
 DUES = {
     "type": "object",
     "required": ["name", "region", "year", "category", "amount_due", "status"],
     "properties": {
         "name": {"type": "string"}, "region": {"type": "string"}, "year": {"type": "integer"},
+        "scheme": {"type": "string", "description": "only in another scheme's answer"},
         "category": {"type": "string"}, "amount_due": MONEY,
         "status": {"type": "string", "enum": ["unpaid", "paid"]},
     },
@@ -186,6 +190,7 @@ PAYMENT_CREATE = {
         "year": {"type": "integer"},
         "amount": MONEY,
         "paid_at": {"type": "string", "format": "date-time"},
+        "scheme": SCHEME,
         "course_years": {"type": "integer", "minimum": 1, "maximum": 8, "default": 1,
                          "description": "a college student paying the whole course at once where the policy "
                                         "allows it (吕梁); amount = years × this year's amount due"},
@@ -198,6 +203,8 @@ PAYMENT = {
     "type": "object",
     "required": ["payment_id", "status", "benefit_start"],
     "properties": {"payment_id": {"type": "integer"}, "status": {"type": "string", "enum": ["paid"]},
+                   "scheme": {"type": "string", "description": "only in another scheme's answer"},
+                   "certificate_from": {**DATE, "description": "another scheme's: the certificate's first day"},
                    "course_years": {"type": "array", "items": {"type": "integer"}},
                    "benefit_start": {**DATE, "type": ["string", "null"]}},
 }
@@ -266,13 +273,14 @@ def schema() -> dict:
                 "parameters": [
                     {"name": "id_number", "in": "query", "required": True, "schema": {"type": "string"}},
                     {"name": "name", "in": "query", "required": True, "schema": {"type": "string"}},
-                    {"name": "year", "in": "query", "required": True, "schema": {"type": "integer"}}],
+                    {"name": "year", "in": "query", "required": True, "schema": {"type": "integer"}},
+                    {"name": "scheme", "in": "query", "required": False, "schema": SCHEME}],
                 "responses": {
                     "200": {"description": "the amount due today, or the amount paid",
                             **_json({"$ref": "#/components/schemas/Dues"})},
                     "401": _error("no or bad token"),
                     "403": _error("token scope"),
-                    "404": _error("not_registered, policy_missing"),
+                    "404": _error("not_registered, policy_missing, scheme_not_offered"),
                     "422": _error("invalid_input, name_mismatch, payment_day_not_allowed, window_closed, "
                                   "value_not_in_source, …"),
                 },
@@ -288,7 +296,7 @@ def schema() -> dict:
                             **_json({"$ref": "#/components/schemas/Payment"})},
                     "401": _error("no or bad token"),
                     "403": _error("token scope"),
-                    "404": _error("not_registered, policy_missing"),
+                    "404": _error("not_registered, policy_missing, scheme_not_offered"),
                     "409": _error("already_paid (the money is recorded and queued for refund), "
                                   "idempotency_conflict (same channel + txn_id, another body)"),
                     "413": _error("payload_too_large"),
