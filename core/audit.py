@@ -20,11 +20,13 @@ STATEMENT_LEVEL = {"enrollment.Enrollment", "enrollment.Resident", "subsidies.As
                    "subsidies.OwedRefund"}
 
 
-def tracked(level=None):
+def tracked(level=None, event_indexes=None):
     """Class decorator: record inserts, updates (before/after) and deletes.
 
     ``level``: ``pghistory.Row`` or ``pghistory.Statement``; by default statement
-    level for the bulk tables in ``STATEMENT_LEVEL``, row level for the others."""
+    level for the bulk tables in ``STATEMENT_LEVEL``, row level for the others.
+    ``event_indexes``: indexes of the event table beyond those its fields bring (a column
+    the table finds through a composite index keeps a single-column one on its events)."""
 
     def decorate(model):
         chosen = level
@@ -35,6 +37,7 @@ def tracked(level=None):
             pghistory.UpdateEvent(),
             pghistory.DeleteEvent(),
             level=chosen,
+            **({"meta": {"indexes": event_indexes}} if event_indexes else {}),
         )(model)
 
     return decorate

@@ -87,12 +87,14 @@ class PaidVia(models.TextChoices):
     COLLECTIVE = "collective", "集中代收"
 
 
-@tracked()
+# the history of a person's enrollments is read by resident (the resident page's audit)
+@tracked(event_indexes=[models.Index(fields=["resident"], name="enrollmentevent_resident")])
 class Enrollment(models.Model):
     """One person's enrollment for one benefit year (never two at once: a constraint)."""
 
+    # a person's enrollments are found through enrollment_one_per_person_year (resident first)
     resident = models.ForeignKey(Resident, verbose_name="参保人", on_delete=models.PROTECT,
-                                 related_name="enrollments")
+                                 related_name="enrollments", db_index=False)
     year = models.PositiveSmallIntegerField("待遇年度")
     # region lookups use the (region, year, id) and (region, status, id) indexes
     region = models.ForeignKey(Region, verbose_name="参保地", on_delete=models.PROTECT,
@@ -143,8 +145,12 @@ class Enrollment(models.Model):
             models.Index(fields=["region", "status", "id"], name="enrollment_region_status_id"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["resident", "year"],
-                                    condition=~Q(status="cancelled"),
+            # One live enrollment a person-year: a live one has no cancellation time, and NULLs
+            # count as equal here; cancelled ones differ by theirs.  Not partial, so it also
+            # finds all of a person's enrollments (cancelled ones too), and the resident column
+            # needs no index of its own — one index fewer to write on every enrollment update
+            # (enrollment 0016; bench/RESULTS.md, issue 11).
+            models.UniqueConstraint(fields=["resident", "year", "cancelled_at"], nulls_distinct=False,
                                     name="enrollment_one_per_person_year"),
             models.CheckConstraint(condition=Q(amount_due__gte=0), name="enrollment_amount_due_nonneg"),
             models.CheckConstraint(condition=Q(paid_amount__isnull=True) | Q(paid_amount__gte=0),
