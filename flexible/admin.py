@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.admin_mixins import RegionScopedAdmin, UserRegionFilter
 from core import clock
@@ -136,7 +138,8 @@ class FlexibleEnrollmentAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAd
             cert = flexible_certificate(obj, today=clock.today())
         except CertificateError as exc:
             return exc.message
-        return f"可以打印（验证码 {cert.code}）"
+        return format_html('可以打印（验证码 {}）<a href="{}" id="certificate-link">打开缴费证明</a>', cert.code,
+                           reverse("flexible_certificate_page", args=[obj.pk]))
 
     def has_delete_permission(self, request, obj=None):
         return False  # cancel with a reason instead
