@@ -231,8 +231,9 @@ def _read_csv(data: bytes) -> list[list[str]]:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise SpreadsheetError(f"CSV 文件第 {line} 行含有空字符（NUL），不是有效的文本文件")
     reader = csv.reader(io.StringIO(text), delimiter=_csv_delimiter(text))
+    normalize = unicodedata.normalize  # clean_text inlined: once a cell, 800,000 in a 100,000-row file
     try:
-        return [[clean_text(v) for v in row] for row in reader]
+        return [[normalize("NFKC", v).strip() for v in row] for row in reader]
     except csv.Error as exc:  # a cell over the reader's limit, a stray NUL, …
         raise SpreadsheetError(f"CSV 文件第 {reader.line_num} 行无法读取：{exc}") from None
 

@@ -82,14 +82,17 @@ def cell_errors(table) -> list:
     return [RowError(row, column, reason) for row, column, reason in getattr(table, "cell_errors", ())]
 
 
-def check_id(values: dict, errors: list, row: int, today: date):
+def check_id(values: dict, errors: list, row: int, today: date, *, place_check: bool = True):
+    """The row's ID number parsed (None, with the row's error, when it is not one).
+    ``place_check=False``: no address-code warning (``idnumbers.parse``), for imports that
+    never show warnings; the number is accepted or refused the same either way."""
     raw = values.get("身份证号码", "")
     if is_numeric_cell(raw):
         errors.append(RowError(row, "身份证号码",
                                "单元格为数字格式，18 位号码已丢失精度；请将该列设为文本后重新导出"))
         return None
     try:
-        return idnumbers.parse(raw, today=today)
+        return idnumbers.parse(raw, today=today, place_check=place_check)
     except idnumbers.IdNumberError as exc:
         errors.append(RowError(row, "身份证号码", str(exc)))
         return None
