@@ -31,7 +31,7 @@ from enrollment.admin.common import can_view_full_id
 from enrollment.import_jobs import clean_filename, import_submit, upload_dir
 from enrollment.spreadsheet import SpreadsheetError, read_table
 
-from .imports import PAYMENT_OPTIONAL, PAYMENT_REQUIRED, import_payments_table
+from .imports import PAYMENT_OPTIONAL, PAYMENT_REQUIRED, import_payments_table, scheme_column_help
 from .jobs import DEPOSIT_LABELS, PAYMENT_LABELS
 from .models import ReconciliationItem, ReconciliationRun
 from .reconcile import DEPOSIT_REQUIRED, import_tax_deposits_table
@@ -44,8 +44,9 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 KINDS = {
     "import_payments": {"title": "导入集中代收缴费", "labels": PAYMENT_LABELS, "perm": "payments.add_payment",
                         "help": "学校、村委会等集中代收的缴费明细，或原系统结转的以往年度缴费（渠道填“原系统结转”）。"
-                                "列：渠道、交易流水号、身份证号码、姓名、待遇年度、金额、缴费时间（可选：缴费单位、缴费单位代码）。"
-                                "每行按渠道缴费同样核对：金额须等于缴费时应缴金额；同一渠道和交易流水号再次导入不重复入账。"},
+                                "列：渠道、交易流水号、身份证号码、姓名、待遇年度、金额、缴费时间（可选：缴费单位、缴费单位代码、险种）。"
+                                "每行按渠道缴费同样核对：金额须等于缴费时应缴金额；同一渠道和交易流水号再次导入不重复入账。",
+                        "column_help": scheme_column_help},
     "import_tax_deposits": {"title": "导入税务入库记录（对账）", "labels": DEPOSIT_LABELS,
                             "perm": "payments.add_reconciliationrun",
                             "help": "税务部门提供的入库明细。列：入库日期、交易流水号、渠道、身份证号码、待遇年度、金额。"
@@ -166,6 +167,8 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
                 form = UploadForm()
             context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form,
                        "preview": preview, "title": KINDS[kind]["title"], "help": KINDS[kind]["help"],
+                       # the schemes registered at the time of asking (flexible registers in its ready())
+                       "column_help": KINDS[kind]["column_help"]() if "column_help" in KINDS[kind] else "",
                        "confirm_url": reverse(f"admin:payments_{kind}_confirm"),
                        "again_url": reverse(f"admin:payments_{kind}")}
             return TemplateResponse(request, "admin/payments/import.html", context)

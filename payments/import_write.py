@@ -1,6 +1,8 @@
 """The set-based half of ``import_payments`` (see ``payments.imports``): deciding each row
 as ``payment_record`` would and writing the ledger, the enrollments' paid columns and the
-refund queue in bulk, inside the import's transaction."""
+refund queue in bulk, inside the import's transaction.  Rows of another scheme (the 险种
+column, ``payments.schemes``) are not decided here but by ``payment_record`` itself, row by
+row (``_land_scheme_rows``): the set-based path takes the resident rows only."""
 
 from __future__ import annotations
 
@@ -15,15 +17,18 @@ from enrollment.imports.common import HELD_ELSEWHERE, RowError
 from enrollment.models import Enrollment, EnrollmentStatus, PaidVia, Resident
 from enrollment.pricing import SpecCache
 from enrollment.selectors import PersonFacts, joined, quote_requests_for
+from enrollment.services import EnrollmentError
 from policy.rules import QuoteError
 from subsidies.quote_memo import ClassQuoteMemo
 
 from .bulk import CopyText, PaidColumns, applied_body, next_payment_ids, write_applied
 from .imports import PaymentRow, error_of
 from .models import Payment, Refund
-from .services import PAID_VIA, PaymentError, check_channel_rules, payment_carry_over
+from .schemes import RESIDENT, scheme_handler
+from .services import PAID_VIA, PaymentError, check_channel_rules, payment_carry_over, payment_record
 
 PRICE_CHUNK = 5000
+NOTE = "批量导入（import_payments）"
 SEP = "\x1f"  # between transaction ids in one parameter: never in a (printable) txn id
 
 _EARLIER_SQL = f"""
@@ -62,7 +67,9 @@ def land_rows(rows: list[PaymentRow], errors: list[RowError], *, actor, progress
     ``codes``: the regions of the caseworker importing (None: all) — a person of another
     region is refused without telling where they are held."""
     total = len(rows)
-    live = [r for r in rows if r.same_as is None and not r.outcome]
+    _land_scheme_rows([r for r in rows if r.scheme != RESIDENT and r.same_as is None and not r.outcome], errors,
+                      actor=actor, codes=codes)
+    live = [r for r in rows if r.same_as is None and not r.outcome and r.scheme == RESIDENT]
     _earlier(live, errors)
     live = [r for r in live if not r.outcome]
     people = _residents(live)
@@ -108,6 +115,37 @@ def land_rows(rows: list[PaymentRow], errors: list[RowError], *, actor, progress
     for r in rows:
         if r.same_as is not None:
             _follow(r, by_row[r.same_as], errors)
+
+
+def _land_scheme_rows(rows: list[PaymentRow], errors: list[RowError], *, actor, codes) -> None:
+    """Rows of another scheme: each through ``payment_record(..., scheme=…)`` exactly as the
+    channel API's payment with ``scheme`` (its advisory lock, idempotency on channel + txn id
+    with the row's hash, refusals and codes, a duplicate kept and queued for refund), in a
+    savepoint of its own (the service's atomic block inside the import's transaction), so a
+    refused row leaves nothing.  ``codes``: a person of another region is refused first,
+    without telling where they are held (as for a resident row)."""
+    if not rows:
+        return
+    regions = {}
+    if codes is not None:
+        regions = dict(Resident.objects.filter(id_number__in={r.id_number for r in rows})
+                       .values_list("id_number", "region_id"))
+    for r in rows:
+        if codes is not None and r.id_number in regions:
+            found = scheme_handler(r.scheme).find(r.id_number, r.year, lock=False)
+            held = found[1].region_id if found is not None and found[1] is not None else regions[r.id_number]
+            if held not in codes:
+                errors.append(error_of(r, "not_registered", HELD_ELSEWHERE))
+                continue
+        try:
+            recorded = payment_record(channel=r.channel, txn_id=r.txn_id, id_number=r.id_number, name=r.name,
+                                      year=r.year, amount=r.amount, paid_at=r.paid_at, actor=actor,
+                                      payer_kind=r.payer_kind, payer_id=r.payer_id, payer_name=r.payer_name,
+                                      body_hash=r.body_hash, note=NOTE, scheme=r.scheme)
+        except EnrollmentError as exc:  # PaymentError, and the policy's refusals (spec_for)
+            errors.append(error_of(r, exc.code, exc.message))
+            continue
+        r.outcome = "unchanged" if recorded.repeated else "already_paid" if recorded.status == 409 else "paid"
 
 
 def _follow(r: PaymentRow, first: PaymentRow, errors: list[RowError]) -> None:

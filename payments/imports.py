@@ -22,6 +22,14 @@ seconds (bench/imports.py):
 A person-year paid twice in one file: the first row that passes lands, the later ones
 are ``already_paid`` (as when posted one after another).  A transaction id twice in one
 file: the later copy is ``unchanged`` (same content) or ``idempotency_conflict``.
+
+险种 (optional): a row of another scheme registered with ``payments.schemes`` (灵活就业人员医疗保险:
+its code ``flexible_employment`` or its label) lands as the channel API's payment with
+``scheme`` does — through ``payment_record`` itself, row by row (a savepoint each: such rows
+are few), with its idempotency, refusals and codes; the set-based path above takes only
+the resident rows (an empty cell or 城乡居民).  A carried-over row (原系统结转) of another
+scheme is refused: the handlers have no carry-over.  The scheme is part of a row's content
+(its hash) only when it is not the resident one, so a resident file hashes as it always did.
 """
 
 from __future__ import annotations
@@ -43,10 +51,13 @@ from enrollment.imports.common import RowError, cell_errors, check_id, check_nam
 from enrollment.spreadsheet import Table, is_numeric_cell, plain, read_table
 
 from .models import Channel, PayerKind
+from .schemes import RESIDENT, handlers
 from .services import API_CHANNELS, SHANGHAI, PaymentError, channel_code, parse_amount
 
 PAYMENT_REQUIRED = ["渠道", "交易流水号", "身份证号码", "姓名", "待遇年度", "金额", "缴费时间"]
-PAYMENT_OPTIONAL = ["缴费单位", "缴费单位代码"]
+SCHEME_COLUMN = "险种"
+PAYMENT_OPTIONAL = ["缴费单位", "缴费单位代码", SCHEME_COLUMN]
+RESIDENT_NAMES = ("", "城乡居民", "城乡居民医保", "城乡居民基本医疗保险", RESIDENT)  # the 险种 cells of the resident scheme
 # Who paid, by channel: the import is collective collection unless the channel says otherwise.
 PAYER_BY_CHANNEL = {"assistance": PayerKind.DEPARTMENT, "family_pool": PayerKind.POOL}
 COLUMN_OF = {"not_registered": "身份证号码", "region_mismatch": "身份证号码", "name_mismatch": "姓名",
@@ -77,6 +88,7 @@ class PaymentRow:
     code: str = ""  # the refusal's code (as payment_record would raise it)
     same_as: int | None = None  # an earlier row of the file with the same channel + txn id
     paid_on: date | None = None  # the Beijing date of paid_at
+    scheme: str = RESIDENT  # payments.schemes: another scheme's row goes through payment_record
 
     @property
     def carried(self) -> bool:
@@ -161,6 +173,16 @@ def _check_row(number: int, values: dict, today: date, errors: list, memo: dict)
     name, reason = memo["name"][values.get("姓名", "")]
     if reason is not None:
         errors.append(RowError(number, "姓名", reason))
+    scheme = values.get(SCHEME_COLUMN)  # None: a file without the column, all resident
+    if scheme is None:
+        scheme = RESIDENT
+    else:
+        scheme = memo["scheme"][scheme]
+        if isinstance(scheme, Exception):
+            errors.append(RowError(number, SCHEME_COLUMN, str(scheme)))
+        elif scheme != RESIDENT and channel == Channel.CARRIED_OVER:
+            errors.append(RowError(number, SCHEME_COLUMN, f"原系统结转只适用于城乡居民医保，{scheme_label(scheme)}"
+                                                          "不能结转；请按实际缴费渠道导入"))
     year_text = plain(values.get("待遇年度", ""))
     year = memo["year"][year_text]
     if year is None:
@@ -184,7 +206,7 @@ def _check_row(number: int, values: dict, today: date, errors: list, memo: dict)
     payer_id = plain(values.get("缴费单位代码", ""))[:64]
     r = PaymentRow(row=number, channel=channel, txn_id=txn_id, id_number=parsed_id.number, name=name, year=year,
                    amount=amount, paid_at=paid_at, payer_kind=PAYER_BY_CHANNEL.get(channel, PayerKind.COLLECTOR),
-                   payer_id=payer_id, payer_name=payer_name, paid_on=paid_on)
+                   payer_id=payer_id, payer_name=payer_name, paid_on=paid_on, scheme=scheme)
     if not r.carried:
         r.body_hash = row_hash(r, memo["amount_text"])
     return r
@@ -198,6 +220,8 @@ def row_hash(r: PaymentRow, amounts: dict | None = None) -> str:
     amount = amounts[r.amount] if amounts is not None else _amount_text(r.amount)
     text = "\x1f".join(("import_payments", r.channel, r.txn_id, r.id_number, r.name, str(r.year), amount,
                         r.paid_at.isoformat(), r.payer_kind, r.payer_id, r.payer_name))
+    if r.scheme != RESIDENT:  # a resident row hashes as before the column existed
+        text += "\x1f" + r.scheme
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -210,6 +234,37 @@ _YEAR = re.compile(r"\d{4}")
 
 def _year(text: str) -> int | None:
     return int(text) if _YEAR.fullmatch(text) else None
+
+
+def scheme_names() -> dict[str, str]:
+    """The 险种 cells understood, to the scheme's code: empty or 城乡居民 (and its longer
+    names) the resident scheme; each registered scheme by its code or its label."""
+    names = dict.fromkeys(RESIDENT_NAMES, RESIDENT)
+    for h in handlers():
+        names[h.code] = names[h.label] = h.code
+    return names
+
+
+def scheme_label(code: str) -> str:
+    return next((h.label for h in handlers() if h.code == code), code)
+
+
+def scheme_column_help() -> str:
+    """What the 险种 column takes, in words (the admin page and the command's help)."""
+    others = "".join(f"；“{h.label}”（或 {h.code}）为{h.label}" for h in handlers())
+    return f"{SCHEME_COLUMN}（可选列）：空或“城乡居民”为城乡居民医保{others}；原系统结转只适用于城乡居民医保"
+
+
+def _scheme_reader() -> Callable[[str], str]:
+    names = scheme_names()
+    accepted = "、".join(("城乡居民", *(n for h in handlers() for n in (h.label, h.code))))
+
+    def scheme_of(text: str) -> str:
+        code = names.get(plain(text))
+        if code is None:
+            raise ValueError(f"未知险种 {echo(plain(text))}，应为空或 {accepted} 之一")
+        return code
+    return scheme_of
 
 
 def _name(text: str) -> tuple[str, str | None]:
@@ -226,7 +281,7 @@ def check_rows(table: Table, today: date, progress=None) -> tuple[list[PaymentRo
     total = len(table.rows)
     memo = {"channel": _Memo(channel_code), "amount": _Memo(parse_amount), "time": _Memo(parse_moment),
             "name": _Memo(_name), "year": _Memo(_year), "day": _Memo(lambda at: at.astimezone(SHANGHAI).date()),
-            "amount_text": _Memo(_amount_text)}
+            "amount_text": _Memo(_amount_text), "scheme": _Memo(_scheme_reader())}
     for i, (number, values) in enumerate(table.rows, 1):
         r = None if number in bad_cells else _check_row(number, values, today, errors, memo)
         if r is not None:
