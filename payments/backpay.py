@@ -69,8 +69,11 @@ def back_payment_record(*, resident: Resident, year: int, amount: Decimal, chann
                         paid_at: datetime, actor, body_hash: str = "") -> Recorded:
     """Record the back-payment of a break year: the ledger record and the repair."""
     txn_id = (txn_id or "").strip()
-    if not txn_id or len(txn_id) > 64:
-        raise PaymentError("invalid_input", "txn_id 应为 1–64 个可见字符")
+    if not txn_id or len(txn_id) > 64 or not txn_id.isprintable():  # as payment_record: no control
+        raise PaymentError("invalid_input", "txn_id 应为 1–64 个可见字符")  # or zero-width characters
+    if local_day(paid_at).year <= year:
+        raise PaymentError("invalid_input", f"补缴时间 {local_day(paid_at).isoformat()} 早于 {year} 年度结束，"
+                                            f"断保年度须在该年度结束后补缴")
     with transaction.atomic(), audit_context(actor, action="back_payment_record", channel=channel, txn_id=txn_id):
         _lock_txn(channel, txn_id)
         earlier = Payment.objects.filter(channel=channel, txn_id=txn_id).first()

@@ -75,3 +75,33 @@ def test_a_transaction_posted_by_the_channel_then_imported_with_the_same_content
     assert summary == {"rows": 1, "paid": 0, "unchanged": 1, "already_paid": 0, "invalid_rows": 0,
                        "rejected": False}
     assert posted().count() == 1
+
+
+# --- 断保补缴 (/api/v1/back-payments) ------------------------------------------------------------
+
+@pytest.mark.parametrize("change", [{"txn_id": "BP\n1"}, {"txn_id": "BP\u200b1"}, {"txn_id": "BP\x001"},
+                                    {"paid_at": "2025-06-01T09:00:00+08:00"},
+                                    {"paid_at": "2025-12-31T15:59:59Z"}])  # 23:59:59 in Beijing: still 2025
+def test_a_back_payment_refuses_an_invisible_txn_id_and_a_time_inside_the_break_year(change, client, settings,
+                                                                                     channel_token):
+    import json
+
+    from enrollment.models import GapRepair
+    from enrollment.tests.support import clone, person, register
+
+    from .test_backpay import DAY, body
+
+    settings.BUSINESS_DATE = DAY
+    clone("310000", 2025, 2026)
+    pupil = person("310101", "20150601", name="小明", student="primary_secondary", today=DAY)
+    register(pupil, 2026, DAY)
+    resp = client.post("/api/v1/back-payments", json.dumps(body(pupil, **change)), content_type="application/json",
+                       HTTP_AUTHORIZATION=f"Bearer {channel_token}")
+    assert err(resp) == (422, "invalid_input")
+    assert not Payment.objects.exists() and not GapRepair.objects.exists()
+    # the same back-payment with a clean id, paid after the year: recorded
+    resp = client.post("/api/v1/back-payments", json.dumps(body(pupil, paid_at="2025-12-31T16:00:00Z")),
+                       content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {channel_token}")
+    assert resp.status_code == 201
+    assert list(GapRepair.objects.values_list("year", flat=True)) == [2025]
+    assert Payment.objects.get().paid_on == date(2026, 1, 1)
