@@ -43,7 +43,7 @@ ACTIONS = {
     "zero_claim_correct": "更正零报销年度", "zero_claim_withdraw": "撤销零报销年度",
     "import_zero_claims": "导入零报销名单",
     "flexible_enroll": "灵活就业人员参保登记", "flexible_record_payment": "灵活就业人员缴费",
-    "flexible_cancel": "灵活就业人员注销登记",
+    "flexible_cancel": "灵活就业人员注销登记", "flexible_cancel_paid": "灵活就业人员注销已缴费登记并申请退费",
 }
 
 SKIPPED = {"updated_at", "imported_at"}  # bookkeeping, not a change a person made

@@ -1,5 +1,8 @@
 """灵活就业人员参保: the list and record of the caseworker's regions, registering a person
-(登记参保), recording a payment and cancelling with a reason — each through the services."""
+(登记参保), recording a payment and cancelling with a reason — each through the services.
+Cancelling a paid enrollment (注销并申请退费) is offered on the same action's page, which
+says what follows (a refund request, benefits stopping on the business date) and asks for
+a tick to confirm; without it a paid enrollment is refused as before."""
 
 from __future__ import annotations
 
@@ -8,20 +11,35 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.admin_mixins import RegionScopedAdmin, UserRegionFilter
 from core import clock
 from enrollment import idnumbers
-from enrollment.admin.common import IdSearchMixin, MaskedIdColumnMixin, form_action, refusal
+from enrollment.admin.common import (
+    IdSearchMixin,
+    MaskedIdColumnMixin,
+    form_action,
+    refusal,
+    report_action,
+    too_many_for_an_action,
+)
 from enrollment.selectors import residents_for
 from payments.models import Channel
 from payments.services import API_CHANNELS
 from policy.rules.flexible import FILE_HOLDERS, FLEX_STATUSES, FLEX_TIMINGS
 
-from .models import FlexibleEnrollment
-from .services import FlexibleError, flexible_cancel, flexible_enroll, flexible_record_payment
+from .models import FlexibleEnrollment, FlexibleStatus
+from .services import (
+    FlexibleError,
+    benefits_stop_on,
+    flexible_cancel,
+    flexible_cancel_paid,
+    flexible_enroll,
+    flexible_record_payment,
+)
 
 
 class EnrollForm(forms.ModelForm):
@@ -89,6 +107,57 @@ class CancelForm(forms.Form):
     reason = forms.CharField(label="注销原因", max_length=200)
 
 
+class CancelPaidForm(CancelForm):
+    """The cancel form when the selection holds paid enrollments: the tick that confirms
+    cancelling them with a refund request (without it they are refused, nothing done)."""
+
+    refund_confirmed = forms.BooleanField(
+        label="注销已缴费登记并申请退费", required=False,
+        help_text="勾选即确认：已缴费的登记注销，待遇终止，并生成退费申请（须由另一名经办人员审核后退付）")
+
+
+def cn_date(d: date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def paid_consequence(e: FlexibleEnrollment, today: date) -> str:
+    """What cancelling a paid enrollment does, in words: the refund and the benefits' end."""
+    from payments.refunds import refundable
+
+    left = refundable(e.payment) if e.payment_id else Decimal("0.00")
+    money = (f"将申请退还 {left} 元" if left > 0 else "缴费已全部退还或在退费中，不能注销并退费")
+    if e.benefit_start is not None and e.benefit_start > today:
+        benefits = f"待遇原定 {cn_date(e.benefit_start)} 开始，注销后不再享受"
+    else:
+        benefits = f"待遇于 {cn_date(benefits_stop_on(e, today))} 终止"
+    return f"{describe(e)}，已缴 {e.paid_amount} 元：{money}，{benefits}"
+
+
+def cancel_each(queryset, data, user) -> tuple[str, list[str]]:
+    """注销登记 of each selected enrollment: an unpaid one cancelled, a paid one cancelled with a
+    refund request when ``refund_confirmed`` is ticked (refused otherwise); (done, refusals)."""
+    ok, refunded, total, failed = 0, 0, Decimal("0.00"), []
+    confirmed = data.get("refund_confirmed", False)
+    for e in queryset.order_by("id"):
+        try:
+            if e.status == FlexibleStatus.PAID and confirmed:
+                total += flexible_cancel_paid(enrollment=e, reason=data["reason"], actor=user).amount
+                refunded += 1
+            elif e.status == FlexibleStatus.PAID:
+                failed.append(refusal(e.resident.name, e.resident.id_number,
+                                      f"{e.year} 年度已缴费，不能直接注销；如需注销并退费，"
+                                      "请勾选“注销已缴费登记并申请退费”后确定"))
+            else:
+                flexible_cancel(enrollment=e, reason=data["reason"], actor=user)
+                ok += 1
+        except FlexibleError as exc:
+            failed.append(refusal(e.resident.name, e.resident.id_number, exc.message))
+    done = [f"已注销 {ok} 条登记"] if ok else []
+    if refunded:
+        done.append(f"已注销 {refunded} 条已缴费登记并提交退费申请，合计 {total:.2f} 元，待另一名经办人员审核")
+    return "；".join(done), failed
+
+
 def describe(e: FlexibleEnrollment) -> str:
     return f"{e.resident.name}（{idnumbers.mask(e.resident.id_number)}）{e}，应缴 {e.amount_due} 元"
 
@@ -121,10 +190,21 @@ class FlexibleEnrollmentAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAd
 
     @admin.display(description="缴费流水")
     def payment_text(self, obj):
+        from payments.models import Payment, Refund
+
         p = obj.payment
+        if p is None and obj.status == FlexibleStatus.CANCELLED and obj.paid_amount is not None:
+            # paid, then cancelled with a refund: the ledger row still names the enrollment
+            p = Payment.objects.filter(scheme="flexible_employment", scheme_enrollment_id=obj.pk,
+                                       outcome=Payment.Outcome.APPLIED).first()
         if p is None:
             return "—"
-        return f"{p.get_channel_display()} {p.txn_id}，{p.amount} 元，{p.paid_on.isoformat()}"
+        text = f"{p.get_channel_display()} {p.txn_id}，{p.amount} 元，{p.paid_on.isoformat()}"
+        if obj.payment_id is None:
+            r = Refund.objects.filter(source_payment=p).exclude(status=Refund.Status.REJECTED).first()
+            text += (f"（登记已注销；退费申请 {r.pk}：{r.amount} 元，{r.get_status_display()}）" if r
+                     else "（登记已注销，没有进行中的退费申请）")
+        return text
 
     @admin.display(description="缴费证明")
     def certificate_text(self, obj):
@@ -202,19 +282,29 @@ class FlexibleEnrollmentAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAd
                            action="record_payment", apply=apply, describe=describe,
                            initial={"paid_on": date.isoformat(clock.today())})
 
-    @admin.action(description="注销登记（填写原因）", permissions=["change"])
+    @admin.action(description="注销登记（填写原因；已缴费的注销并申请退费）", permissions=["change"])
     def cancel_with_reason(self, request, queryset):
-        queryset = queryset.select_related("resident")
+        """注销登记: an unpaid enrollment is cancelled (flexible_cancel); a paid one, once the
+        page's tick confirms it, is cancelled with a refund request (flexible_cancel_paid) —
+        the page says so and when benefits stop.  The selection is the changelist's, so of the
+        caseworker's regions only; the action needs the change permission."""
+        queryset = queryset.select_related("resident", "payment")
+        if too_many_for_an_action(self, request, queryset):
+            return None
+        today = clock.today()
+        paid = list(queryset.filter(status=FlexibleStatus.PAID).order_by("id"))
+        form_class = CancelPaidForm if paid else CancelForm
 
-        def apply(data):
-            ok, failed = 0, []
-            for e in queryset.order_by("id"):
-                try:
-                    flexible_cancel(enrollment=e, reason=data["reason"], actor=request.user)
-                    ok += 1
-                except FlexibleError as exc:
-                    failed.append(refusal(e.resident.name, e.resident.id_number, exc.message))
-            return (f"已注销 {ok} 条登记" if ok else ""), failed
-
-        return form_action(self, request, queryset, form_class=CancelForm, title="注销登记",
-                           action="cancel_with_reason", apply=apply, describe=describe)
+        if "apply" in request.POST:
+            form = form_class(request.POST)
+            if form.is_valid():
+                done, failed = cancel_each(queryset, form.cleaned_data, request.user)
+                report_action(self, request, done, failed)
+                return None
+        else:
+            form = form_class(initial={"_selected_action": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)})
+        return render(request, "admin/flexible/cancel_form.html", {
+            **self.admin_site.each_context(request), "title": "注销登记", "form": form,
+            "objects": [describe(e) for e in queryset.order_by("id")[:50]], "count": queryset.count(),
+            "paid": [paid_consequence(e, today) for e in paid[:50]], "paid_count": len(paid),
+            "today": cn_date(today), "action": "cancel_with_reason", "opts": self.model._meta})

@@ -9,6 +9,12 @@ rule's answer at the payment date and its ``payment`` link: a one-to-one foreign
 database ties the two rows (and a second applied payment can never be linked).  The paid
 columns are a cache of the ledger row; ``disagreements`` (run by ``payments.services.ledger_check``)
 lists every enrollment or payment where they differ.
+
+A paid enrollment cancelled with a refund (``flexible.services.flexible_cancel_paid``) keeps
+its paid columns but not the link (only a paid enrollment holds one); its payment stays
+applied on the ledger, still naming it, and the refund is a ledger record of its own
+(``refund_of`` the payment).  The two agree when the cancelled enrollment's paid amount and
+date are the payment's — as a cancelled resident enrollment keeps its applied payment.
 """
 
 from __future__ import annotations
@@ -105,8 +111,11 @@ class FlexibleScheme:
 
 # Rows where the cache and the ledger differ: a paid enrollment without its payment, or with
 # one of another amount, date, scheme or enrollment; an unpaid enrollment holding a payment;
-# an applied payment of the scheme that no paid enrollment links to (read through the partial
-# index payment_other_scheme: the ledger's millions of resident rows are not scanned).
+# a cancelled enrollment that was paid (paid amount kept) without an applied payment of the
+# scheme naming it at that amount and date; an applied payment of the scheme that no paid
+# enrollment links to, unless the enrollment it names was paid by it and then cancelled (read
+# through the partial index payment_other_scheme: the ledger's millions of resident rows are
+# not scanned).
 _DISAGREE = f"""
 SELECT 'enrollment' AS side, f.id, f.status, f.paid_amount, p.amount
 FROM {FlexibleEnrollment._meta.db_table} f
@@ -115,10 +124,16 @@ WHERE (f.status = 'paid' AND (p.id IS NULL OR p.outcome <> 'applied' OR p.scheme
                               OR p.scheme_enrollment_id IS DISTINCT FROM f.id
                               OR p.amount IS DISTINCT FROM f.paid_amount OR p.paid_on IS DISTINCT FROM f.paid_on))
    OR (f.status <> 'paid' AND f.payment_id IS NOT NULL)
+   OR (f.status = 'cancelled' AND f.paid_amount IS NOT NULL AND NOT EXISTS (
+         SELECT 1 FROM {Payment._meta.db_table} q
+         WHERE q.scheme = %(scheme)s AND q.scheme <> 'resident' AND q.scheme_enrollment_id = f.id
+           AND q.outcome = 'applied' AND q.amount = f.paid_amount AND q.paid_on = f.paid_on))
 UNION ALL
 SELECT 'payment', p.scheme_enrollment_id, named.status, named.paid_amount, p.amount
 FROM {Payment._meta.db_table} p
 LEFT JOIN {FlexibleEnrollment._meta.db_table} f ON f.payment_id = p.id
 LEFT JOIN {FlexibleEnrollment._meta.db_table} named ON named.id = p.scheme_enrollment_id
 WHERE p.scheme = %(scheme)s AND p.scheme <> 'resident' AND p.outcome = 'applied' AND f.id IS NULL
+  AND NOT COALESCE(named.status = 'cancelled' AND named.paid_amount = p.amount AND named.paid_on = p.paid_on,
+                   false)
 ORDER BY 2 LIMIT %(limit)s"""

@@ -7,7 +7,7 @@ resident enrollment of the year and cancels an unpaid one through enrollment's s
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -164,10 +164,75 @@ def flexible_cancel(*, enrollment: FlexibleEnrollment, reason: str, actor) -> Fl
         if e.status == FlexibleStatus.CANCELLED:
             raise FlexibleError("enrollment_cancelled", f"{e.year} 年度灵活就业人员医疗保险登记已注销")
         if e.status == FlexibleStatus.PAID:
-            raise FlexibleError("already_paid", f"{e.year} 年度已缴费，不能直接注销")
+            raise FlexibleError("already_paid", f"{e.year} 年度已缴费，不能直接注销；请办理注销并申请退费")
         e.status = FlexibleStatus.CANCELLED
         e.cancelled_at = clock.now()
         e.cancel_reason = reason[:200]
         e.save()
         enrollment.__dict__.update(e.__dict__)
         return e
+
+
+def benefits_stop_on(e: FlexibleEnrollment, today: date) -> date:
+    """The last day of benefits of a paid enrollment cancelled on ``today``: today; the day
+    before ``benefit_start`` when benefits have not begun (an empty period); the end already
+    past when the year is over (never lengthened)."""
+    if e.benefit_start is not None and e.benefit_start > today:
+        return e.benefit_start - timedelta(days=1)
+    if e.benefit_end is not None and e.benefit_end < today:
+        return e.benefit_end
+    return today
+
+
+def stop_benefits(e: FlexibleEnrollment, today: date, reason: str) -> None:
+    """Cancel a paid enrollment as ``payments.refunds._stop_benefits`` cancels a resident one:
+    status 已注销 with the time and reason, benefits end on ``today`` — a year whose benefits
+    had not begun gets an empty period (``benefit_end`` the day before ``benefit_start``), and
+    an end already past is kept (never lengthened).  The paid columns stay (what was paid);
+    the link to the ledger row goes (only a paid enrollment holds one: the database's
+    ``flex_paid_is_on_the_ledger``) — the row still names the enrollment
+    (``scheme_enrollment_id``), and flexible.ledger checks the two agree."""
+    e.status = FlexibleStatus.CANCELLED
+    e.cancelled_at = clock.now()
+    e.cancel_reason = reason[:200]
+    e.benefit_end = benefits_stop_on(e, today)
+    e.payment = None
+    e.save()
+
+
+def flexible_cancel_paid(*, enrollment: FlexibleEnrollment, reason: str, actor):
+    """注销已缴费登记并申请退费: cancel a paid enrollment (``stop_benefits`` on the business
+    date) and put the refund of its ledger payment in the refund queue — what is left of it
+    (the whole payment unless part is already requested or refunded), reason 已缴费登记注销,
+    no resident enrollment, ``source_payment`` that payment (payments.refunds.scheme_refund_request);
+    one transaction with an audit context (who, when, why).  The refund then takes the queue's
+    path: approved by another caseworker, paid out as a ledger record.
+
+    Refused (nothing written) without a reason, when the enrollment is not paid (registered or
+    cancelled already), or when nothing of its payment is left to refund.  Returns the Refund."""
+    from payments.models import Payment, Refund
+    from payments.refunds import RefundError, refundable, scheme_refund_request
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise FlexibleError("invalid_input", "注销须填写原因")
+    with transaction.atomic(), audit_context(actor, action="flexible_cancel_paid", reason=reason):
+        e = FlexibleEnrollment.objects.select_for_update().get(pk=enrollment.pk)
+        if e.status == FlexibleStatus.CANCELLED:
+            raise FlexibleError("enrollment_cancelled", f"{e.year} 年度灵活就业人员医疗保险登记已注销")
+        if e.status != FlexibleStatus.PAID or e.payment_id is None:
+            raise FlexibleError("not_paid", f"{e.year} 年度灵活就业人员医疗保险{e.get_status_display()}，"
+                                            "不是已缴费登记，无可退费用；未缴费的登记请直接注销")
+        paid = Payment.objects.select_for_update().get(pk=e.payment_id)
+        amount = refundable(paid)
+        if amount <= 0:
+            raise FlexibleError("over_refund", f"{e.year} 年度灵活就业人员医疗保险缴费 {paid.amount} 元"
+                                               "已全部退还或在退费中，不能注销并申请退费")
+        stop_benefits(e, clock.today(), reason)
+        try:
+            refund = scheme_refund_request(source_payment=paid, reason=Refund.Reason.CANCEL_PAID, amount=amount,
+                                           actor=actor, note=f"注销已缴费的灵活就业人员医疗保险登记：{reason}")
+        except RefundError as exc:
+            raise FlexibleError(exc.code, exc.message) from None
+        enrollment.__dict__.update({k: v for k, v in e.__dict__.items() if not k.startswith("_")})
+        return refund

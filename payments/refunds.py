@@ -145,6 +145,33 @@ def refund_request(*, enrollment: Enrollment, reason: str, amount, actor, source
         return r
 
 
+def scheme_refund_request(*, source_payment: Payment, reason: str, amount, actor, note: str = "") -> Refund:
+    """Put a refund of another scheme's applied payment (payments.schemes; e.g. a cancelled
+    flexible-employment enrollment's) in the queue: no resident enrollment (``enrollment``
+    null), ``source_payment`` the ledger row, the person, region and year from it; the acting
+    user is its requester.  Called by the scheme's service inside its own transaction; the
+    amount may not exceed what is left of the payment, and a payment already in the queue
+    (requested, approved or paid) is refused."""
+    if reason not in Refund.Reason.values:
+        raise RefundError("invalid_input", f"未知退费原因 {str(reason)[:30]!r}")
+    amount = _money(amount)
+    with transaction.atomic(), audit_context(actor, action="refund_request", reason=reason):
+        paid = Payment.objects.select_for_update().get(pk=source_payment.pk)
+        if (paid.kind != Payment.Kind.PAYMENT or paid.outcome != Payment.Outcome.APPLIED
+                or paid.enrollment_id is not None or paid.scheme_enrollment_id is None):
+            raise RefundError("invalid_input", "所退缴费不是其他险种参保登记的缴费记录")
+        if Refund.objects.filter(source_payment=paid, status__in=OPEN).exists():
+            raise RefundError("already_requested", "该笔缴费已在退费队列中")
+        left = refundable(paid)
+        if amount > left:
+            raise RefundError("over_refund", f"退费 {amount} 元超过该笔缴费可退金额 {left} 元"
+                                             f"（缴费 {paid.amount} 元，已申请或已退 {paid.amount - left} 元）")
+        return Refund.objects.create(
+            enrollment=None, source_payment=paid, id_number=paid.id_number, name=paid.name,
+            region_id=paid.region_id, year=paid.year, reason=reason, amount=amount, requested_at=clock.now(),
+            requested_by=acting_user(actor), requested_actor=_actor_text(actor), note=(note or "")[:200])
+
+
 def refund_decide(*, refund: Refund, approve: bool, actor, note: str = "") -> Refund:
     """Approve (已审核) or reject (已驳回) a requested refund — never by its requester."""
     user = acting_user(actor)
