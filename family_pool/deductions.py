@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import connection
+from django.utils import timezone
 
 from family_pool.models import AccountEntry, Network, Participation, PoolDeduction
 
@@ -45,7 +46,7 @@ def deduction_decision(id_number: str, year: int) -> PoolDeduction | None:
 
 def deduction_view(id_number: str, year: int, *, citizen: bool, today: date) -> dict | None:
     """None when the batch has decided nothing for the member and year; else
-    ``{"status", "amount", "decided_at"}``.  ``status`` is the decision
+    ``{"status", "amount", "decided_at"}`` (``decided_at`` null while processing).  ``status`` is the decision
     (deducted / insufficient_balance / skipped_already_paid / failed) — or, for the citizen
     view (``citizen=True``) before the region's results date, ``"processing"``."""
     decision = deduction_decision(id_number, year)
@@ -59,7 +60,9 @@ def deduction_view(id_number: str, year: int, *, citizen: bool, today: date) -> 
     return {
         "status": status,
         "amount": f"{decision.amount:.2f}",
-        "decided_at": decision.decided_at.isoformat(),
+        # Beijing time with its offset (INTERFACES.md §1); none while processing — a deduction is
+        # timed at the run's moment, a refusal when decided, so the time would tell the result
+        "decided_at": None if status == PROCESSING else timezone.localtime(decision.decided_at).isoformat(),
     }
 
 

@@ -52,7 +52,8 @@ SCHEMAS = {
             "deduction": {"type": ["object", "null"], "description": "the December deduction for the current "
                           "benefit year (December: the coming one); status processing before the results date",
                           "properties": {"status": {"type": "string"}, "amount": MONEY,
-                                         "decided_at": {"type": "string", "format": "date-time"}}},
+                                         "decided_at": {"type": ["string", "null"], "format": "date-time",
+                                                        "description": "null while processing"}}},
         }},
     "PoolSettlement": {
         "type": "object", "description": "共济支付 settlement: cost = from_own + from_pool + unpaid",

@@ -1,0 +1,40 @@
+"""Hostile checks of the family pool's citizen view (INTERFACES.md §5–§6) through the API: before
+the results date nothing of the batch's decision shows but "processing" — not even the time
+it was decided, which differs between a deduction and a refusal; after it, the decision with
+its time in Beijing time (+08:00)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from family_pool.batch import run_pool_batch
+from family_pool.tests.test_batch import AT, YEAR, families
+
+
+def member(client, token, kid) -> dict:
+    resp = client.get(f"/api/v1/pool/memberships/{kid.id_number.lower()}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert resp.status_code == 200
+    return resp.json()["deduction"]
+
+
+@pytest.mark.django_db
+def test_the_citizen_view_tells_nothing_of_the_result_before_the_results_date(policies, settings, client,
+                                                                              pool_token, staff_token):
+    fam = families()
+    settings.BUSINESS_DATE = date(2024, 12, 22)
+    run_pool_batch(region="310000", year=YEAR, at=AT)
+    paid, short = fam["A"][1][0], fam["B"][1][1]
+    for day in (date(2024, 12, 22), date(2024, 12, 27)):
+        settings.BUSINESS_DATE = day
+        assert member(client, pool_token, paid) == member(client, pool_token, short) == {
+            "status": "processing", "amount": "355.00", "decided_at": None}
+        # staff see the actual state all along
+        staff = client.get(f"/api/v1/enrollments/{paid.id_number}/{YEAR}", HTTP_AUTHORIZATION=f"Bearer {staff_token}")
+        assert (staff.json()["status"], staff.json()["paid_via"]) == ("paid", "family_pool")
+    settings.BUSINESS_DATE = date(2024, 12, 28)
+    assert member(client, pool_token, paid) == {"status": "deducted", "amount": "355.00",
+                                                "decided_at": "2024-12-22T10:00:00+08:00"}
+    shown = member(client, pool_token, short)
+    assert shown["status"] == "insufficient_balance" and shown["decided_at"].endswith("+08:00")
