@@ -188,6 +188,36 @@ def test_the_ledger_check_still_sees_a_cancelled_enrollment_that_disagrees(wang,
         (FLEX, "payment", e.pk, "cancelled", Decimal("3000.00"), Decimal("3676.80"))]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_caseworkers_cancelling_at_once_make_one_refund(wang, day, a, b):
+    import threading
+
+    from django.db import connections
+
+    e = paid(day, wang)
+    gate = threading.Barrier(2)
+    results = {}
+
+    def cancel(user):
+        try:
+            gate.wait()
+            results[user.username] = flexible_cancel_paid(enrollment=e, reason="本人申请注销", actor=user).amount
+        except FlexibleError as exc:
+            results[user.username] = exc.code
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=cancel, args=(u,)) for u in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(map(str, results.values())) == ["3676.80", "enrollment_cancelled"]
+    assert Refund.objects.count() == 1
+    assert FlexibleEnrollment.objects.get(pk=e.pk).status == "cancelled"
+    assert ledger_check() == []
+
+
 # --- refusals: in words, with codes, nothing written ----------------------------------------
 
 
@@ -298,12 +328,18 @@ def test_the_admin_confirms_then_cancels_with_a_refund(client, wang, day, a, b):
     assert row.events.order_by("-pgh_id").first().pgh_context.metadata["user"] == a.pk
     page = client.get(f"{URL}{e.pk}/change/").content.decode()
     assert f"办税服务厅 SW-1，3676.80 元，2024-12-20（登记已注销；退费申请 {r.pk}：3676.80 元，待审核）" in page
-    # the requester cannot approve it; another caseworker does, and pays it out
-    with pytest.raises(RefundError):
-        refunds.refund_decide(refund=r, approve=True, actor=a)
-    refunds.refund_decide(refund=r, approve=True, actor=b)
-    refunds.refund_pay(refund=r, actor=b)
-    assert Payment.objects.get(kind="refund").amount == Decimal("-3676.80")
+    # the refund queue's admin: the requester cannot approve it; another caseworker does, and pays it out
+    queue = "/admin/payments/refund/"
+    assert "王建国" in client.get(queue).content.decode()
+    resp = client.post(queue, {"action": "approve", "_selected_action": [r.pk]})
+    assert f"退费申请 {r.pk}（王建国）：退费申请 {r.pk} 由您本人申请，须由另一名经办人员审核（双人复核）" in msgs(resp)
+    assert Refund.objects.get().status == "requested"
+    client.force_login(b)
+    assert "已审核通过 1 条" in msgs(client.post(queue, {"action": "approve", "_selected_action": [r.pk]}))
+    assert "已退付 1 条" in msgs(client.post(queue, {"action": "pay", "_selected_action": [r.pk]}))
+    rec = Payment.objects.get(kind="refund")
+    assert (rec.amount, rec.refund_of_id, rec.recorded_by_id, Refund.objects.get().status) == (
+        Decimal("-3676.80"), r.source_payment_id, b.pk, "paid")
     assert ledger_check() == []
 
 
