@@ -38,3 +38,29 @@ def test_the_citizen_view_tells_nothing_of_the_result_before_the_results_date(po
                                                 "decided_at": "2024-12-22T10:00:00+08:00"}
     shown = member(client, pool_token, short)
     assert shown["status"] == "insufficient_balance" and shown["decided_at"].endswith("+08:00")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("at", ["2024-12-19T10:00:00+08:00", "2024-12-20T17:00:00", "2024-12-20T08:59:59Z"])
+def test_the_batch_never_deducts_before_the_cut_off(policies, settings, at):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from core.models import BatchRun
+    from family_pool.models import AccountEntry, PoolDeduction
+    from payments.models import Payment
+
+    families()
+    settings.BUSINESS_DATE = date(2024, 12, 22)
+    entries = AccountEntry.objects.count()
+    with pytest.raises(CommandError, match="截止"):
+        call_command("run_pool_batch", region="310000", year=YEAR, at=at, stdout=StringIO())
+    assert not BatchRun.objects.filter(kind="pool_batch").exists()
+    assert not PoolDeduction.objects.exists() and not Payment.objects.filter(channel="family_pool").exists()
+    assert AccountEntry.objects.count() == entries
+    # a minute after the cut-off the run goes ahead
+    out = StringIO()
+    call_command("run_pool_batch", region="310000", year=YEAR, at="2024-12-20T17:01:00+08:00", stdout=out)
+    assert '"deducted": 5' in out.getvalue()

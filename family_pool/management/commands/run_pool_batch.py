@@ -2,9 +2,10 @@ import json
 from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from core import clock
-from family_pool.batch import PoolBatchError, run_pool_batch
+from family_pool.batch import PoolBatchError, pool_policy, run_pool_batch
 
 
 class Command(BaseCommand):
@@ -31,6 +32,14 @@ class Command(BaseCommand):
                 moment = moment.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
         else:
             moment = clock.now()
+        try:
+            cutoff = pool_policy(region, year).pool_premium_cutoff
+        except PoolBatchError as exc:
+            raise CommandError(exc.message) from None
+        if moment <= cutoff:  # the organizer may still cancel 共济缴费 until then (004: 12-20 17:00)
+            shown = timezone.localtime(cutoff).strftime("%Y-%m-%d %H:%M")
+            raise CommandError(f"扣款时间 {timezone.localtime(moment):%Y-%m-%d %H:%M} 不晚于共济缴费选择截止时间 "
+                               f"{shown}：截止前组建人仍可取消共济缴费，不能划扣")
         try:
             summary = run_pool_batch(region=region, year=year, at=moment, actor="manage.py run_pool_batch",
                                      chunk_size=chunk_size)
