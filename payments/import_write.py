@@ -32,7 +32,7 @@ NOTE = "批量导入（import_payments）"
 SEP = "\x1f"  # between transaction ids in one parameter: never in a (printable) txn id
 
 _EARLIER_SQL = f"""
-SELECT p.channel, p.txn_id, p.request_hash, p.id_number, p.year, p.amount
+SELECT p.channel, p.txn_id, p.request_hash, p.id_number, p.year, p.amount, p.kind, p.paid_at, p.scheme, p.note
 FROM unnest(string_to_array(%s, '{SEP}'), string_to_array(%s, '{SEP}')) AS t(c, x)
 JOIN {Payment._meta.db_table} p ON p.channel = t.c AND p.txn_id = t.x"""
 _RESIDENTS_SQL = f"""
@@ -166,15 +166,26 @@ def _earlier(rows: list[PaymentRow], errors: list[RowError]) -> None:
     found = {}
     for start in range(0, len(rows), 20000):
         chunk = rows[start:start + 20000]
-        for c, x, h, number, year, amount in _rows(_EARLIER_SQL, [SEP.join(r.channel for r in chunk),
-                                                                   SEP.join(r.txn_id for r in chunk)]):
-            found[(c, x)] = (h, number, year, amount)
+        for c, x, *rest in _rows(_EARLIER_SQL, [SEP.join(r.channel for r in chunk),
+                                                 SEP.join(r.txn_id for r in chunk)]):
+            found[(c, x)] = tuple(rest)
     for r in rows:
         earlier = found.get((r.channel, r.txn_id))
         if earlier is None:
             continue
-        same = ((earlier[1], earlier[2], earlier[3]) == (r.id_number, r.year, r.amount) if r.carried
-                else earlier[0] == r.body_hash)
+        h, number, year, amount, kind, paid_at, scheme, note = earlier
+        if r.carried:
+            same = (number, year, amount) == (r.id_number, r.year, r.amount)
+        elif note != NOTE:
+            # recorded by another path (the channel API): its hash is of a request, not of a
+            # row, so the content is compared — person, year, amount, moment and scheme — as
+            # payment_record compares a row of this import brought to the API
+            # (services._repeated_or_conflict; INTERFACES.md §4: "already recorded with the
+            # same content is unchanged")
+            same = (kind, number, year, amount, paid_at, scheme) == (
+                Payment.Kind.PAYMENT, r.id_number, r.year, r.amount, r.paid_at, r.scheme)
+        else:
+            same = h == r.body_hash
         if same:
             r.outcome = "unchanged"
         else:

@@ -63,9 +63,6 @@ def test_an_imported_duplicate_posted_again_by_the_channel_answers_already_paid_
     assert (posted().count(), Refund.objects.count()) == (2, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="payments/import_write.py _earlier compares only the import's own row "
-                                       "hash: a transaction the channel API recorded comes back from "
-                                       "import_payments as idempotency_conflict, not unchanged (not ours to edit)")
 def test_a_transaction_posted_by_the_channel_then_imported_with_the_same_content_is_unchanged(
         call, li, tmp_path):
     resp = call("post", "/api/v1/payments", pay(li, channel="collective", txn_id="SCH-1"))
@@ -105,3 +102,14 @@ def test_a_back_payment_refuses_an_invisible_txn_id_and_a_time_inside_the_break_
     assert resp.status_code == 201
     assert list(GapRepair.objects.values_list("year", flat=True)) == [2025]
     assert Payment.objects.get().paid_on == date(2026, 1, 1)
+
+
+@pytest.mark.parametrize("change", [{"amount": "380.00"}, {"paid_at": "2025-11-10 10:31:00"}, {"year": 2027}])
+def test_a_transaction_posted_by_the_channel_then_imported_with_other_content_is_a_conflict(
+        call, li, tmp_path, change):
+    assert call("post", "/api/v1/payments", pay(li, channel="collective", txn_id="SCH-1")).status_code == 201
+    before = list(Payment.objects.order_by("pk").values_list("pk", "amount", "outcome"))
+    code, summary, errors = command(tmp_path, [row(li, **change)])
+    assert (code != 0, summary["rejected"], summary["invalid_rows"]) == (True, True, 1)
+    assert any("交易流水号 SCH-1 已用于另一笔不同内容的缴费" in line for line in errors), errors
+    assert list(Payment.objects.order_by("pk").values_list("pk", "amount", "outcome")) == before
