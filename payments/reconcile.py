@@ -133,12 +133,16 @@ _HELD_SQL = f"""
 SELECT d.channel, d.txn_id, d.deposited_on, d.id_number, d.year, d.amount
 FROM unnest(string_to_array(%s, '{SEP}'), string_to_array(%s, '{SEP}')) AS t(c, x)
 JOIN {TaxDeposit._meta.db_table} d ON d.channel = t.c AND d.txn_id = t.x"""
+# A college course paid at once (payments.services.payment_record, ``course_years``) is one
+# transaction for the bureau and one ledger record per year here: the first under the
+# transaction id, answering the course's years, the later ones under ``txn#year``.
+_COURSE_YEARS = "(SELECT array_agg(y::int) FROM jsonb_array_elements_text(p.response -> 'course_years') y)"
 _OURS_SQL = f"""
-SELECT p.channel, p.txn_id, p.id, p.amount, p.region_id, p.id_number, p.year, p.paid_on
+SELECT p.channel, p.txn_id, p.id, p.amount, p.region_id, p.id_number, p.year, p.paid_on, {_COURSE_YEARS}
 FROM unnest(string_to_array(%s, '{SEP}'), string_to_array(%s, '{SEP}')) AS t(c, x)
 JOIN {Payment._meta.db_table} p ON p.channel = t.c AND p.txn_id = t.x WHERE p.kind = 'payment'"""
 _WINDOW_SQL = f"""
-SELECT p.channel, p.txn_id, p.id, p.amount, p.region_id, p.id_number, p.year, p.paid_on
+SELECT p.channel, p.txn_id, p.id, p.amount, p.region_id, p.id_number, p.year, p.paid_on, {_COURSE_YEARS}
 FROM {Payment._meta.db_table} p
 WHERE p.kind = 'payment' AND p.outcome IN ('applied', 'duplicate') AND p.channel = ANY(string_to_array(%s, ','))
   AND p.paid_on BETWEEN %s AND %s"""
@@ -174,12 +178,36 @@ def _refused_repeats(deposits: list[DepositRow], errors: list[RowError]) -> list
     return out
 
 
+def _fold_courses(ours: dict, *, read: bool = True) -> set[tuple[str, str]]:
+    """Each course paid at once among ``ours`` ((channel, txn) → the _OURS_SQL columns) gets the
+    amount of the whole course — its later years' records (``txn#year``) added, read from the
+    ledger when ``read``, else taken from ``ours`` itself.  Returns the later years' keys."""
+    later = {}
+    for (c, x), p in ours.items():
+        for y in (p[6] or [])[1:]:
+            later[(c, f"{x}#{y}")] = (c, x)
+    if not later:
+        return set()
+    found = {k: ours[k] for k in later if k in ours}
+    if read:
+        keys = list(later)
+        for start in range(0, len(keys), 20000):
+            chunk = keys[start:start + 20000]
+            for c, x, *rest in _rows(_OURS_SQL, [SEP.join(k[0] for k in chunk), SEP.join(k[1] for k in chunk)]):
+                found[(c, x)] = rest
+    for key, p in found.items():
+        first = ours[later[key]]
+        ours[later[key]] = [first[0], first[1] + p[1], *first[2:]]
+    return set(later)
+
+
 def match(deposits: list[DepositRow]) -> list[dict]:
     """One line per deposit and per payment missing there: kind, txn, amounts, region."""
     ours = {}
     for start in range(0, len(deposits), 20000):
         for c, x, *rest in _rows(_OURS_SQL, _pairs(deposits[start:start + 20000])):
             ours[(c, x)] = rest
+    _fold_courses(ours)
     lines = []
     elsewhere = set()  # txns whose payment here is another person's or year's
     for d in deposits:
@@ -194,14 +222,18 @@ def match(deposits: list[DepositRow]) -> list[dict]:
         if p is None:
             lines.append({**line, "kind": "missing_here", "region_id": None})
             continue
-        pid, amount, region, number, year, paid_on = p
+        pid, amount, region, number, year, paid_on, _ = p
         lines.append({**line, "kind": "matched" if amount == d.amount else "amount_differs", "payment_id": pid,
                       "our_amount": amount, "region_id": region, "paid_on": paid_on})
     if deposits:
         held = {(d.channel, d.txn_id) for d in deposits}
         lo, hi = min(d.deposited_on for d in deposits), max(d.deposited_on for d in deposits)
         channels = ",".join(sorted({d.channel for d in deposits}))
-        for c, x, pid, amount, region, number, year, paid_on in _rows(_WINDOW_SQL, [channels, lo, hi]):
+        window = {(c, x): rest for c, x, *rest in _rows(_WINDOW_SQL, [channels, lo, hi])}
+        later_years = _fold_courses(window, read=False)
+        for (c, x), (pid, amount, region, number, year, paid_on, _) in window.items():
+            if (c, x) in later_years:
+                continue  # part of its course's first record (held or listed with it)
             if (c, x) not in held or (c, x) in elsewhere:
                 lines.append({"kind": "missing_there", "channel": c, "txn_id": x, "payment_id": pid,
                               "our_amount": amount, "region_id": region, "id_number": number, "year": year,
