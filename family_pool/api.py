@@ -9,6 +9,7 @@ from accounts.api_auth import endpoint
 from core import clock
 from core.api import ApiError, read_json
 from enrollment import idnumbers
+from enrollment.spreadsheet import has_invisible
 
 from .medical import PURPOSES, settle
 from .models import MedicalSettlement, Network
@@ -41,6 +42,8 @@ def _text(data: dict, key: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value.strip() or len(value) > 100:
         raise ApiError(422, "invalid_input", f"{key} 应为非空字符串")
+    if has_invisible(value):  # a NUL in request_id was a 500 (PostgreSQL text holds none)
+        raise ApiError(422, "invalid_input", f"{key} 不能含有不可见或控制字符")
     return value.strip()
 
 

@@ -16,6 +16,7 @@ from enrollment import idnumbers
 from enrollment.models import EnrollmentStatus, Resident
 from enrollment.selectors import quote_request_of, year_enrollment
 from enrollment.services import EnrollmentError, run_quote, spec_for
+from enrollment.spreadsheet import has_invisible
 
 from .schemes import RESIDENT, scheme_codes, scheme_handler
 from .services import API_CHANNELS, PaymentError, channel_code, check_channel_rules, parse_amount, parse_paid_at, \
@@ -162,6 +163,8 @@ def payments_view(request):
     payer = body.get("payer") or {}
     if not isinstance(payer, dict) or not all(isinstance(v, str) for v in payer.values()):
         raise ApiError(422, "invalid_input", "payer 应为对象：{\"kind\", \"id\", \"name\"}")
+    if any(has_invisible(v) for v in payer.values()):  # a NUL was a 500; bidi marks would be stored
+        raise ApiError(422, "invalid_input", "payer 的 id、name 不能含有不可见或控制字符")
     payer_kind = payer.get("kind", "self")
     if payer_kind not in ("self", "other_person", "collector", "department", "pool"):
         raise ApiError(422, "invalid_input", "payer.kind 应为 self、other_person、collector、department、pool 之一")

@@ -64,3 +64,21 @@ def test_the_batch_never_deducts_before_the_cut_off(policies, settings, at):
     out = StringIO()
     call_command("run_pool_batch", region="310000", year=YEAR, at="2024-12-20T17:01:00+08:00", stdout=out)
     assert '"deducted": 5' in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_settlement_request_id_with_a_nul_is_invalid_input_not_a_500(policies, settings, client, staff_token):
+    import json
+
+    from family_pool.models import MedicalSettlement
+    from family_pool.networks import network_create
+    from family_pool.tests.pool_support import employee
+
+    settings.BUSINESS_DATE = date(2024, 12, 10)
+    org = employee("310101", "19800101", "011", name="张组建", region="310000", hist="2000.00")
+    n = network_create(organizer_id_number=org.id_number, actor="test")
+    resp = client.post(f"/api/v1/pool/networks/{n.pk}/settlements", json.dumps(
+        {"id_number": org.id_number, "request_id": "HIS-\u0000-1", "cost": "10.00"}),
+        content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {staff_token}")
+    assert (resp.status_code, resp.json()["error"]["code"]) == (422, "invalid_input")
+    assert not MedicalSettlement.objects.exists()

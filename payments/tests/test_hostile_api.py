@@ -113,3 +113,14 @@ def test_a_transaction_posted_by_the_channel_then_imported_with_other_content_is
     assert (code != 0, summary["rejected"], summary["invalid_rows"]) == (True, True, 1)
     assert any("交易流水号 SCH-1 已用于另一笔不同内容的缴费" in line for line in errors), errors
     assert list(Payment.objects.order_by("pk").values_list("pk", "amount", "outcome")) == before
+
+
+@pytest.mark.parametrize("payer", [{"kind": "other_person", "name": "李\u0000父"}, {"kind": "self", "id": "\u0000"},
+                                   {"kind": "other_person", "name": "\u202e父李"}, {"kind": "self", "name": "李\u200b父"}])
+def test_a_payer_with_control_or_invisible_characters_is_invalid_input_not_a_500(call, li, payer):
+    assert err(call("post", "/api/v1/payments", pay(li, payer=payer))) == (422, "invalid_input")
+    assert not posted().exists()
+    assert Enrollment.objects.get(resident=li, year=2026).status == "registered"
+    resp = call("post", "/api/v1/payments", pay(li, payer={"kind": "other_person", "name": "李父"}))
+    assert resp.status_code == 201
+    assert posted().get().payer_name == "李父"
