@@ -7,14 +7,11 @@ without the column is imported as before (the same row hashes)."""
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.management import call_command
 
 from enrollment.imports.common import HELD_ELSEWHERE
 from enrollment.models import Enrollment
@@ -26,6 +23,8 @@ from payments.models import Payment, Refund
 from payments.services import PaymentError, ledger_check, payment_record
 
 from .test_api import NOV, carried
+from .test_imports import command as imports_command
+from .test_imports import csv_bytes as imports_csv_bytes
 
 pytestmark = pytest.mark.usefixtures("policies")
 HEADER = ["渠道", "交易流水号", "身份证号码", "姓名", "待遇年度", "金额", "缴费时间", "缴费单位", "险种"]
@@ -42,20 +41,11 @@ def business_date(settings):
 
 
 def csv_bytes(rows, header=HEADER) -> bytes:
-    lines = [",".join(header)] + [",".join(str(c) for c in row) for row in rows]
-    return ("\ufeff" + "\n".join(lines) + "\n").encode()
+    return imports_csv_bytes(rows, header)
 
 
 def command(tmp_path, rows, *args, header=HEADER):
-    path = tmp_path / "代收.csv"
-    path.write_bytes(csv_bytes(rows, header))
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    try:
-        call_command("import_payments", str(path), *args, stdout=out, stderr=err)
-    except SystemExit as exc:
-        code = exc.code
-    return code, json.loads(out.getvalue()), err.getvalue().splitlines()
+    return imports_command(tmp_path, rows, *args, header=header)
 
 
 @pytest.fixture

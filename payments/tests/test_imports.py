@@ -40,9 +40,9 @@ def csv_bytes(rows, header=HEADER) -> bytes:
     return ("\ufeff" + "\n".join(lines) + "\n").encode()
 
 
-def command(tmp_path, rows, *args, name="代收.csv"):
+def command(tmp_path, rows, *args, name="代收.csv", header=HEADER):
     path = tmp_path / name
-    path.write_bytes(csv_bytes(rows))
+    path.write_bytes(csv_bytes(rows, header))
     out, err = io.StringIO(), io.StringIO()
     code = 0
     try:
