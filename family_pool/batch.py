@@ -323,6 +323,7 @@ def _per_member(members: list[Candidate], c: _Chunk) -> Counter:
 
 
 def _row(m: Candidate, e: Enrollment | None, c: _Chunk, *, status: str, amount: Decimal, **kw) -> PoolDeduction:
+    kw.setdefault("decided_at", c.at)  # every decision of the run is taken as of its moment, not the clock's
     return PoolDeduction.objects.create(
         run_id=c.run_id, network_id=m.network_id, member_id=m.participation_id, id_number=m.id_number,
         name=m.name, region_id=e.region_id if e else c.region, year=c.year, enrollment=e, amount=amount,
@@ -373,7 +374,7 @@ def _deduct(m: Candidate, e: Enrollment, account: EmployeeAccount, amount: Decim
         raise PaymentError("already_paid", "该年度已缴费")
     (entry_id,) = post_many([entry_of(m, amount, c.year)], actor=entry_actor(c.run_id), created_at=c.at)
     _row(m, e, c, status=PoolDeduction.Status.DEDUCTED, amount=amount, payment=recorded.payment,
-         entry_id=entry_id, decided_at=c.at)
+         entry_id=entry_id)
 
 
 # What a deduction writes, the same on both paths.
@@ -521,15 +522,17 @@ def bulk_chunk(members: list[Candidate], c: _Chunk, locked: tuple[dict, dict] | 
     else:
         accounts, held = locked
     priced, refused = _price_bulk([h for h in held.values() if h.status == EnrollmentStatus.REGISTERED], c)
-    now, rules = timezone.now(), {}
+    rules = {}
     rows, deducted, outcomes = [], [], []
 
     text = CopyText()  # the COPY's text of the repeated times and amounts
 
-    def row(m, h, status, amount, shortfall=None, note="", decided_at=None):
+    at = text(c.at)  # every decision of the run is taken as of its moment, not the clock's
+
+    def row(m, h, status, amount, shortfall=None, note=""):
         rows.append([c.run_id, m.network_id, m.participation_id, m.id_number, m.name,
                      h.region_id if h else c.region, c.year, h.id if h else None, text(amount), status,
-                     text(shortfall), None, None, text(decided_at or now), note])
+                     text(shortfall), None, None, at, note])
 
     for m in members:
         h = held.get(m.enrollment_id)
@@ -564,7 +567,7 @@ def bulk_chunk(members: list[Candidate], c: _Chunk, locked: tuple[dict, dict] | 
             outcomes.append(("failed", 0))
             continue
         account[0] -= amount
-        row(m, h, S.DEDUCTED, amount, decided_at=c.at)
+        row(m, h, S.DEDUCTED, amount)
         deducted.append((rows[-1], m, h, result))
         outcomes.append(("deducted", amount))
     if deducted:

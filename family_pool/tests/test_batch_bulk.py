@@ -66,7 +66,7 @@ def snapshot() -> dict:
                            d.enrollment_id, d.amount, d.status, d.shortfall, d.note,
                            d.payment.txn_id if d.payment else None,
                            (d.entry.account_id, d.entry.amount, d.entry.note) if d.entry else None,
-                           d.decided_at if d.status == "deducted" else None))
+                           d.decided_at))
     return {
         "payments": payments,
         "enrollments": [{k: v for k, v in e.items() if k != "updated_at"}
@@ -109,6 +109,8 @@ def test_set_based_writer_matches_payment_record_row_for_row(policies, monkeypat
     b2 = by_name["孩子B2"]
     assert (b2.status, b2.amount, b2.shortfall, b2.note) == (
         "insufficient_balance", Decimal("355.00"), Decimal("210.01"), "历年账户余额 145.00 元")
+    # every decision is taken as of the run's moment, not the clock's (a run --at a past day)
+    assert {d.decided_at for d in by_name.values()} == {AT}
     c1 = by_name["孩子C1"]  # an equal balance is not enough (大于)
     assert (c1.status, c1.shortfall) == ("insufficient_balance", Decimal("0.01"))
     assert (by_name["孩子F1"].status, by_name["孩子F1"].note) == ("skipped_already_paid", "已通过 缴费渠道 缴费")
