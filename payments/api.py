@@ -223,7 +223,7 @@ def payment_records_view(request):
     if q["name"].strip() != resident.name:
         raise ApiError(422, "name_mismatch", "姓名与身份证号码不符")
     today = clock.today()
-    records, pending = [], 0
+    records, pending, unknown = [], 0, set()
     for p in Payment.objects.filter(id_number=number, year=year, kind=Payment.Kind.PAYMENT).order_by("paid_at"):
         delay = None
         if p.channel == "bank":
@@ -235,15 +235,22 @@ def payment_records_view(request):
             try:
                 visible_from = workdays.add_workdays(p.paid_on, delay)
             except workdays.WorkdayUnknown as exc:
-                raise ApiError(422, "workday_unknown", str(exc)) from None
+                # the day it shows cannot be told until that year's holidays are entered: the
+                # record stays hidden (never shown early), and the others are still answered
+                unknown.add(exc.year)
+                pending += 1
+                continue
             if today < visible_from:
                 pending += 1
                 continue
         records.append({"channel": p.channel, "deposited_at": timezone.localtime(p.paid_at).isoformat(),
                         "status": _record_status(p)})
-    return {"name": resident.name, "year": year, "records": records,
-            "not_yet_visible": pending,
-            "note": "银行渠道缴费成功五个工作日后方可查询到入库记录" if pending else ""}, 200
+    note = "银行渠道缴费成功五个工作日后方可查询到入库记录" if pending else ""
+    if unknown:
+        years = "、".join(str(y) for y in sorted(unknown))
+        note += f"（{years} 年节假日安排尚未录入，暂无法确定可查询日期）"
+    return {"name": resident.name, "year": year, "records": records, "not_yet_visible": pending,
+            "note": note}, 200
 
 
 def _person(q_or_body) -> Resident:

@@ -213,6 +213,27 @@ def test_payment_records_show_the_deposit_time_never_the_amount_and_bank_ones_af
     assert "400" not in json.dumps(records)
 
 
+def test_a_bank_record_whose_visible_day_falls_in_a_year_without_holidays_stays_hidden_the_rest_answer(
+        call, li, business_date):
+    from core.models import CalendarDay, WorkdayCalendarYear
+
+    business_date(date(2025, 12, 25))  # Thu: five working days later is in 2026
+    assert call("post", "/api/v1/payments", pay(li, channel="bank", txn_id="BK-9",
+                                                paid_at="2025-12-25T09:00:00+08:00")).status_code == 201
+    assert err(call("post", "/api/v1/payments", pay(li, channel="wechat", txn_id="WX-9",
+                                                    paid_at="2025-12-25T09:05:00+08:00"))) == (409, "already_paid")
+    CalendarDay.objects.filter(date__year=2026).delete()
+    WorkdayCalendarYear.objects.filter(year=2026).delete()
+    business_date(date(2026, 1, 20))
+    resp = call("get", "/api/v1/payment-records", id_number=li.id_number, name="李四", year="2026")
+    assert resp.status_code == 200, resp.json()
+    assert resp.json() == {
+        "name": "李四", "year": 2026, "not_yet_visible": 1,
+        "records": [{"channel": "wechat", "deposited_at": "2025-12-25T09:05:00+08:00",
+                     "status": "duplicate_refund_queued"}],
+        "note": "银行渠道缴费成功五个工作日后方可查询到入库记录（2026 年节假日安排尚未录入，暂无法确定可查询日期）"}
+
+
 def test_a_college_student_pays_the_whole_course_at_once_at_this_years_price(call, business_date):
     stu = person("141102", "20050301", "021", name="赵同学", student="college")
     carried(stu, 2025)
