@@ -322,7 +322,8 @@ def schema() -> dict:
                     "401": _error("no or bad token"),
                     "403": _error("token scope"),
                     "404": _error("not_registered"),
-                    "422": _error("invalid_input, name_mismatch, workday_unknown"),
+                    "422": _error("invalid_input, name_mismatch (a bank record whose visible day falls in a "
+                                  "year without a holiday calendar is counted in not_yet_visible, with a note)"),
                 },
             }},
             "/back-payments": {
