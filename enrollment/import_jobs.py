@@ -59,10 +59,13 @@ def import_submit(*, kind: str, data: bytes, filename: str, actor, skip_invalid:
             params["regions"] = sorted(regions)  # the run is about these regions only
         elif codes is not None:
             params["regions"] = sorted(codes)  # who else may follow the run: the same regions
-        return batch.start(kind, params, actor=actor)
+        started = batch.start(kind, params, actor=actor)
     except Exception:
         path.unlink(missing_ok=True)
         raise
+    if started.joined:  # a run of the same kind was going: it reads its own file, not this one
+        path.unlink(missing_ok=True)
+    return started
 
 
 def clean_filename(name: str) -> str:

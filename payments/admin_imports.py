@@ -10,17 +10,13 @@ differences are shown.  Nothing is added, changed or deleted here by hand.
 
 from __future__ import annotations
 
-import os
-import re
-import uuid
 from functools import reduce
 from operator import or_
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -28,7 +24,8 @@ from django.utils.html import format_html, format_html_join
 from accounts.scoping import region_codes
 from enrollment import idnumbers
 from enrollment.admin.common import can_view_full_id
-from enrollment.import_jobs import clean_filename, import_submit, upload_dir
+from enrollment.admin.staged import StagedUploads
+from enrollment.import_jobs import clean_filename, import_submit
 from enrollment.spreadsheet import SpreadsheetError, read_table
 
 from .imports import PAYMENT_OPTIONAL, PAYMENT_REQUIRED, import_payments_table, scheme_column_help
@@ -36,8 +33,7 @@ from .jobs import DEPOSIT_LABELS, PAYMENT_LABELS
 from .models import ReconciliationItem, ReconciliationRun
 from .reconcile import DEPOSIT_REQUIRED, import_tax_deposits_table
 
-SESSION_KEY = "payment_uploads"
-TOKEN = re.compile(r"[0-9a-f]{32}")
+UPLOADS = StagedUploads("payment_uploads", "文件")
 SHOWN = 200
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -193,7 +189,7 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
         except SpreadsheetError as exc:
             form.add_error("import_file", f"文件无法导入：{exc}")
             return None
-        token = None if result.rejected else self._keep(request, content, kind=kind, filename=filename, skip=skip)
+        token = None if result.rejected else UPLOADS.keep(request, content, kind=kind, filename=filename, skip=skip)
         errors = [f"第 {e.row} 行 {e.column}：{e.reason}" for e in result.errors]
         counts = [(label, summary.get(key, 0)) for key, label in KINDS[kind]["labels"].items()]
         return {"filename": filename, "counts": counts, "rejected": result.rejected, "token": token,
@@ -218,46 +214,12 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
                 break
         return out
 
-    def _keep(self, request, content: bytes, **meta) -> str:
-        token = uuid.uuid4().hex
-        fd = os.open(upload_dir() / token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        kept = dict(request.session.get(SESSION_KEY, {}))
-        for old in list(kept)[:-4]:
-            (upload_dir() / old).unlink(missing_ok=True)
-            kept.pop(old)
-        kept[token] = {**meta, "user": request.user.pk}
-        request.session[SESSION_KEY] = kept
-        return token
-
     def _confirm_view(self, kind):
         def confirm_view(request):
             if not request.user.has_perm(KINDS[kind]["perm"]):
                 raise PermissionDenied
-            back = HttpResponseRedirect(reverse(f"admin:payments_{kind}"))
-            if request.method != "POST":
-                return back
-            token = request.POST.get("token", "")
-            kept = dict(request.session.get(SESSION_KEY, {}))
-            meta = kept.get(token) if TOKEN.fullmatch(token) else None
-            if meta is None or meta.get("user") != request.user.pk or meta.get("kind") != kind:
-                self.message_user(request, "导入未执行：预览已失效，请重新上传文件", messages.ERROR)
-                return back
-            stored = upload_dir() / token
-            try:
-                content = stored.read_bytes()
-            except OSError:
-                content = None
-            kept.pop(token)
-            request.session[SESSION_KEY] = kept
-            if content is None:
-                self.message_user(request, "导入未执行：预览时上传的文件已过期，请重新上传", messages.ERROR)
-                return back
-            started = import_submit(kind=kind, data=content, filename=meta["filename"], actor=request.user,
-                                    skip_invalid=bool(meta["skip"]))
-            stored.unlink(missing_ok=True)
-            self.message_user(request, f"已提交后台导入（批处理任务 #{started.run.pk}），本页显示进度与结果",
-                              messages.SUCCESS)
-            return HttpResponseRedirect(reverse("admin:core_batchrun_change", args=[started.run.pk]))
+            return UPLOADS.confirm(
+                self, request, back=reverse(f"admin:payments_{kind}"), matches=lambda meta: meta.get("kind") == kind,
+                submit=lambda meta, content: import_submit(kind=kind, data=content, filename=meta["filename"],
+                                                           actor=request.user, skip_invalid=bool(meta["skip"])))
         return confirm_view

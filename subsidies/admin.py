@@ -9,16 +9,11 @@ the confirmation ``enrollment.import_jobs.import_submit`` (a 批处理任务).
 
 from __future__ import annotations
 
-import os
-import re
-import uuid
-from pathlib import Path
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Coalesce
-from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -28,7 +23,8 @@ from accounts.scoping import region_codes
 from core import clock
 from enrollment import idnumbers
 from enrollment.admin.common import IdSearchMixin, MaskedIdColumnMixin, can_view_full_id
-from enrollment.import_jobs import clean_filename, import_submit, upload_dir
+from enrollment.admin.staged import StagedUploads
+from enrollment.import_jobs import clean_filename, import_submit
 from enrollment.models import Resident
 from enrollment.spreadsheet import SpreadsheetError, read_table
 from policy.rules.types import IDENTITIES
@@ -38,8 +34,7 @@ from .forms import RosterUploadForm
 from .models import AssistanceIdentity, OwedRefund, RosterChange, RosterImport
 from .roster import ROSTER_OPTIONAL, ROSTER_REQUIRED, import_roster_table
 
-SESSION_KEY = "roster_uploads"
-TOKEN = re.compile(r"[0-9a-f]{32}")
+UPLOADS = StagedUploads("roster_uploads", "名单")
 SHOWN_LINES = 200  # lines of each preview list; the counts above them are complete
 SHOWN_CHANGES = 1000  # lines of an import's difference on its page
 
@@ -179,25 +174,10 @@ class AssistanceIdentityAdmin(IdSearchMixin, MaskedIdColumnMixin, ReadOnlyAdmin)
             return None
         token = None
         if not result.rejected:
-            token = self._keep(request, content, filename=filename, region=region, year=year, skip=skip)
+            token = UPLOADS.keep(request, content, filename=filename, region=region, year=year, skip=skip)
         label = dict(form.fields["region"].choices).get(region, region)
         return {"result": result, "token": token, "filename": filename, "region": label, "year": year,
                 "skip": skip, "invalid_rows": result.as_dict()["invalid_rows"], **self._lists(request, result)}
-
-    def _keep(self, request, content: bytes, **meta) -> str:
-        """The file waits for the confirmation under a random name (0600), which only this
-        user's session knows."""
-        token = uuid.uuid4().hex
-        fd = os.open(upload_dir() / token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        kept = dict(request.session.get(SESSION_KEY, {}))
-        for old in list(kept)[:-4]:  # a few previews at most; older ones are dropped
-            (upload_dir() / old).unlink(missing_ok=True)
-            kept.pop(old)
-        kept[token] = {**meta, "user": request.user.pk}
-        request.session[SESSION_KEY] = kept
-        return token
 
     def _lists(self, request, result) -> dict:
         full = can_view_full_id(request)
@@ -227,41 +207,18 @@ class AssistanceIdentityAdmin(IdSearchMixin, MaskedIdColumnMixin, ReadOnlyAdmin)
     def confirm_view(self, request):
         if not self.has_import_permission(request):
             raise PermissionDenied
-        back = HttpResponseRedirect(reverse("admin:subsidies_assistanceidentity_import"))
-        if request.method != "POST":
-            return back
-        token = request.POST.get("token", "")
-        kept = dict(request.session.get(SESSION_KEY, {}))
-        meta = kept.get(token) if TOKEN.fullmatch(token) else None
-        if meta is None or meta.get("user") != request.user.pk:
-            self.message_user(request, "导入未执行：预览已失效，请重新上传名单", messages.ERROR)
-            return back
-        codes = region_codes(request.user)
-        if codes is not None and meta["region"] not in codes:
-            raise PermissionDenied
-        stored = upload_dir() / token
-        try:
-            content = stored.read_bytes()
-        except OSError:
-            content = None
-        kept.pop(token)
-        request.session[SESSION_KEY] = kept
-        if content is None:
-            self.message_user(request, "导入未执行：预览时上传的文件已过期，请重新上传", messages.ERROR)
-            return back
-        started = import_submit(kind="import_roster", data=content, filename=meta["filename"],
-                                actor=request.user, skip_invalid=bool(meta["skip"]),
-                                options={"region": meta["region"], "year": int(meta["year"])},
-                                regions=[meta["region"]])
-        Path(stored).unlink(missing_ok=True)
-        run = started.run
-        if started.joined:
-            self.message_user(request, f"该地区同类导入正在进行（批处理任务 #{run.pk}），请待其完成后再导入",
-                              messages.WARNING)
-        else:
-            self.message_user(request, f"已提交后台导入（批处理任务 #{run.pk}），本页显示进度与结果",
-                              messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:core_batchrun_change", args=[run.pk]))
+
+        def allowed(meta):
+            codes = region_codes(request.user)
+            if codes is not None and meta["region"] not in codes:
+                raise PermissionDenied
+
+        return UPLOADS.confirm(
+            self, request, back=reverse("admin:subsidies_assistanceidentity_import"), allowed=allowed,
+            submit=lambda meta, content: import_submit(
+                kind="import_roster", data=content, filename=meta["filename"], actor=request.user,
+                skip_invalid=bool(meta["skip"]), options={"region": meta["region"], "year": int(meta["year"])},
+                regions=[meta["region"]]))
 
 
 @admin.register(RosterImport)

@@ -7,11 +7,7 @@ correction and withdrawal ``zero_claim_correct`` / ``zero_claim_withdraw``."""
 
 from __future__ import annotations
 
-import os
-import re
-import uuid
 from datetime import date
-from pathlib import Path
 
 from django import forms
 from django.contrib import admin, messages
@@ -26,16 +22,16 @@ from accounts.scoping import region_codes
 from core import clock
 
 from .. import idnumbers
-from ..import_jobs import clean_filename, import_submit, upload_dir
+from ..import_jobs import clean_filename, import_submit
 from ..imports.zero_claims import ZERO_CLAIM_OPTIONAL, ZERO_CLAIM_REQUIRED, import_zero_claims_table
 from ..models import ZeroClaimYear
 from ..services import EnrollmentError
 from ..spreadsheet import SpreadsheetError, read_table
 from ..zero_claims import zero_claim_correct, zero_claim_withdraw
 from .common import IdSearchMixin, MaskedIdColumnMixin, can_view_full_id
+from .staged import StagedUploads
 
-SESSION_KEY = "zero_claim_uploads"
-TOKEN = re.compile(r"[0-9a-f]{32}")
+UPLOADS = StagedUploads("zero_claim_uploads", "名单")
 SHOWN_LINES = 200
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -261,7 +257,7 @@ class ZeroClaimYearAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAdmin):
             return None
         token = None
         if not result.rejected:
-            token = self._keep(request, content, filename=filename, region=region, year=year, skip=skip)
+            token = UPLOADS.keep(request, content, filename=filename, region=region, year=year, skip=skip)
         full = can_view_full_id(request)
         new = [(r.row, r.id_number if full else idnumbers.mask(r.id_number), r.name, r.year, r.source)
                for r in result.rows if r.action == "new"]
@@ -272,21 +268,6 @@ class ZeroClaimYearAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAdmin):
                 "new_count": len(new), "error_lines": errors[:SHOWN_LINES * 5],
                 "error_more": max(len(errors) - SHOWN_LINES * 5, 0), "shown_lines": SHOWN_LINES}
 
-    def _keep(self, request, content: bytes, **meta) -> str:
-        """The file waits for the confirmation under a random name (0600) only this user's
-        session knows."""
-        token = uuid.uuid4().hex
-        fd = os.open(upload_dir() / token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        kept = dict(request.session.get(SESSION_KEY, {}))
-        for old in list(kept)[:-4]:
-            (upload_dir() / old).unlink(missing_ok=True)
-            kept.pop(old)
-        kept[token] = {**meta, "user": request.user.pk}
-        request.session[SESSION_KEY] = kept
-        return token
-
     def _render(self, request, form, preview):
         context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form,
                    "preview": preview, "title": "导入零报销名单"}
@@ -295,33 +276,15 @@ class ZeroClaimYearAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAdmin):
     def confirm_view(self, request):
         if not self.has_import_permission(request):
             raise PermissionDenied
-        back = HttpResponseRedirect(reverse("admin:enrollment_zeroclaimyear_import"))
-        if request.method != "POST":
-            return back
-        token = request.POST.get("token", "")
-        kept = dict(request.session.get(SESSION_KEY, {}))
-        meta = kept.get(token) if TOKEN.fullmatch(token) else None
-        if meta is None or meta.get("user") != request.user.pk:
-            self.message_user(request, "导入未执行：预览已失效，请重新上传名单", messages.ERROR)
-            return back
-        codes = region_codes(request.user)
-        if codes is not None and meta["region"] not in codes:
-            raise PermissionDenied
-        stored = upload_dir() / token
-        try:
-            content = stored.read_bytes()
-        except OSError:
-            content = None
-        kept.pop(token)
-        request.session[SESSION_KEY] = kept
-        if content is None:
-            self.message_user(request, "导入未执行：预览时上传的文件已过期，请重新上传", messages.ERROR)
-            return back
-        started = import_submit(kind="import_zero_claims", data=content, filename=meta["filename"],
-                                actor=request.user, skip_invalid=bool(meta["skip"]),
-                                options={"region": meta["region"], "year": int(meta["year"])},
-                                regions=[meta["region"]])
-        Path(stored).unlink(missing_ok=True)
-        self.message_user(request, f"已提交后台导入（批处理任务 #{started.run.pk}），本页显示进度与结果",
-                          messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:core_batchrun_change", args=[started.run.pk]))
+
+        def allowed(meta):
+            codes = region_codes(request.user)
+            if codes is not None and meta["region"] not in codes:
+                raise PermissionDenied
+
+        return UPLOADS.confirm(
+            self, request, back=reverse("admin:enrollment_zeroclaimyear_import"), allowed=allowed,
+            submit=lambda meta, content: import_submit(
+                kind="import_zero_claims", data=content, filename=meta["filename"], actor=request.user,
+                skip_invalid=bool(meta["skip"]), options={"region": meta["region"], "year": int(meta["year"])},
+                regions=[meta["region"]]))

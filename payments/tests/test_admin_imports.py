@@ -116,3 +116,41 @@ def test_reconciliation_runs_in_chinese_scoped_to_the_users_regions(ll_client, c
     client.force_login(caseworker("nb_worker", "330200"))
     assert client.get(f"{RUNS_URL}{run.pk}/change/").status_code in (302, 404)
     assert f"{RUNS_URL}{run.pk}/change/" not in client.get(RUNS_URL).content.decode()
+
+
+def test_a_second_confirmation_while_the_first_import_runs_joins_it_and_keeps_no_stray_file(ll_client, li,
+                                                                                            monkeypatch):
+    from django.contrib.messages import get_messages
+
+    from core.batch import get_job
+    from enrollment.import_jobs import upload_dir
+
+    # an import kind limited to one active run (payment imports run side by side; a kind with a
+    # scope, as the pool batch has, is joined instead of started twice)
+    monkeypatch.setattr(type(get_job("import_payments")), "scope", lambda self, params: "141100")
+
+    rows = [["村委会代收", "V-1", li.id_number, "李四", 2026, "400.00", "2025-11-10 09:00", "城北村委会"]]
+    first = upload(ll_client, PAY_URL, csv_bytes(rows))
+    second = upload(ll_client, PAY_URL, csv_bytes(rows))
+    deposits = upload(ll_client, DEPOSIT_URL, csv_bytes([["2025-11-10", "V-1", "村委会代收", li.id_number, 2026,
+                                                          "400.00"]], ["入库日期", "交易流水号", "渠道", "身份证号码",
+                                                                       "待遇年度", "金额"]))
+    # no worker picks the first up (nothing is dispatched): it stays queued
+    answer = ll_client.post(PAY_URL + "confirm/", {"token": first.context["preview"]["token"]})
+    run = BatchRun.objects.get(kind="import_payments")
+    assert (answer.status_code, answer["Location"], run.status) == (
+        302, f"/admin/core/batchrun/{run.pk}/change/", "queued")
+    assert {p.name for p in upload_dir().iterdir()} == {run.params["stored"], second.context["preview"]["token"],
+                                                        deposits.context["preview"]["token"]}
+    joined = ll_client.post(PAY_URL + "confirm/", {"token": second.context["preview"]["token"]})
+    assert joined["Location"] == f"/admin/core/batchrun/{run.pk}/change/"
+    assert [str(m) for m in get_messages(joined.wsgi_request)][-1] == (
+        f"同类导入正在进行（批处理任务 #{run.pk}），本次未重复提交，请待其完成后再导入")
+    assert BatchRun.objects.filter(kind="import_payments").count() == 1
+    # the joined submit's own copy and the confirmed preview are gone; the run's file and the other page's stay
+    assert {p.name for p in upload_dir().iterdir()} == {run.params["stored"], deposits.context["preview"]["token"]}
+    # a preview of the other page is not confirmed here, and a used token is stale
+    for token in (deposits.context["preview"]["token"], first.context["preview"]["token"]):
+        stale = ll_client.post(PAY_URL + "confirm/", {"token": token}, follow=True)
+        assert "导入未执行：预览已失效，请重新上传文件" in [str(m) for m in stale.context["messages"]]
+    assert BatchRun.objects.count() == 1 and not Payment.objects.filter(channel="collective").exists()

@@ -18,7 +18,7 @@ from core.models import BatchRun
 from enrollment import idnumbers
 from enrollment.import_jobs import upload_dir
 from enrollment.tests.support import caseworker, msgs, number, person
-from subsidies.admin import SESSION_KEY
+from subsidies.admin import UPLOADS
 from subsidies.forms import default_year
 from subsidies.models import AssistanceIdentity, OwedRefund, RosterChange, RosterImport
 from subsidies.roster import import_roster
@@ -223,7 +223,7 @@ def test_preview_of_a_reimport_shows_the_difference_and_writes_nothing(ll_client
     token = shown["token"]
     assert len(token) == 32 and (upload_dir() / token).exists()
     assert oct((upload_dir() / token).stat().st_mode & 0o777) == "0o600"
-    assert token in ll_client.session[SESSION_KEY]
+    assert token in ll_client.session[UPLOADS.session_key]
 
 
 def test_confirm_starts_the_background_import_and_the_identities_land(ll_client, people):
@@ -245,7 +245,7 @@ def test_confirm_starts_the_background_import_and_the_identities_land(ll_client,
     imp = RosterImport.objects.get()
     assert imp.run_id == run.pk and imp.file_name == "名单.csv" and (imp.new, imp.pending) == (2, 1)
     assert not (upload_dir() / token).exists()
-    assert token not in ll_client.session.get(SESSION_KEY, {})
+    assert token not in ll_client.session.get(UPLOADS.session_key, {})
     # the same token again: nothing more
     again = ll_client.post(CONFIRM_URL, {"token": token}, follow=True)
     assert "导入未执行：预览已失效，请重新上传名单" in msgs(again)
