@@ -24,7 +24,7 @@ from core import clock
 from enrollment import idnumbers
 from enrollment.admin.common import IdSearchMixin, MaskedIdColumnMixin, can_view_full_id
 from enrollment.admin.staged import StagedUploads
-from enrollment.import_jobs import clean_filename, import_submit
+from enrollment.import_jobs import clean_filename
 from enrollment.models import Resident
 from enrollment.spreadsheet import SpreadsheetError, read_table
 from policy.rules.types import IDENTITIES
@@ -208,17 +208,7 @@ class AssistanceIdentityAdmin(IdSearchMixin, MaskedIdColumnMixin, ReadOnlyAdmin)
         if not self.has_import_permission(request):
             raise PermissionDenied
 
-        def allowed(meta):
-            codes = region_codes(request.user)
-            if codes is not None and meta["region"] not in codes:
-                raise PermissionDenied
-
-        return UPLOADS.confirm(
-            self, request, back=reverse("admin:subsidies_assistanceidentity_import"), allowed=allowed,
-            submit=lambda meta, content: import_submit(
-                kind="import_roster", data=content, filename=meta["filename"], actor=request.user,
-                skip_invalid=bool(meta["skip"]), options={"region": meta["region"], "year": int(meta["year"])},
-                regions=[meta["region"]]))
+        return UPLOADS.confirm_for_region(self, request, back=reverse("admin:subsidies_assistanceidentity_import"), kind="import_roster")
 
 
 @admin.register(RosterImport)

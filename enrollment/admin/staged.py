@@ -16,10 +16,13 @@ import uuid
 from collections.abc import Callable
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from ..import_jobs import upload_dir
+from accounts.scoping import region_codes
+
+from ..import_jobs import import_submit, upload_dir
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
 KEPT_PER_PAGE = 5
@@ -83,3 +86,18 @@ class StagedUploads:
             model_admin.message_user(request, f"已提交后台导入（批处理任务 #{run.pk}），本页显示进度与结果",
                                      messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:core_batchrun_change", args=[run.pk]))
+
+    def confirm_for_region(self, model_admin, request, *, back: str, kind: str):
+        """``confirm`` for a page whose file is one region's list for one year (the region and
+        year chosen at the preview): the region must still be the user's."""
+        def allowed(meta):
+            codes = region_codes(request.user)
+            if codes is not None and meta["region"] not in codes:
+                raise PermissionDenied
+
+        return self.confirm(model_admin, request, back=back, allowed=allowed,
+                            submit=lambda meta, content: import_submit(
+                                kind=kind, data=content, filename=meta["filename"], actor=request.user,
+                                skip_invalid=bool(meta["skip"]),
+                                options={"region": meta["region"], "year": int(meta["year"])},
+                                regions=[meta["region"]]))

@@ -22,7 +22,7 @@ from accounts.scoping import region_codes
 from core import clock
 
 from .. import idnumbers
-from ..import_jobs import clean_filename, import_submit
+from ..import_jobs import clean_filename
 from ..imports.zero_claims import ZERO_CLAIM_OPTIONAL, ZERO_CLAIM_REQUIRED, import_zero_claims_table
 from ..models import ZeroClaimYear
 from ..services import EnrollmentError
@@ -277,14 +277,4 @@ class ZeroClaimYearAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAdmin):
         if not self.has_import_permission(request):
             raise PermissionDenied
 
-        def allowed(meta):
-            codes = region_codes(request.user)
-            if codes is not None and meta["region"] not in codes:
-                raise PermissionDenied
-
-        return UPLOADS.confirm(
-            self, request, back=reverse("admin:enrollment_zeroclaimyear_import"), allowed=allowed,
-            submit=lambda meta, content: import_submit(
-                kind="import_zero_claims", data=content, filename=meta["filename"], actor=request.user,
-                skip_invalid=bool(meta["skip"]), options={"region": meta["region"], "year": int(meta["year"])},
-                regions=[meta["region"]]))
+        return UPLOADS.confirm_for_region(self, request, back=reverse("admin:enrollment_zeroclaimyear_import"), kind="import_zero_claims")

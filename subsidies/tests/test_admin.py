@@ -358,3 +358,15 @@ def test_the_resident_page_shows_the_persons_identities_active_and_removed(ll_cl
     assert "2025-06-01" in body and "2025-07-01" in body
     first = RosterImport.objects.filter(department="civil_affairs").order_by("id").first()
     assert reverse("admin:subsidies_rosterimport_change", args=[first.pk]) in body
+
+
+def test_a_region_taken_from_the_caseworker_after_the_preview_cannot_be_confirmed(ll_client, people):
+    from accounts.models import StaffRegion
+
+    response = preview(ll_client, [["李四", people["li"].id_number, "低保", "民政局", "2025-06-01"]])
+    token = response.context["preview"]["token"]
+    user = response.wsgi_request.user
+    StaffRegion.objects.filter(user=user).delete()
+    StaffRegion.objects.create(user=user, region_id="330200")  # moved to Ningbo meanwhile
+    assert ll_client.post(CONFIRM_URL, {"token": token}).status_code == 403
+    assert not BatchRun.objects.exists() and not AssistanceIdentity.objects.exists()
