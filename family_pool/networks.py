@@ -174,6 +174,24 @@ def member_facts(id_number: str, region: str, today):
     return False, name, None
 
 
+_RELATION_BY_NAME = {name: code for code, name in RELATIONS.items()}
+
+
+def _relation(value, rules) -> str:
+    """The relation's code from its code or its Chinese name (配偶, 子女, …), within the
+    region's set."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise PoolError("invalid_input", "请填写与组建人的关系")
+    relation = _RELATION_BY_NAME.get(text, text)
+    if relation not in RELATIONS or not rules.relation_allowed(relation):
+        # not a near relative at all (表亲, friend) is refused as a relation outside the set, too
+        shown = RELATIONS.get(relation) or "".join(ch for ch in text[:30] if ch.isprintable())
+        raise PoolError("relation_not_allowed",
+                        f"{rules.region_name}家庭共济成员限于组建人的{rules.relations_text()}，不含“{shown}”")
+    return relation
+
+
 def member_add(*, network, id_number: str, relation: str, actor, now: datetime | None = None) -> Participation:
     now = _now(now)
     number = _number(id_number)
@@ -182,12 +200,7 @@ def member_add(*, network, id_number: str, relation: str, actor, now: datetime |
         rules = rules_of(network.region_id, now.date())
         if number == network.organizer_id_number:
             raise PoolError("organizer_cannot_be_member", "组建人不能作为本共济网的共济成员")
-        if relation not in RELATIONS:
-            raise PoolError("invalid_input", f"未知的关系 {str(relation)[:30]!r}")
-        if not rules.relation_allowed(relation):
-            raise PoolError("relation_not_allowed",
-                            f"{rules.region_name}家庭共济成员限于组建人的{rules.relations_text()}，"
-                            f"不含{RELATIONS[relation]}")
+        relation = _relation(relation, rules)
         current = Participation.objects.filter(id_number=number, left_at__isnull=True).first()
         if current is not None and current.role == Role.ORGANIZER:
             raise PoolError("organizer_cannot_be_member", "该人员是另一个家庭共济网的组建人，不能作为共济成员")
@@ -231,9 +244,7 @@ def member_edit(*, network, id_number: str, relation: str, actor, now: datetime 
     number = _number(id_number)
     with transaction.atomic(), audit_context(actor, action="pool_member_edit"):
         network = _lock_network(network)
-        rules = rules_of(network.region_id, now.date())
-        if not rules.relation_allowed(relation):
-            raise PoolError("relation_not_allowed", f"{rules.region_name}家庭共济成员限于组建人的{rules.relations_text()}")
+        relation = _relation(relation, rules_of(network.region_id, now.date()))
         p = (Participation.objects.select_for_update()
              .filter(network=network, id_number=number, role=Role.MEMBER, left_at__isnull=True).first())
         if p is None:

@@ -1,10 +1,13 @@
 """The family pool's part of the OpenAPI document (INTERFACES.md §5, scope pool); merged into
 config/openapi.py's paths and schemas."""
 
+from policy.rules.types import RELATIONS
+
 MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["780.00"]}
 ERR = {"$ref": "#/components/schemas/Error"}
-RELATION = {"type": "string", "enum": ["spouse", "parent", "child", "sibling", "grandparent",
-                                       "maternal_grandparent", "grandchild", "maternal_grandchild"]}
+RELATION = {"type": "string", "enum": list(RELATIONS)}
+# a request may name the relation by its code or by its Chinese name (配偶, 子女, …); answers give the code
+RELATION_IN = {"type": "string", "enum": [*RELATIONS, *RELATIONS.values()]}
 MODES = {"type": "object", "required": ["medical", "premium"], "additionalProperties": False,
          "properties": {"medical": {"type": "boolean", "description": "共济支付"},
                         "premium": {"type": "boolean", "description": "共济缴费"}}}
@@ -99,7 +102,7 @@ PATHS = {
         "summary": "Add a member (scope pool)", "operationId": "pool_member_add", "parameters": [NETWORK_ID],
         "requestBody": {"required": True, **_json({
             "type": "object", "required": ["id_number", "relation"], "additionalProperties": False,
-            "properties": {"id_number": {"type": "string"}, "relation": RELATION}})},
+            "properties": {"id_number": {"type": "string"}, "relation": RELATION_IN}})},
         "responses": {
             "201": {"description": "added", **_json({"type": "object", "properties": {
                 "network_id": {"type": "integer"}, "id_number": {"type": "string"}, "name": {"type": "string"},
@@ -118,7 +121,7 @@ PATHS = {
         "parameters": [NETWORK_ID, ID_NUMBER],
         "requestBody": {"required": True, **_json({
             "type": "object", "required": ["relation"], "additionalProperties": False,
-            "properties": {"relation": RELATION}})},
+            "properties": {"relation": RELATION_IN}})},
         "responses": {
             "200": {"description": "edited", **_json({"type": "object", "properties": {
                 "network_id": {"type": "integer"}, "id_number": {"type": "string"}, "name": {"type": "string"},

@@ -82,7 +82,9 @@ def test_member_errors(api, org):
     assert api("post", path, {"id_number": kid.id_number, "relation": "child"})[0] == 201
     status, body = api("post", path, {"id_number": kid.id_number, "relation": "child"})
     assert (status, body["error"]["code"]) == (409, "already_in_network")
-    assert code(api("post", path, {"id_number": kid.id_number, "relation": "cousin"})) == "invalid_input"
+    assert code(api("post", path, {"id_number": kid.id_number, "relation": "cousin"})) == "relation_not_allowed"
+    for empty in ("", "  ", None, 3):
+        assert code(api("post", path, {"id_number": kid.id_number, "relation": empty})) == "invalid_input"
     assert api("post", "pool/networks/999999/members", {"id_number": kid.id_number, "relation": "child"})[0] == 404
     assert list(Participation.objects.filter(role="member").values_list("id_number", flat=True)) == [kid.id_number]
 
@@ -94,7 +96,14 @@ def test_relation_not_allowed_in_xining(api, settings):
     sister = enrolled("630102", "19850101", "022", year=2025)
     status, body = api("post", f"pool/networks/{n}/members", {"id_number": sister.id_number, "relation": "sibling"})
     assert (status, body["error"]["code"]) == (422, "relation_not_allowed")
+    assert body["error"]["message"] == "西宁市家庭共济成员限于组建人的配偶、父母、子女，不含“兄弟姐妹”"
+    # the relation by its Chinese name, as a citizen app shows it: the same rules
+    assert code(api("post", f"pool/networks/{n}/members", {"id_number": sister.id_number, "relation": "兄弟姐妹"})) == \
+        "relation_not_allowed"
     assert Participation.objects.filter(role="member").count() == 0
+    status, body = api("post", f"pool/networks/{n}/members", {"id_number": sister.id_number, "relation": " 配偶 "})
+    assert (status, body["relation"]) == (201, "spouse")
+    assert Participation.objects.get(role="member").relation == "spouse"
 
 
 def test_leave_is_204(api, org):

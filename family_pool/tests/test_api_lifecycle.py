@@ -81,6 +81,10 @@ def test_edit_relation(api, family):
     assert Participation.objects.get(network=n, id_number=kid.id_number).relation == "grandchild"
     bad = api("patch", f"pool/networks/{n.pk}/members/{kid.id_number}", {"relation": "cousin"})
     assert bad[0] == 422 and code(bad) == "relation_not_allowed"
+    status, body = api("patch", f"pool/networks/{n.pk}/members/{kid.id_number}", {"relation": "外孙子女"})
+    assert (status, body["relation"]) == (200, "maternal_grandchild")
+    assert code(api("patch", f"pool/networks/{n.pk}/members/{kid.id_number}", {"relation": ""})) == "invalid_input"
+    assert api("patch", f"pool/networks/{n.pk}/members/{kid.id_number}", {"relation": "grandchild"})[0] == 200
     assert code(api("patch", f"pool/networks/{n.pk}/members/{kid.id_number}", {})) == "invalid_input"
     assert code(api("patch", f"pool/networks/{n.pk}/members/{kid.id_number}",
                     {"relation": "child", "x": 1})) == "invalid_input"
