@@ -406,6 +406,25 @@ def enrollments_for(user, queryset=None):
     return scope(Enrollment.objects.all() if queryset is None else queryset, user, "region")
 
 
+def live_year_enrollments(*, region: str, year: int, school: str | None = None, id_numbers=None):
+    """The year's enrollments registered in ``region`` that are not cancelled, with their
+    residents — of a school's pupils (``school``) or of these people (``id_numbers``, a list
+    or a subquery of ID numbers) when given (payments' collection notices)."""
+    live = (Enrollment.objects.filter(region_id=region, year=year)
+            .exclude(status=EnrollmentStatus.CANCELLED).select_related("resident"))
+    if school is not None:
+        live = live.filter(resident__school=school)
+    if id_numbers is not None:
+        live = live.filter(resident__id_number__in=id_numbers)
+    return live
+
+
+def schools_enrolled(*, region: str, year: int, limit: int = 500) -> list[str]:
+    """The schools of the region's residents registered for the year, by name."""
+    return list(Resident.objects.filter(region_id=region, enrollments__year=year).exclude(school="")
+                .values_list("school", flat=True).distinct().order_by("school")[:limit])
+
+
 # --- batch selectors for the roster import (subsidies asks here; it never reads these tables) ---
 
 _NAMES_IN = """

@@ -20,8 +20,8 @@ from datetime import date
 from decimal import Decimal
 
 from enrollment.idnumbers import mask
-from enrollment.models import Enrollment, EnrollmentStatus, Resident
-from enrollment.selectors import quote_requests_for
+from enrollment.models import EnrollmentStatus
+from enrollment.selectors import live_year_enrollments, quote_requests_for, schools_enrolled
 from enrollment.services import EnrollmentError, run_quote, spec_for
 
 from .models import Payment, PayerKind
@@ -78,20 +78,17 @@ class Notice:
 
 def members(*, region: str, year: int, kind: str, collector: str):
     """The live enrollments of the year of the people ``collector`` collects for."""
-    live = (Enrollment.objects.filter(region_id=region, year=year)
-            .exclude(status=EnrollmentStatus.CANCELLED).select_related("resident"))
     if kind == "school":
-        return live.filter(resident__school=collector)
+        return live_year_enrollments(region=region, year=year, school=collector)
     numbers = (Payment.objects.filter(region_id=region, payer_kind=PayerKind.COLLECTOR, payer_name=collector)
                .values("id_number"))
-    return live.filter(resident__id_number__in=numbers)
+    return live_year_enrollments(region=region, year=year, id_numbers=numbers)
 
 
 def collectors(*, region: str, year: int) -> list[tuple[str, str]]:
     """(kind, name) of the collectors known in the region: schools of residents registered for
     the year, committees that have collected payments there."""
-    schools = (Resident.objects.filter(region_id=region, enrollments__year=year).exclude(school="")
-               .values_list("school", flat=True).distinct().order_by("school")[:500])
+    schools = schools_enrolled(region=region, year=year)
     villages = (Payment.objects.filter(region_id=region, payer_kind=PayerKind.COLLECTOR).exclude(payer_name="")
                 .values_list("payer_name", flat=True).distinct().order_by("payer_name")[:500])
     return [("school", s) for s in schools] + [("village", v) for v in villages]
