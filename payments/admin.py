@@ -331,6 +331,11 @@ class RefundAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
         if data["kind"] == "cancel_paid":
             e = Enrollment.objects.filter(resident=resident, year=data["year"]).exclude(
                 status=EnrollmentStatus.CANCELLED).first()
+            if e is None:  # cancelled already (its refund rejected, say): the refund asked for again
+                e = (Enrollment.objects.filter(resident=resident, year=data["year"], status=EnrollmentStatus.CANCELLED,
+                                               paid_on__isnull=False).order_by("-cancelled_at").first())
+                if e is not None and (codes is None or e.region_id in codes):
+                    return [refunds.cancelled_refund_again(enrollment=e, reason=data["reason"], actor=request.user)]
             if e is None or (codes is not None and e.region_id not in codes):
                 raise refunds.RefundError("not_paid", f"未找到 {data['year']} 年度的有效参保登记")
             return [refunds.enrollment_cancel_paid(enrollment=e, reason=data["reason"], actor=request.user)]

@@ -341,6 +341,27 @@ def enrollment_cancel_paid(*, enrollment: Enrollment, reason: str, actor) -> Ref
                               note=f"注销已缴费登记：{reason}")
 
 
+def cancelled_refund_again(*, enrollment: Enrollment, reason: str, actor) -> Refund:
+    """Ask again for the refund of a paid enrollment already cancelled — after its refund was
+    rejected (审核不通过): what is left of its payment, once what is still requested or already
+    refunded is counted (reason 已缴费登记注销).  The cancellation itself stands."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise RefundError("invalid_input", "请填写申请原因")
+    with transaction.atomic(), audit_context(actor, action="refund_request_again", reason=reason):
+        e = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+        if e.status != EnrollmentStatus.CANCELLED:
+            raise RefundError("not_paid", f"{e.year} 年度登记{e.get_status_display()}，不是已注销的登记")
+        paid = applied_payment(e.pk)
+        if paid is None:
+            raise RefundError("not_paid", f"{e.year} 年度登记没有缴费记录，无可退费用")
+        amount = refundable(paid)
+        if amount <= 0:
+            raise RefundError("over_refund", f"{e.year} 年度缴费已全部退还或在退费中")
+        return refund_request(enrollment=e, reason=Refund.Reason.CANCEL_PAID, amount=amount, actor=actor,
+                              note=f"已注销登记再次申请退费：{reason}")
+
+
 LEAVING = {"transfer": "转学", "dropout": "退学", "enlist": "入伍"}
 
 

@@ -236,3 +236,33 @@ def test_a_caseworker_asks_for_a_refund_on_the_request_page(client, li, settings
     e = Enrollment.objects.get(pk=r.enrollment_id)
     assert (e.status, e.benefit_end, e.cancel_reason) == ("cancelled", date(2026, 3, 10), "参加职工医保")
     assert ledger_check() == []
+
+
+def test_a_cancelled_years_refund_rejected_can_be_asked_for_again(client, li, settings):
+    from enrollment.models import Enrollment
+
+    pay(li, "WX-1")
+    a, b = caseworker("cw_a", "141100"), caseworker("cw_b", "141100")
+    settings.BUSINESS_DATE = date(2026, 3, 10)
+    e = Enrollment.objects.get(resident=li, year=2026)
+    first = refunds.enrollment_cancel_paid(enrollment=e, reason="参加职工医保", actor=a)
+    refunds.refund_decide(refund=first, approve=False, actor=b, note="缺少职工参保证明")
+    client.force_login(a)
+    again = {"kind": "cancel_paid", "id_number": li.id_number, "year": "2026", "reason": "已补交职工参保证明"}
+    resp = client.post(f"{REFUNDS}request/", again, follow=True)
+    assert "已提交退费申请 1 条，合计 400.00 元，待另一名经办人员审核" in said(resp)
+    second = Refund.objects.exclude(pk=first.pk).get()
+    assert (second.reason, second.amount, second.status, second.requested_by_id, second.enrollment_id, second.note) == (
+        "cancel_paid", Decimal("400.00"), "requested", a.pk, e.pk, "已注销登记再次申请退费：已补交职工参保证明")
+    e.refresh_from_db()
+    # the cancellation stands as it was made: the first reason, benefits ended on its day
+    assert (e.status, e.cancel_reason, e.benefit_end) == ("cancelled", "参加职工医保", date(2026, 3, 10))
+    # while that request is open, a third is refused with words, and nothing more is queued
+    resp = client.post(f"{REFUNDS}request/", again)
+    assert "2026 年度缴费已全部退还或在退费中" in resp.content.decode()
+    assert Refund.objects.count() == 2
+    # a caseworker of another region finds nothing to ask for
+    client.force_login(caseworker("cw_ningbo", "330200"))
+    resp = client.post(f"{REFUNDS}request/", again)
+    assert "未找到该参保人，或不在您的经办地区内" in resp.content.decode() and Refund.objects.count() == 2
+    assert ledger_check() == []
