@@ -345,7 +345,7 @@ class RefundAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
 
 class RefundRequestForm(forms.Form):
     kind = forms.ChoiceField(label="退费事项", choices=[
-        ("cancel_paid", "注销已缴费的参保登记并退费（待遇于今天终止）"),
+        ("cancel_paid", "注销已缴费的参保登记并退费（待遇于今天终止；已注销而退费被驳回的，再次申请退费）"),
         ("college_leaver", "大学生转学/退学/入伍：退还离校年度以后的剩余年度")])
     id_number = forms.CharField(label="身份证号码", max_length=18)
     year = forms.IntegerField(label="待遇年度", required=False, min_value=2000, max_value=2100,
