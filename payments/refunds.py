@@ -317,6 +317,17 @@ def _stop_benefits(e: Enrollment, today: date, reason: str, user) -> None:
     e.save()
 
 
+def _left_of_applied(e: Enrollment) -> Decimal:
+    """What is left to refund of the payment that paid ``e`` (locked by the caller)."""
+    paid = applied_payment(e.pk)
+    if paid is None:
+        raise RefundError("not_paid", f"{e.year} 年度登记没有缴费记录，无可退费用")
+    amount = refundable(paid)
+    if amount <= 0:
+        raise RefundError("over_refund", f"{e.year} 年度缴费已全部退还或在退费中")
+    return amount
+
+
 def enrollment_cancel_paid(*, enrollment: Enrollment, reason: str, actor) -> Refund:
     """Cancel a paid enrollment (status 已注销 with its reason, benefits stopped on the
     business date) and request the refund of its payment: the whole payment, less what of
@@ -329,12 +340,7 @@ def enrollment_cancel_paid(*, enrollment: Enrollment, reason: str, actor) -> Ref
         e = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
         if e.status != EnrollmentStatus.PAID:
             raise RefundError("not_paid", f"{e.year} 年度登记{e.get_status_display()}，不是已缴费登记")
-        paid = applied_payment(e.pk)
-        if paid is None:
-            raise RefundError("not_paid", f"{e.year} 年度登记没有缴费记录，无可退费用")
-        amount = refundable(paid)
-        if amount <= 0:
-            raise RefundError("over_refund", f"{e.year} 年度缴费已全部退还或在退费中")
+        amount = _left_of_applied(e)
         _stop_benefits(e, clock.today(), reason, user)
         enrollment.__dict__.update({k: v for k, v in e.__dict__.items() if not k.startswith("_")})
         return refund_request(enrollment=e, reason=Refund.Reason.CANCEL_PAID, amount=amount, actor=actor,
@@ -352,14 +358,8 @@ def cancelled_refund_again(*, enrollment: Enrollment, reason: str, actor) -> Ref
         e = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
         if e.status != EnrollmentStatus.CANCELLED:
             raise RefundError("not_paid", f"{e.year} 年度登记{e.get_status_display()}，不是已注销的登记")
-        paid = applied_payment(e.pk)
-        if paid is None:
-            raise RefundError("not_paid", f"{e.year} 年度登记没有缴费记录，无可退费用")
-        amount = refundable(paid)
-        if amount <= 0:
-            raise RefundError("over_refund", f"{e.year} 年度缴费已全部退还或在退费中")
-        return refund_request(enrollment=e, reason=Refund.Reason.CANCEL_PAID, amount=amount, actor=actor,
-                              note=f"已注销登记再次申请退费：{reason}")
+        return refund_request(enrollment=e, reason=Refund.Reason.CANCEL_PAID, amount=_left_of_applied(e),
+                              actor=actor, note=f"已注销登记再次申请退费：{reason}")
 
 
 LEAVING = {"transfer": "转学", "dropout": "退学", "enlist": "入伍"}
