@@ -24,7 +24,7 @@ ACTIONS = {
     "resident_update": "修改参保人", "renew_enrollments": "默认续保", "start_default_renewal": "默认续保",
     "import_residents": "导入参保人", "import_employee_coverage": "导入职工医保参保记录",
     "import_payments": "导入缴费", "import_roster": "导入资助名单", "import_employee_accounts": "导入职工个人账户",
-    "queue_owed_refunds": "生成应退费", "college_leaver_refund": "大学生离校退费", "refund_request": "申请退费",
+    "queue_owed_refunds": "生成应退费", "college_leaver_refund": "大学生离校退费", "refund_request": "申请退费", "refund_request_again": "再次申请退费",
     "refund_decide": "审核退费", "refund_pay": "退费支付", "settle_accounts": "账户结算",
     "pool_batch": "家庭共济年度批处理", "pool_medical_settle": "共济支付结算", "pool_member_add": "共济成员加入",
     "pool_member_edit": "共济成员修改", "pool_member_leave": "共济成员退出", "pool_modes_set": "共济方式设置",
