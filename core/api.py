@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Callable
 
 from django.conf import settings
@@ -58,6 +59,9 @@ def check_body_size(request: HttpRequest) -> None:
         raise _too_large()
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def read_json(request: HttpRequest):
     """The body as JSON; 413 over the cap, 422 invalid_input when unreadable or nested too
     deeply for the parser (``[`` × 1000 raised RecursionError, a 500)."""
@@ -69,11 +73,21 @@ def read_json(request: HttpRequest):
     if len(raw) > max_body_bytes():
         raise _too_large()
     try:
-        return json.loads(raw.decode("utf-8") or "null")
+        text = raw.decode("utf-8")
+        value = json.loads(text or "null")
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(422, "invalid_input", f"无法解析的 JSON (malformed JSON): {exc}") from None
     except RecursionError:
         raise ApiError(422, "invalid_input", "JSON 嵌套层数过多 (JSON nested too deeply)") from None
+    # UTF-8 cannot carry a lone surrogate, but a JSON escape (\ud800) can: such a string can be
+    # neither stored nor hashed (UnicodeEncodeError, a 500), so it is refused here, once for all.
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(422, "invalid_input",
+                           "JSON 含有不成对的 Unicode 代理项 (lone surrogate \\uD800–\\uDFFF)") from None
+    return value
 
 
 def api_endpoint(methods: tuple[str, ...], authenticate: Callable[[HttpRequest], None]):

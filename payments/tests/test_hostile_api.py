@@ -124,3 +124,23 @@ def test_a_payer_with_control_or_invisible_characters_is_invalid_input_not_a_500
     resp = call("post", "/api/v1/payments", pay(li, payer={"kind": "other_person", "name": "李父"}))
     assert resp.status_code == 201
     assert posted().get().payer_name == "李父"
+
+
+# --- a lone UTF-16 surrogate (a JSON escape UTF-8 cannot carry) --------------------------------
+
+@pytest.mark.parametrize("url", ["/api/v1/payments", "/api/v1/back-payments"])
+@pytest.mark.parametrize("field", ["txn_id", "name", "id_number", "channel"])
+def test_a_lone_surrogate_in_any_field_is_invalid_input_and_writes_nothing(call, li, url, field):
+    before = list(Payment.objects.order_by("pk").values_list("pk", "outcome"))
+    resp = call("post", url, pay(li, **{field: "WX\ud8000001"}))  # json.dumps writes "\ud800"
+    assert err(resp) == (422, "invalid_input")
+    assert "代理项" in resp.json()["error"]["message"]
+    assert list(Payment.objects.order_by("pk").values_list("pk", "outcome")) == before
+    assert not Refund.objects.exists()
+    assert Enrollment.objects.get(resident=li, year=2026).status == "registered"
+
+
+def test_a_surrogate_pair_is_a_character_and_not_refused_as_a_lone_surrogate(call, li):
+    resp = call("post", "/api/v1/payments", pay(li, txn_id="WX-\U0001F600-1"))  # "\ud83d\ude00"
+    assert resp.status_code == 201, resp.json()
+    assert posted().get().txn_id == "WX-\U0001F600-1"
