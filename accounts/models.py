@@ -94,6 +94,9 @@ class LoginFailure(models.Model):
 # ask for a migration inside Django).  The default many-to-many tables are tracked the
 # same way, through proxies of User.groups.through and friends.
 
+    def __str__(self):
+        return f"{self.username} 登录失败"
+
 
 class AuditedUser(User):
     class Meta:

@@ -217,6 +217,9 @@ class GapRepair(models.Model):
         verbose_name_plural = "断保补缴记录"
         constraints = [models.UniqueConstraint(fields=["resident", "year"], name="gap_repair_unique")]
 
+    def __str__(self):
+        return f"{self.year}年度断保补缴"
+
 
 class ReregisterReason(models.TextChoices):
     HUKOU_MOVED = "hukou_moved", "户籍注销或迁出"
@@ -247,6 +250,9 @@ class ReregistrationNotice(models.Model):
         constraints = [models.UniqueConstraint(fields=["resident", "year"], name="reregister_unique")]
         indexes = [models.Index(fields=["region", "year", "reason"], name="reregister_region_year")]
 
+    def __str__(self):
+        return f"{self.year}年度须重新登记（{self.get_reason_display()}）"
+
 
 class EnrollmentFigure(models.Model):
     """The home page's enrollment figures per region and benefit year: a summary the engine
@@ -263,6 +269,9 @@ class EnrollmentFigure(models.Model):
         verbose_name = "参保统计"
         verbose_name_plural = "参保统计"
         constraints = [models.UniqueConstraint(fields=["region", "year"], name="enrollment_figure_unique")]
+
+    def __str__(self):
+        return f"{self.region_id} {self.year}年度参保统计"
 
 
 # --- leaving another scheme (退出其他制度保障): 003 §三(四), 001 §三 注 -------------------------

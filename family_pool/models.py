@@ -98,6 +98,9 @@ class AccountEntry(models.Model):
         triggers = [pgtrigger.Protect(name="account_entry_append_only",
                                       operation=pgtrigger.Update | pgtrigger.Delete)]
 
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount}（{self.get_bucket_display()}）"
+
 
 @tracked()
 class Network(models.Model):
@@ -194,6 +197,10 @@ class ModeChange(models.Model):
         indexes = [models.Index(fields=["network", "changed_at"], name="mode_change_network_time")]
         triggers = [pgtrigger.Protect(name="mode_change_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
+    def __str__(self):
+        modes = "、".join(m for m, on in (("共济支付", self.medical_mode), ("共济缴费", self.premium_mode)) if on)
+        return f"{timezone.localtime(self.changed_at):%Y-%m-%d %H:%M} 改为：{modes or '均不开通'}"
+
 
 class PoolDeduction(models.Model):
     """The December batch's decision for one member and benefit year.
@@ -250,6 +257,9 @@ class PoolDeduction(models.Model):
                                    name="deduction_insufficient_has_shortfall"),
         ]
 
+    def __str__(self):
+        return f"{self.name} {self.year}年度 {self.get_status_display()}"
+
 
 class MedicalSettlement(models.Model):
     """共济支付: a member's self-paid cost met from the pool (and an employee member's own
@@ -275,3 +285,6 @@ class MedicalSettlement(models.Model):
         constraints = [models.CheckConstraint(
             condition=Q(cost=models.F("from_own") + models.F("from_pool") + models.F("unpaid")),
             name="settlement_parts_add_up")]
+
+    def __str__(self):
+        return f"共济支付结算 {self.request_id}"

@@ -256,14 +256,31 @@ def member_edit(*, network, id_number: str, relation: str, actor, now: datetime 
 
 # --- modes ------------------------------------------------------------------------------
 
-def child_registrations(network: Network) -> list[ChildRegistration]:
-    return [ChildRegistration(via, on) for via, on in network.participations.filter(
-        role=Role.MEMBER, left_at__isnull=True, relation__in=CHILD_RELATIONS).values_list("registered_via",
-                                                                                           "registered_on")]
+def registrations_for_year(network: Network, year: int) -> dict[str, ChildRegistration]:
+    """How each current child member was registered for benefit year ``year`` (登记方式 and
+    the day), read from their live enrollment of that year when asked — a child registers anew
+    every year, and a member whose relation was corrected to a child counts from then on; the
+    ``Participation`` columns keep only what held when the member joined.  A child with no
+    live enrollment of that year is absent (no deadline of its own)."""
+    numbers = list(network.participations.filter(role=Role.MEMBER, left_at__isnull=True,
+                                                  relation__in=CHILD_RELATIONS).values_list("id_number", flat=True))
+    if not numbers:
+        return {}
+    rows = (Enrollment.objects.filter(resident__id_number__in=numbers, year=year,
+                                      region_id__in=policy_members(network.region_id))
+            .exclude(status=EnrollmentStatus.CANCELLED)
+            .values_list("resident__id_number", "registered_via", "registered_at"))
+    return {number: ChildRegistration(via if via in RegisteredVia.values else "", timezone.localtime(at).date())
+            for number, via, at in rows}
+
+
+def child_registrations(network: Network, rules: PoolRules) -> list[ChildRegistration]:
+    """The current children's registrations for the benefit year the rules are about."""
+    return list(registrations_for_year(network, rules.year).values())
 
 
 def premium_deadline(network: Network, rules: PoolRules) -> datetime | None:
-    return premium_cancel_deadline(rules, child_registrations(network))
+    return premium_cancel_deadline(rules, child_registrations(network, rules))
 
 
 def modes_set(*, network, medical: bool, premium: bool, actor, now: datetime | None = None) -> Network:
@@ -311,15 +328,27 @@ def _money(value) -> str:
     return f"{value:.2f}"
 
 
-def organizer_view(network: Network) -> dict:
+def organizer_view(network: Network, now: datetime | None = None) -> dict:
+    """The organizer's view.  A child member's ``registered_via`` / ``registered_on`` are its
+    registration for the benefit year whose rules hold now (the one its cancellation deadline
+    reads), null when it has none yet; other members' are null."""
     members = network.participations.filter(role=Role.MEMBER, left_at__isnull=True).order_by("joined_at", "id")
+    try:
+        registered = registrations_for_year(network, rules_for(network.region_id, _now(now).date()).year)
+    except PoolRulesMissing:
+        registered = {}
+
+    def member(p: Participation) -> dict:
+        reg = registered.get(p.id_number)
+        return {"id_number": p.id_number, "name": p.name, "relation": p.relation,
+                "registered_via": (reg.via or None) if reg else None,
+                "registered_on": reg.on.isoformat() if reg and reg.on else None,
+                "joined_at": timezone.localtime(p.joined_at).isoformat()}
+
     return {
         "network_id": network.pk, "region": network.region_id, "status": network.status,
         "organizer": {"id_number": network.organizer_id_number, "name": network.organizer_name},
-        "members": [{"id_number": p.id_number, "name": p.name, "relation": p.relation,
-                     "registered_via": p.registered_via or None,
-                     "registered_on": p.registered_on.isoformat() if p.registered_on else None,
-                     "joined_at": timezone.localtime(p.joined_at).isoformat()} for p in members],
+        "members": [member(p) for p in members],
         "modes": {"medical": network.medical_mode, "premium": network.premium_mode},
         "pool_balance": _money(network.account.historical_balance),
     }

@@ -119,7 +119,7 @@ def refund_request(*, enrollment: Enrollment, reason: str, amount, actor, source
             if owed.enrollment_id != e.pk:
                 raise RefundError("invalid_input", "资助部分应退记录不属于该参保登记")
             if owed.status != OwedRefund.Status.OWED:
-                raise RefundError("owed_refund_closed", f"资助部分应退记录已{owed.get_status_display()}，不能申请退费")
+                raise RefundError("owed_refund_closed", f"资助部分应退记录当前为“{owed.get_status_display()}”，不能申请退费")
             if Refund.objects.filter(owed_refund=owed).exclude(status=Refund.Status.REJECTED).exists():
                 raise RefundError("already_requested", "该资助部分应退记录已生成退费申请")
         if source_payment is not None:
@@ -182,7 +182,7 @@ def refund_decide(*, refund: Refund, approve: bool, actor, note: str = "") -> Re
         if r.requested_by_id == user.pk:
             raise RefundError("four_eyes", f"退费申请 {r.pk} 由您本人申请，须由另一名经办人员审核（双人复核）")
         if r.status != Refund.Status.REQUESTED:
-            raise RefundError("already_decided", f"退费申请 {r.pk} 已{r.get_status_display()}，不能重复审核")
+            raise RefundError("already_decided", f"退费申请 {r.pk} 当前为“{r.get_status_display()}”，不能重复审核")
         r.status = Refund.Status.APPROVED if approve else Refund.Status.REJECTED
         r.decided_at = clock.now()
         r.decided_by = user
@@ -226,7 +226,7 @@ def refund_pay(*, refund: Refund, actor, txn_id: str | None = None) -> Payment:
         if owed is not None:
             if owed.status != OwedRefund.Status.OWED:
                 raise RefundError("owed_refund_closed",
-                                  f"资助部分应退记录已{owed.get_status_display()}，不能退付；请驳回后处理")
+                                  f"资助部分应退记录当前为“{owed.get_status_display()}”，不能退付；请驳回后处理")
             if owed.amount != r.amount:
                 raise RefundError("amount_changed", f"资助部分应退金额已调整为 {owed.amount} 元（申请 {r.amount} 元），"
                                                     "请重新生成资助退费申请后再审核")

@@ -343,3 +343,6 @@ class FlexibleEmploymentRate(_Child):
             models.CheckConstraint(condition=Q(annual_amount__isnull=True) | Q(annual_amount__gte=0),
                                    name="flex_rate_nonneg"),
         ]
+
+    def __str__(self):
+        return f"{self.get_status_display()} {self.get_component_display()}"

@@ -135,6 +135,9 @@ class RosterChange(models.Model):
         verbose_name_plural = "名单变化"
         ordering = ["roster_id", "change", "id_number"]
 
+    def __str__(self):
+        return f"{self.name} {self.get_change_display()}"
+
 
 @tracked()
 class OwedRefund(models.Model):

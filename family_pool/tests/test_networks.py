@@ -298,6 +298,55 @@ def test_community_child_cancel_on_the_day_of_registration(shanghai, when, ok):
 
 
 @pytest.mark.django_db
+def test_the_deadline_reads_the_childs_registration_of_the_year_in_hand_not_the_one_at_joining(shanghai):
+    """A community child registered on 2024-12-03 for 2025 joins; a year later (rules of 2026,
+    no 2026 registration yet) that day no longer binds: the 2026 cut-off (2025-12-20 17:00)
+    does.  Registered for 2026 at a community centre on 2025-12-05, the end of that day binds."""
+    from enrollment.tests.support import clone
+    clone("310000", 2025, 2026)
+    kid = enrolled("310101", "20150601", "031", year=2025, via="community", registered_at=at(2024, 12, 3, 9))
+    member_add(network=shanghai, id_number=kid.id_number, relation="child", actor="t", now=at(2024, 12, 3, 10))
+    _premium_on(shanghai, at(2024, 12, 3, 11))
+    refused("cutoff_passed", modes_set, network=shanghai, medical=False, premium=False, actor="t",
+            now=at(2024, 12, 4, 9))
+    assert organizer_view(shanghai, now=at(2024, 12, 4, 9))["members"][0]["registered_on"] == "2024-12-03"
+
+    modes_set(network=shanghai, medical=False, premium=False, actor="t", now=at(2025, 6, 1))
+    assert Network.objects.get(pk=shanghai.pk).premium_mode is False
+    view = organizer_view(shanghai, now=at(2025, 6, 1))["members"][0]
+    assert (view["registered_via"], view["registered_on"]) == (None, None)  # nothing for 2026 yet
+    _premium_on(shanghai, at(2025, 6, 2))
+
+    from enrollment.models import Enrollment
+    Enrollment.objects.create(resident=kid, year=2026, region_id="310000", category="student", status="registered",
+                              registered_via="community", registered_at=at(2025, 12, 5, 9),
+                              amount_due=Enrollment.objects.get(resident=kid, year=2025).amount_due)
+    err = refused("cutoff_passed", modes_set, network=shanghai, medical=False, premium=False, actor="t",
+                  now=at(2025, 12, 6, 9))
+    assert "2025-12-06 00:00" in err.message
+    view = organizer_view(shanghai, now=at(2025, 12, 6, 9))["members"][0]
+    assert (view["registered_via"], view["registered_on"]) == ("community", "2025-12-05")
+    assert Network.objects.get(pk=shanghai.pk).premium_mode is True
+
+
+@pytest.mark.django_db
+def test_a_relation_corrected_to_child_brings_the_childs_deadline(shanghai):
+    kid = enrolled("310101", "20150601", "031", year=2025, via="community", registered_at=at(2024, 12, 3, 9))
+    member_add(network=shanghai, id_number=kid.id_number, relation="sibling", actor="t", now=at(2024, 12, 3, 10))
+    _premium_on(shanghai, at(2024, 12, 3, 11))
+    member_edit(network=shanghai, id_number=kid.id_number, relation="child", actor="t", now=at(2024, 12, 4, 8))
+    err = refused("cutoff_passed", modes_set, network=shanghai, medical=False, premium=False, actor="t",
+                  now=at(2024, 12, 4, 9))
+    assert "2024-12-04 00:00" in err.message
+    view = organizer_view(shanghai, now=at(2024, 12, 4, 9))["members"][0]
+    assert (view["relation"], view["registered_via"], view["registered_on"]) == ("child", "community", "2024-12-03")
+    # back to a sibling: no child, the region's cut-off (2024-12-20 17:00) is ahead
+    member_edit(network=shanghai, id_number=kid.id_number, relation="sibling", actor="t", now=at(2024, 12, 5))
+    modes_set(network=shanghai, medical=False, premium=False, actor="t", now=at(2024, 12, 5, 9))
+    assert Network.objects.get(pk=shanghai.pk).premium_mode is False
+
+
+@pytest.mark.django_db
 def test_no_child_uses_the_region_cutoff_and_online_children_too(shanghai):
     kid = enrolled("310101", "20150601", "031", year=2025, via="online", registered_at=at(2024, 12, 1))
     member_add(network=shanghai, id_number=kid.id_number, relation="child", actor="t", now=DEC)
