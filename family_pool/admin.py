@@ -140,7 +140,7 @@ class AccountEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 class ParticipationInline(ReadOnlyMixin, admin.TabularInline):
     model = Participation
-    fields = ["id_masked", "name", "role", "relation", "registered_via", "registered_on", "joined_at", "left_at"]
+    fields = ["id_masked", "name", "role", "relation", "via_at_joining", "on_at_joining", "joined_at", "left_at"]
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -149,6 +149,16 @@ class ParticipationInline(ReadOnlyMixin, admin.TabularInline):
     @admin.display(description="身份证号码")
     def id_masked(self, obj):
         return idnumbers.mask(obj.id_number)
+
+    # the deadline reads the child's registration of the year in hand (networks.registrations_for_year);
+    # these are what held when the member joined
+    @admin.display(description="加入时的登记方式")
+    def via_at_joining(self, obj):
+        return obj.get_registered_via_display() or "—"
+
+    @admin.display(description="加入时的登记日期")
+    def on_at_joining(self, obj):
+        return obj.registered_on or "—"
 
 
 class ModeChangeInline(ReadOnlyMixin, admin.TabularInline):

@@ -418,6 +418,7 @@ def test_admin_pages_region_scoped_read_only(client, shanghai):
 
     kid = enrolled("310101", "20150601", "031", name="张小", year=2025)
     member_add(network=shanghai, id_number=kid.id_number, relation="child", actor="t", now=DEC)
+    _premium_on(shanghai, at(2024, 12, 10, 11, 5))
     admin_user = get_user_model().objects.create_superuser("root", password="Correct-horse-42")
     client.force_login(admin_user)
     for url in ("/admin/family_pool/employeeaccount/", "/admin/family_pool/accountentry/",
@@ -427,6 +428,8 @@ def test_admin_pages_region_scoped_read_only(client, shanghai):
         assert client.get(url).status_code == 200, url
     page = client.get(f"/admin/family_pool/network/{shanghai.pk}/change/").content.decode()
     assert "张小" in page and "共济方式变更记录" in page
+    assert "2024-12-10 11:05 改为：共济缴费" in page and "ModeChange object" not in page
+    assert "加入时的登记方式" in page and "社区登记" in page
     assert kid.id_number not in page  # masked in the inline
     assert client.get("/admin/family_pool/employeeaccount/add/").status_code == 403
     assert client.post(f"/admin/family_pool/network/{shanghai.pk}/delete/").status_code == 403
