@@ -122,7 +122,7 @@ WHERE n.region_id = ANY(%(regions)s) AND n.status = 'active' AND n.id > %(lo)s A
 # empty), and an anti-join planned on them compared every member with every deduction
 # already made (31 s a chunk at 90,000 deductions; bench/RESULTS.md).
 _CANDIDATE_COLUMNS = """p.id, p.network_id, n.account_id, p.id_number, p.name, p.relation, e.id,
-       n.organizer_id_number, n.organizer_name"""
+       n.organizer_id_number, n.organizer_name, done.hit IS NOT NULL"""
 _MEMBERS_FROM = """
 FROM family_pool_network n
 JOIN family_pool_participation p ON p.network_id = n.id AND p.role = 'member'
@@ -133,7 +133,7 @@ JOIN enrollment_enrollment e ON e.resident_id = r.id AND e.year = %(year)s AND e
 LEFT JOIN LATERAL (SELECT 1 AS hit FROM family_pool_pooldeduction d
                    WHERE d.id_number = p.id_number AND d.year = %(year)s AND d.status = 'deducted'
                    LIMIT 1) done ON true
-WHERE n.id = ANY(%(nets)s::bigint[]) AND done.hit IS NULL
+WHERE n.id = ANY(%(nets)s::bigint[])
 """
 _MEMBERS = f"SELECT {_CANDIDATE_COLUMNS} {_MEMBERS_FROM} ORDER BY p.network_id, p.id"
 # The set-based writer's: the same members with what ``_Held`` reads of the enrollment and the
@@ -181,6 +181,7 @@ class Candidate:
     enrollment_id: int
     organizer_id_number: str
     organizer_name: str
+    deducted_before: bool = False  # by an earlier run of the batch: counted, never decided again
 
     def order_key(self):
         rank = RELATION_ORDER.index(self.relation) if self.relation in RELATION_ORDER else len(RELATION_ORDER)
@@ -270,6 +271,11 @@ def _process_networks(*, region: str, year: int, lo: int, hi: int, at: datetime,
             members, *locked = _lock_members(params, {account for _, account in nets})
         else:
             members = []
+        # members deducted by an earlier run: paid already (by the pool), counted and left alone
+        before = sum(1 for m in members if m.deducted_before)
+        if before:
+            members = [m for m in members if not m.deducted_before]
+            counts.update(members=before, already_deducted=before)
         if members:
             ctx = _Chunk(region=region, year=year, at=at, run_id=run_id, actor=actor,
                          priced_on=min(local_day(at), local_day(params["cutoff"])))
@@ -501,8 +507,8 @@ def _lock_members(params: dict, account_ids: set[int]) -> tuple[list[Candidate],
     accounts = _lock_accounts_bulk(account_ids)
     members, held = [], {}
     for row in _fetch(_MEMBERS_LOCKED, params):
-        members.append(Candidate(*row[:9]))
-        held[row[9]] = _Held(*row[9:])
+        members.append(Candidate(*row[:10]))
+        held[row[10]] = _Held(*row[10:])
     members.sort(key=Candidate.order_key)
     return members, accounts, held
 
@@ -608,10 +614,15 @@ def _write_deductions(deducted: list, c: _Chunk) -> None:
 
 def summary_of(counts: dict) -> dict:
     """INTERFACES.md §6's summary (without run_id) from summed chunk counts; ``amount`` is
-    kept in fen while summing (integers only on the engine) and shown as yuan."""
+    kept in fen while summing (integers only on the engine) and shown as yuan.
+
+    ``skipped_already_paid`` counts every member whose year was paid already: by another
+    channel, or by this batch before (a run again, a run beside another) — a member paid by
+    the pool is paid by one of the channels.  ``already_deducted`` says how many of them the
+    pool had paid, so that every member of the run is counted once in the five figures."""
     return {"deducted": counts.get("deducted", 0),
             "amount": f"{Decimal(counts.get('amount_fen', 0)) / 100:.2f}",
-            "skipped_already_paid": counts.get("skipped_already_paid", 0),
+            "skipped_already_paid": counts.get("skipped_already_paid", 0) + counts.get("already_deducted", 0),
             "insufficient_balance": counts.get("insufficient_balance", 0),
             "failed": counts.get("failed", 0),
             "already_deducted": counts.get("already_deducted", 0)}

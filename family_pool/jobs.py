@@ -64,10 +64,10 @@ class PoolBatchJob(Job):
     def describe(self, summary: dict) -> list[tuple[str, object]]:
         return [("扣款成功（人）", summary.get("deducted", 0)),
                 ("扣款金额（元）", summary.get("amount", "0.00")),
-                ("已由其他渠道缴费（跳过）", summary.get("skipped_already_paid", 0)),
+                ("已缴费（跳过）", summary.get("skipped_already_paid", 0)),
+                ("其中此前已由共济扣款（未重复扣款）", summary.get("already_deducted", 0)),
                 ("余额不足", summary.get("insufficient_balance", 0)),
-                ("处理失败", summary.get("failed", 0)),
-                ("此前已扣款（未重复扣款）", summary.get("already_deducted", 0))]
+                ("处理失败", summary.get("failed", 0))]
 
     def links(self, run) -> list[tuple[str, str]]:
         from .batch_admin import links

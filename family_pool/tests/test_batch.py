@@ -139,11 +139,17 @@ def test_december_batch_exact_results(policies):
     assert len(csv) == 1 + 5 and csv[0].startswith("序号,身份证号码")
     assert {line.split(",")[1] for line in csv[1:]} == {k.id_number for k in (a1, a2, b1, e1, f2)}
 
-    # again: nobody deducted twice; the short ones are decided again, the WeChat payer skipped again
+    # again: nobody deducted twice; the short ones are decided again; the WeChat payer and the
+    # five the pool paid are all paid already — every member counted once (1 + 5 + 2 = 8)
     again = run_pool_batch(region="310000", year=YEAR, at=AT)
     assert again["run_id"] != run.pk
     assert {k: v for k, v in again.items() if k != "run_id"} == {
-        "deducted": 0, "amount": "0.00", "skipped_already_paid": 1, "insufficient_balance": 2, "failed": 0}
+        "deducted": 0, "amount": "0.00", "skipped_already_paid": 6, "insufficient_balance": 2, "failed": 0}
+    assert BatchRun.objects.get(pk=again["run_id"]).summary["already_deducted"] == 5
+    from family_pool.jobs import pool_batch_job
+    assert pool_batch_job.describe(BatchRun.objects.get(pk=again["run_id"]).summary) == [
+        ("扣款成功（人）", 0), ("扣款金额（元）", "0.00"), ("已缴费（跳过）", 6),
+        ("其中此前已由共济扣款（未重复扣款）", 5), ("余额不足", 2), ("处理失败", 0)]
     assert PoolDeduction.objects.filter(status="deducted").count() == 5
     assert Payment.objects.filter(channel="family_pool").count() == 5
     assert_books_balance()
