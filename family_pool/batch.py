@@ -94,11 +94,15 @@ class PoolBatchError(Exception):
 
 def pool_policy(region: str, year: int) -> PolicyYear:
     """The region's policy year with its pool dates; refuses a region without 共济缴费."""
-    py = PolicyYear.objects.filter(region_id=region, year=year).first()
+    py = PolicyYear.objects.select_related("region").filter(region_id=region, year=year).first()
     if py is None:
         raise PoolBatchError("not_found", f"{region} 没有 {year} 年度的政策")
-    if not py.pool_premium_payment or py.pool_premium_cutoff is None:
-        raise PoolBatchError("invalid_input", f"{region} {year} 年度政策没有共济缴费（或未设截止时间）")
+    if not py.pool_premium_payment:
+        raise PoolBatchError("invalid_input", f"{py.region.name} {year} 年度政策没有共济缴费，无需批量划扣")
+    if py.pool_premium_cutoff is None:
+        raise PoolBatchError("value_not_in_source",
+                             f"{py.region.name} {year} 年度政策未设定共济缴费选择截止时间（来源文件未给出），"
+                             "不能批量划扣；请在政策年度中补充后再运行")
     return py
 
 

@@ -82,3 +82,23 @@ def test_a_settlement_request_id_with_a_nul_is_invalid_input_not_a_500(policies,
         content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {staff_token}")
     assert (resp.status_code, resp.json()["error"]["code"]) == (422, "invalid_input")
     assert not MedicalSettlement.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("region,message", [
+    ("141181", "吕梁市 2026 年度政策未设定共济缴费选择截止时间（来源文件未给出）"),  # 孝义 runs 吕梁's policy
+    ("141100", "吕梁市 2026 年度政策未设定共济缴费选择截止时间（来源文件未给出）"),
+    ("999999", "未知地区 '999999'"),
+])
+def test_the_batch_command_takes_a_county_as_its_city_and_names_what_is_missing(policies, region, message):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from core.models import BatchRun
+
+    with pytest.raises(CommandError) as exc:
+        call_command("run_pool_batch", region=region, year=2026, at="2025-12-22T10:00:00+08:00", stdout=StringIO())
+    assert message in str(exc.value)
+    assert not BatchRun.objects.filter(kind="pool_batch").exists()

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from core import clock
 from family_pool.batch import PoolBatchError, pool_policy, run_pool_batch
+from policy.selectors import policy_region
 
 
 class Command(BaseCommand):
@@ -32,6 +33,10 @@ class Command(BaseCommand):
                 moment = moment.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
         else:
             moment = clock.now()
+        found = policy_region(region.strip())
+        if found is None:
+            raise CommandError(f"未知地区 {region!r}（--region 应为地区代码，如 310000）")
+        region = found.code  # a county runs its city's batch (孝义 141181 → 吕梁 141100)
         try:
             cutoff = pool_policy(region, year).pool_premium_cutoff
         except PoolBatchError as exc:
