@@ -730,7 +730,7 @@ def test_command_imports_are_recorded_as_batch_runs_and_dry_runs_are_not(tmp_pat
     assert run_command("import_residents", path)[0] == 1
     rejected = BatchRun.objects.get()
     assert (rejected.kind, rejected.params, rejected.status, rejected.created_by) == (
-        "import_residents", {"file": str(path), "skip_invalid": False}, "failed", None)
+        "import_residents", {"file": str(path), "skip_invalid": False, "regions": ["330200"]}, "failed", None)
     assert (rejected.total, rejected.succeeded, rejected.failed, rejected.report) == (
         2, 0, 1, "row 3: 姓名: 不能为空")
     assert Resident.objects.count() == 0

@@ -269,3 +269,21 @@ def test_the_import_and_payment_record_agree_row_by_row(pupils):
                                                "", "idempotency_conflict", ""]
     assert _state() == state_import
     assert ledger_check() == []
+
+
+def test_a_command_line_import_is_seen_by_the_caseworkers_of_its_rows_regions(tmp_path, pupils, client):
+    """批处理任务 lists command-line imports too: the run records the regions of its rows, so the
+    region's caseworkers see it and another region's do not (hostile pass, 2026-12-02)."""
+    from core.models import BatchRun
+    from enrollment.tests.support import PASSWORD, caseworker
+
+    code, summary, _ = command(tmp_path, school_rows(pupils))
+    assert (code, summary["paid"]) == (0, 3)
+    run = BatchRun.objects.get(kind="import_payments")
+    assert run.params["regions"] == ["141100"]
+    for user, sees in ((caseworker("ll", "141100"), True), (caseworker("xy", "141181"), False),
+                       (caseworker("nb", "330200"), False)):
+        client.login(username=user.username, password=PASSWORD)
+        page = client.get("/admin/core/batchrun/").content.decode()
+        assert (f"/admin/core/batchrun/{run.pk}/change/" in page) is sees, user.username
+        client.logout()

@@ -29,6 +29,11 @@ class ImportCommand(BaseCommand):
         """What the BatchRun records beside the file (and its regions, for the admin's scope)."""
         return {}
 
+    def run_regions(self, result) -> set[str] | None:
+        """The regions the file's rows are about, recorded on the run so that the caseworkers
+        of those regions see it in 批处理任务 (an admin import records its submitter's)."""
+        return None
+
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)
         parser.add_argument("--skip-invalid", action="store_true",
@@ -52,7 +57,7 @@ class ImportCommand(BaseCommand):
         try:
             result = work() if dry_run else record_import(
                 self.kind, work, source=str(file),
-                options={"skip_invalid": skip_invalid, **self.run_params(options)})
+                options={"skip_invalid": skip_invalid, **self.run_params(options)}, regions_of=self.run_regions)
         except SpreadsheetError as exc:
             self.stderr.write(f"{file.name}: {exc}")
             sys.exit(1)

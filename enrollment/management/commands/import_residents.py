@@ -13,3 +13,6 @@ class Command(ImportCommand):
 
     def service(self, data, filename, **kwargs):
         return import_residents(data, filename, **kwargs)
+
+    def run_regions(self, result):
+        return {p.region_id for p in result.rows}

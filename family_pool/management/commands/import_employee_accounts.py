@@ -14,3 +14,6 @@ class Command(ImportCommand):
 
     def service(self, data, filename, **kwargs):
         return import_employee_accounts(data, filename, **kwargs)
+
+    def run_regions(self, result):
+        return {r.insured_region for r in result.rows}

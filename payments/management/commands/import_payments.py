@@ -1,3 +1,4 @@
+from enrollment.batches import resident_regions
 from enrollment.management.commands._import import ImportCommand
 from payments.imports import import_payments
 
@@ -15,3 +16,6 @@ class Command(ImportCommand):
 
     def service(self, data, filename, **kwargs):
         return import_payments(data, filename, **kwargs)
+
+    def run_regions(self, result):
+        return resident_regions(r.id_number for r in result.rows)

@@ -21,6 +21,12 @@ class _Recorded:
         return self.result.as_job_dict()
 
 
+def _regions(recorded: _Recorded):
+    """The regions of the reconciliation run (those of the payments and deposits it names)."""
+    run = recorded.result.run
+    return set(run.regions) if run is not None else set()
+
+
 class Command(ImportCommand):
     help = ("Match the tax bureau's deposit records (税务入库记录) against our payments: .xlsx/.csv with "
             "columns 入库日期, 交易流水号, 渠道, 身份证号码, 待遇年度, 金额. Stored as a reconciliation run "
@@ -43,7 +49,8 @@ class Command(ImportCommand):
 
         try:
             recorded = work() if dry_run else record_import(self.kind, work, source=str(file),
-                                                            options={"skip_invalid": skip_invalid})
+                                                            options={"skip_invalid": skip_invalid},
+                                                            regions_of=_regions)
         except SpreadsheetError as exc:
             self.stderr.write(f"{file.name}: {exc}")
             sys.exit(1)
