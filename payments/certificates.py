@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -144,7 +145,10 @@ def certificate_code(enrollment_id: int, payment_id: int) -> str:
 def normalise_code(text: str) -> str | None:
     """The 20 code characters of what a person typed (dashes, spaces, case, O/I/L forgiven),
     or None when it cannot be a code."""
-    s = "".join(str(text or "").split()).replace("-", "").upper()
+    # full-width letters and digits (ＡＢ１２, typed with a Chinese input method) and a full-width
+    # dash read as their ASCII selves
+    s = unicodedata.normalize("NFKC", str(text or ""))
+    s = "".join(s.split()).replace("-", "").replace("－", "").replace("—", "").upper()
     s = "".join(_READ_AS.get(ch, ch) for ch in s)
     if len(s) != CODE_LENGTH or any(ch not in _ALPHABET for ch in s):
         return None

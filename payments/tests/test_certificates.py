@@ -164,6 +164,8 @@ def test_the_code_verifies_and_a_tampered_code_does_not(zhang):
                         amount=Decimal("400.00"), paid_on=DEC21, valid=True)
     assert verify(code) == expected
     assert verify(code.replace("-", "").lower()) == expected  # typed without dashes, lower case
+    wide = "".join(chr(ord(ch) + 0xFEE0) if ch != "-" else "－" for ch in code)  # 全角 (Chinese input method)
+    assert verify(wide) == expected and verify(wide.lower()) == expected
     raw = code.replace("-", "")
     for i in (0, 7, 8, 19):  # the enciphered id part and the tag part
         swapped = "1" if raw[i] != "1" else "2"
