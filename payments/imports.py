@@ -52,7 +52,7 @@ from enrollment.spreadsheet import Table, is_numeric_cell, plain, read_table
 
 from .models import Channel, PayerKind
 from .schemes import RESIDENT, handlers
-from .services import API_CHANNELS, SHANGHAI, PaymentError, channel_code, parse_amount
+from .services import API_CHANNELS, SHANGHAI, PaymentError, channel_code, parse_sheet_amount
 
 PAYMENT_REQUIRED = ["渠道", "交易流水号", "身份证号码", "姓名", "待遇年度", "金额", "缴费时间"]
 SCHEME_COLUMN = "险种"
@@ -279,7 +279,7 @@ def check_rows(table: Table, today: date, progress=None) -> tuple[list[PaymentRo
     bad_cells = {e.row for e in errors}
     rows, first = [], {}
     total = len(table.rows)
-    memo = {"channel": _Memo(channel_code), "amount": _Memo(parse_amount), "time": _Memo(parse_moment),
+    memo = {"channel": _Memo(channel_code), "amount": _Memo(parse_sheet_amount), "time": _Memo(parse_moment),
             "name": _Memo(_name), "year": _Memo(_year), "day": _Memo(lambda at: at.astimezone(SHANGHAI).date()),
             "amount_text": _Memo(_amount_text), "scheme": _Memo(_scheme_reader())}
     for i, (number, values) in enumerate(table.rows, 1):

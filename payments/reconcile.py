@@ -44,7 +44,7 @@ from enrollment.spreadsheet import Table, plain, read_table
 
 from .imports import parse_moment
 from .models import Payment, ReconciliationItem, ReconciliationRun, TaxDeposit
-from .services import API_CHANNELS, SHANGHAI, PaymentError, channel_code, parse_amount
+from .services import API_CHANNELS, SHANGHAI, PaymentError, channel_code, parse_sheet_amount
 
 DEPOSIT_REQUIRED = ["入库日期", "交易流水号", "渠道", "身份证号码", "待遇年度", "金额"]
 SEP = "\x1f"
@@ -107,7 +107,7 @@ def _check_row(number: int, values: dict, today: date, errors: list) -> DepositR
         errors.append(RowError(number, "待遇年度", f"应为四位年份，收到 {echo(year_text)}"))
     amount = None
     try:
-        amount = parse_amount(plain(values.get("金额", "")))
+        amount = parse_sheet_amount(plain(values.get("金额", "")))
     except PaymentError:
         errors.append(RowError(number, "金额", f"应为不小于 0、最多两位小数的金额，收到 {echo(plain(values.get('金额', '')))}"))
     if len(errors) > before:

@@ -105,6 +105,17 @@ def parse_amount(value) -> Decimal:
     return Decimal(text).quantize(Decimal("0.01"))
 
 
+_GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?")
+
+
+def parse_sheet_amount(text: str) -> Decimal:
+    """An amount as a spreadsheet shows it: what ``parse_amount`` takes, or the same with
+    thousands separators where they belong (1,000.00 — how a spreadsheet formats money;
+    1,00.00 is refused).  The API keeps the plain form."""
+    text = str(text)
+    return parse_amount(text.replace(",", "") if _GROUPED.fullmatch(text) else text)
+
+
 def parse_paid_at(value) -> datetime:
     """ISO 8601; without an offset read as Beijing time.  Not after the business day."""
     if not isinstance(value, str) or not _PAID_AT.fullmatch(value.strip()):

@@ -287,3 +287,21 @@ def test_a_command_line_import_is_seen_by_the_caseworkers_of_its_rows_regions(tm
         page = client.get("/admin/core/batchrun/").content.decode()
         assert (f"/admin/core/batchrun/{run.pk}/change/" in page) is sees, user.username
         client.logout()
+
+
+def test_an_amount_with_thousands_separators_reads_as_a_spreadsheet_shows_it(tmp_path, pupils):
+    from payments.services import parse_sheet_amount
+
+    assert parse_sheet_amount("1,000.00") == Decimal("1000.00")
+    assert parse_sheet_amount("12,345,678") == Decimal("12345678.00")
+    assert parse_sheet_amount("400") == Decimal("400.00")
+    for bad in ("1,00.00", ",400.00", "1,0000.00", "1,000.001", "-1,000.00"):
+        with pytest.raises(PaymentError):
+            parse_sheet_amount(bad)
+    rows = school_rows(pupils)
+    rows[0][5] = '"1,000.00"'  # quoted, as a spreadsheet writes it; read as 1000.00: the amount differs
+    rows[1][5] = '"4,00.00"'
+    code, summary, err = command(tmp_path, rows)
+    assert code == 1 and err[:2] == ["row 2: 金额: 应缴 400.00 元，实缴 1000.00 元，金额不符",
+                                     "row 3: 金额: 应为不小于 0、最多两位小数的金额，收到 '4,00.00'"]
+    assert not imported().exists()
