@@ -13,7 +13,8 @@ returns the first settlement; a different request under the same id → idempote
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
@@ -27,14 +28,21 @@ from .rules import ZERO, split_cost
 PURPOSES = ("medical", "commercial")
 
 
+_COST = re.compile(r"[0-9]{1,8}(?:\.[0-9]{1,2})?")
+
+
 def _cost(value) -> Decimal:
-    try:
-        cost = Decimal(str(value))
-    except InvalidOperation:
-        raise PoolError("invalid_input", "cost 应为金额") from None
-    if not cost.is_finite() or cost <= 0 or cost != cost.quantize(Decimal("0.01")) or cost >= 10**8:
+    """A cost as the payments take an amount: a plain decimal string (or an integer) with at most
+    two decimals, above zero and under 100,000,000 — never a float or an exponent ("1e30" was
+    a 500 in ``quantize``)."""
+    text = value if isinstance(value, str) else str(value) if isinstance(value, int) and not isinstance(value, bool) \
+        else None
+    if text is None or not _COST.fullmatch(text.strip()):
+        raise PoolError("invalid_input", f"cost 应为大于 0、最多两位小数的金额，如 \"120.50\"，收到 {str(value)[:30]!r}")
+    cost = Decimal(text.strip()).quantize(Decimal("0.01"))
+    if cost <= 0:
         raise PoolError("invalid_input", "cost 应为大于 0、最多两位小数的金额")
-    return cost.quantize(Decimal("0.01"))
+    return cost
 
 
 def _same(s: MedicalSettlement, network_id: int, id_number: str, cost: Decimal, purpose: str) -> MedicalSettlement:

@@ -105,7 +105,7 @@ def parse_amount(value) -> Decimal:
     return Decimal(text).quantize(Decimal("0.01"))
 
 
-_GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?")
+_GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]{1,2})?")
 
 
 def parse_sheet_amount(text: str) -> Decimal:

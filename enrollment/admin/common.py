@@ -97,20 +97,23 @@ def form_action(model_admin, request, queryset, *, form_class, title: str, actio
         "opts": model_admin.model._meta})
 
 
-def id_search(queryset, term: str, field: str):
-    """Exact ID number (normalised) when the term looks like one, else a name prefix."""
+def id_search(queryset, term: str, field: str, name_field: str | None = None):
+    """Exact ID number (normalised) when the term looks like one, else a name prefix (on
+    ``name_field``, by default the ID's sibling ``name``)."""
     term = term.strip()
     if not term:
         return queryset
     number = idnumbers.normalise(term)
     if len(number) == 18 and number[:17].isdigit():
         return queryset.filter(**{field: number})
-    return queryset.filter(**{field.replace("id_number", "name") + "__startswith": term})
+    return queryset.filter(**{(name_field or field.replace("id_number", "name")) + "__startswith": term})
 
 
 class IdSearchMixin:
     """The search box finds the exact ID number or a name prefix (id_search) on the one
     field named in ``search_fields``, e.g. ``["resident__id_number"]``."""
 
+    name_search_field = None  # where the name prefix is looked for, when not beside the ID
+
     def get_search_results(self, request, queryset, search_term):
-        return id_search(queryset, search_term, self.search_fields[0]), False
+        return id_search(queryset, search_term, self.search_fields[0], self.name_search_field), False

@@ -102,6 +102,7 @@ class ZeroClaimYearAdmin(IdSearchMixin, MaskedIdColumnMixin, RegionScopedAdmin):
     list_filter = ["year", ZeroClaimRegionFilter]
     list_select_related = ["resident", "resident__region", "recorded_by"]
     search_fields = ["id_number"]
+    name_search_field = "resident__name"  # the record keeps the ID number, the name is the resident's
     search_help_text = "输入完整身份证号码或姓名开头"
     fields = ["id_full", "name", "region", "year", "source", "recorder", "recorded_at", "change_reason", "links"]
     readonly_fields = fields

@@ -145,3 +145,15 @@ def test_settlement_not_a_member_and_scope(api, family):
     kid_body = {"id_number": kid.id_number, "request_id": "r9", "cost": "10.00"}
     assert api("post", f"pool/networks/{n.pk}/settlements", kid_body, scope="pool")[0] == 403
     assert MedicalSettlement.objects.count() == 0
+
+
+@pytest.mark.parametrize("cost", ["1e30", "1e400", "1000000000000000000000000000.00", "1E2", "100000000.00",
+                                  "0.00", " ", "１００.００"])
+def test_a_cost_out_of_form_or_range_is_invalid_input_not_a_500(api, family, cost):
+    n, org, wife, kid = family
+    modes_set(network=n, medical=True, premium=False, actor="t", now=DEC)
+    body = {"id_number": wife.id_number, "request_id": "HIS-BIG", "cost": cost}
+    status, answer = api("post", f"pool/networks/{n.pk}/settlements", body, scope="staff")
+    assert (status, answer["error"]["code"]) == (422, "invalid_input")
+    assert MedicalSettlement.objects.count() == 0
+    assert not AccountEntry.objects.filter(kind__in=("own_medical", "pool_medical")).exists()
