@@ -6,13 +6,14 @@ Region-scoped, never deleted; ID numbers masked unless the user may see them in 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
-from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
@@ -291,6 +292,8 @@ class RefundAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
         if region:
             if codes is not None and region not in codes:
                 raise PermissionDenied
+            if not re.fullmatch(r"[0-9]{6}", region) or not Region.objects.filter(code=region).exists():
+                raise Http404("未知地区")  # not a region code (a NUL, any text): nothing to export
             wanted = region
         else:
             wanted = codes

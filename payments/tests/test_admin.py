@@ -202,6 +202,10 @@ def test_each_region_sees_only_its_own_ledger_and_refunds(client, dup, li):
 
 def test_an_auditor_reads_the_queue_but_has_no_actions(client, dup):
     client.force_login(auditor())
+    # a user of every region asking for a region that is no code: 404, not a 500 (a NUL reached SQL)
+    for bad in ("\x00", "14110\x00", "abc", "999999", "1411000"):
+        assert client.get(f"{REFUNDS}export/", {"region": bad}).status_code == 404, repr(bad)
+    assert client.get(f"{REFUNDS}export/", {"region": "141100"}).status_code == 200
     resp = client.get(REFUNDS)
     assert resp.status_code == 200 and Refund.objects.get().name in resp.content.decode()
     assert "生成资助退费申请" not in resp.content.decode()
