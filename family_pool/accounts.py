@@ -356,3 +356,20 @@ def settle_accounts_task() -> dict:
     """Beat: on 30 June (and the first days of July, catching up a missed day): settle the
     account year ending on the last 30 June; idempotent."""
     return settle_accounts(clock.today(), actor="celery settle_accounts").as_dict()
+
+
+def pool_refund_entry(paid, amount: Decimal, *, refund_pk: int, actor: str = "") -> AccountEntry | None:
+    """A refund of a premium the pool paid (``paid``: the family_pool payment) goes back to the
+    organizer's historical balance it came from — never to the member (POLICY.md §6: the pool
+    is the organizer's historical balance; a member never funds it).  One entry, +amount, on the
+    account of the deduction's network, locked; None when ``paid`` was not a pool deduction."""
+    from .models import PoolDeduction
+
+    deduction = (PoolDeduction.objects.filter(payment_id=paid.pk, status=PoolDeduction.Status.DEDUCTED)
+                 .values_list("network__account_id", flat=True).first())
+    if deduction is None:
+        return None
+    account = EmployeeAccount.objects.select_for_update().get(pk=deduction)
+    rows = post(account, [(Bucket.HISTORICAL, AccountEntry.Kind.POOL_REFUND, amount,
+                           f"退费申请 {refund_pk}：退回 {paid.year} 年度共济缴费（{paid.name}）")], actor=actor)
+    return rows[0] if rows else None

@@ -78,6 +78,7 @@ class AccountEntry(models.Model):
         POOL_PREMIUM = "pool_premium", "共济缴费扣款"
         POOL_MEDICAL = "pool_medical", "共济支付"
         OWN_MEDICAL = "own_medical", "本人历年账户支付"
+        POOL_REFUND = "pool_refund", "共济缴费退回"
         REVERSAL = "reversal", "冲正"
 
     # checked once a statement by triggers, not per row at commit (family_pool 0004)

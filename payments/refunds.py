@@ -236,15 +236,24 @@ def refund_pay(*, refund: Refund, actor, txn_id: str | None = None) -> Payment:
             raise RefundError("invalid_input", "退付流水号应为 1–64 个可见字符")
         if Payment.objects.filter(channel=Channel.REFUND, txn_id=txn).exists():
             raise RefundError("idempotency_conflict", f"退付流水号 {txn} 已使用")
+        # what the family pool paid goes back to the organizer's account, not to the member
+        to_pool = paid.channel == Channel.FAMILY_POOL and paid.payer_kind == PayerKind.POOL
         pk = _next_id()
         p = Payment.objects.create(
             pk=pk, kind=Payment.Kind.REFUND, outcome=Payment.Outcome.REFUND, channel=Channel.REFUND, txn_id=txn,
             enrollment_id=r.enrollment_id, id_number=r.id_number, name=r.name, region_id=r.region_id, year=r.year,
             # a refund of another scheme's payment (payments.schemes) names that scheme's enrollment
             scheme=paid.scheme, scheme_enrollment_id=paid.scheme_enrollment_id,
-            amount=-r.amount, paid_at=now, paid_on=local_day(now), payer_kind=PayerKind.SELF, refund_of=paid,
+            amount=-r.amount, paid_at=now, paid_on=local_day(now), refund_of=paid,
+            payer_kind=PayerKind.POOL if to_pool else PayerKind.SELF,
+            payer_id=paid.payer_id if to_pool else "", payer_name=paid.payer_name if to_pool else "",
             recorded_at=now, recorded_by=user, actor=_actor_text(actor),
-            note=f"退费申请 {r.pk}：{r.get_reason_display()}"[:200])
+            note=(f"退费申请 {r.pk}：{r.get_reason_display()}" + ("；退回组建人职工医保历年账户" if to_pool else ""))[:200])
+        if to_pool:
+            from family_pool.accounts import pool_refund_entry
+
+            if pool_refund_entry(paid, r.amount, refund_pk=r.pk, actor=_actor_text(actor)) is None:
+                raise RefundError("not_paid", f"退费申请 {r.pk}：找不到该笔共济缴费的扣款记录，无法退回共济账户")
         r.status = Refund.Status.PAID
         r.payment = p
         r.save(update_fields=["status", "payment"])

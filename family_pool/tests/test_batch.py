@@ -208,3 +208,53 @@ def test_two_runs_started_at_once_are_one(policies):
     assert PoolDeduction.objects.filter(status="deducted").count() == 5
     assert Payment.objects.filter(channel="family_pool").count() == 5
     assert_books_balance()
+
+
+@pytest.mark.django_db
+def test_a_refund_of_a_pool_deduction_goes_back_to_the_organizers_account(policies):
+    """Cancelling a year the pool paid: the refund credits the organizer's historical balance
+    (an account entry), the refund record names the pool as payer — never money to the member
+    (hostile pass 2026-12-02: the refund was a payout to the child, the account never credited)."""
+    from enrollment.tests.support import caseworker
+    from family_pool.deductions import deduction_check
+    from family_pool.accounts import account_check
+    from payments import refunds
+
+    fam = families()
+    run_pool_batch(region="310000", year=YEAR, at=AT)
+    a1 = fam["A"][1][0]
+    d = PoolDeduction.objects.select_related("network__account").get(id_number=a1.id_number, status="deducted")
+    account = d.network.account
+    before = EmployeeAccount.objects.get(pk=account.pk).historical_balance
+    e = Enrollment.objects.get(resident=a1, year=YEAR)
+    one, two = caseworker("sh1", "310000"), caseworker("sh2", "310000")
+    r = refunds.enrollment_cancel_paid(enrollment=e, reason="随父母迁出本市", actor=one)
+    refunds.refund_decide(refund=r, approve=True, actor=two)
+    p = refunds.refund_pay(refund=r, actor=one)
+
+    assert (p.kind, p.amount, p.refund_of_id, p.payer_kind, p.payer_id) == (
+        "refund", Decimal("-355.00"), d.payment_id, "pool", d.payment.payer_id)
+    assert EmployeeAccount.objects.get(pk=account.pk).historical_balance == before + Decimal("355.00")
+    back = AccountEntry.objects.filter(account=account, kind="pool_refund").get()
+    assert (back.bucket, back.amount) == ("historical", Decimal("355.00"))
+    assert f"退费申请 {r.pk}" in back.note
+    assert account_check() == [] and ledger_check() == [] and deduction_check() == []
+    assert_books_balance()
+
+
+@pytest.mark.django_db
+def test_a_refund_of_a_wechat_payment_in_a_pool_family_stays_the_payers(policies):
+    from enrollment.tests.support import caseworker
+    from payments import refunds
+
+    fam = families()
+    run_pool_batch(region="310000", year=YEAR, at=AT)
+    f1 = fam["F"][1][0]  # paid by WeChat before the batch: skipped
+    entries = AccountEntry.objects.count()
+    e = Enrollment.objects.get(resident=f1, year=YEAR)
+    one, two = caseworker("sh1", "310000"), caseworker("sh2", "310000")
+    r = refunds.enrollment_cancel_paid(enrollment=e, reason="随父母迁出本市", actor=one)
+    refunds.refund_decide(refund=r, approve=True, actor=two)
+    p = refunds.refund_pay(refund=r, actor=one)
+    assert (p.payer_kind, p.amount) == ("self", Decimal("-355.00"))
+    assert AccountEntry.objects.count() == entries
