@@ -59,11 +59,11 @@ class KindFilter(admin.SimpleListFilter):
 @admin.register(BatchRun)
 class BatchRunAdmin(admin.ModelAdmin):
     list_display = ["id", "kind_label", "target", "status", "progress", "succeeded", "failed",
-                    "created_by", "started_at", "finished_at"]
+                    "started_by", "started_at", "finished_at"]
     list_filter = [KindFilter, "status"]
     list_select_related = ["created_by"]  # nullable: named, or it is one query per row
     fields = ["kind_label", "target", "status", "progress", "processed", "succeeded", "failed", "result",
-              "report_text", "created_by", "created_at", "started_at", "heartbeat_at", "finished_at",
+              "report_text", "started_by", "created_at", "started_at", "heartbeat_at", "finished_at",
               "chunks_progress", "takeovers"]
     readonly_fields = fields
     inlines = [BatchChunkInline]
@@ -84,6 +84,14 @@ class BatchRunAdmin(admin.ModelAdmin):
         if run is None or not run.report or not self.has_view_permission(request, run):
             raise Http404("没有错误报告")
         return xlsx_response(report_rows(run.report), f"batch-{run.pk}-errors.xlsx")
+
+    @admin.display(description="发起人", ordering="created_by")
+    def started_by(self, obj):
+        """The user, or — for a run no one started in the browser — where it came from."""
+        if obj.created_by_id:
+            return obj.created_by.get_username()
+        actor = (obj.params or {}).get("actor")
+        return actor or "系统（命令行或定时任务）"
 
     @admin.display(description="任务", ordering="kind")
     def kind_label(self, obj):

@@ -286,6 +286,8 @@ def test_a_command_line_import_is_seen_by_the_caseworkers_of_its_rows_regions(tm
         client.login(username=user.username, password=PASSWORD)
         page = client.get("/admin/core/batchrun/").content.decode()
         assert (f"/admin/core/batchrun/{run.pk}/change/" in page) is sees, user.username
+        if sees:  # no one started it in the browser: the list says where it came from, not "-"
+            assert "系统（命令行或定时任务）" in page
         client.logout()
 
 
