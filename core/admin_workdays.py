@@ -10,8 +10,34 @@ from .models import CalendarDay, WorkdayCalendarYear
 from .workdays import MANUAL_SOURCE, check_days
 
 
+class CalendarDayForm(forms.ModelForm):
+    class Meta:
+        model = CalendarDay
+        fields = ["date", "is_workday", "name"]
+
+    def __init__(self, *args, calendar_year: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calendar_year = calendar_year
+
+    def clean_date(self):
+        """A day of another year is named as such before the uniqueness check (which would say
+        only that the day exists — in that other year's calendar)."""
+        day = self.cleaned_data.get("date")
+        year = self.calendar_year
+        if day is not None and year is not None and day.year != year:
+            raise forms.ValidationError(f"{day:%Y-%m-%d} 不在 {year} 年内，请在 {day.year} 年的日历中录入")
+        return day
+
+
 class CalendarDayFormSet(forms.BaseInlineFormSet):
     """Every day inside its year (the error on the row that is wrong)."""
+
+    def get_form_kwargs(self, index):
+        year = getattr(self.instance, "year", None)  # the year being entered (also before it is saved)
+        return {**super().get_form_kwargs(index), "calendar_year": year if isinstance(year, int) else None}
+
+    def get_unique_error_message(self, unique_check):
+        return "同一日期只能录入一行，请删除重复的行"
 
     def clean(self):
         super().clean()
@@ -26,6 +52,7 @@ class CalendarDayFormSet(forms.BaseInlineFormSet):
 
 class CalendarDayInline(admin.TabularInline):
     model = CalendarDay
+    form = CalendarDayForm
     formset = CalendarDayFormSet
     fields = ["date", "is_workday", "name"]
     extra = 1

@@ -204,6 +204,12 @@ def test_the_admin_refuses_a_year_twice_and_a_date_twice(client):
     resp = client.post("/admin/core/workdaycalendaryear/add/", year_form(
         2027, ("2027-01-01", "False", "元旦"), ("2027-01-01", "True", "")))
     assert resp.status_code == 200 and not WorkdayCalendarYear.objects.filter(year=2027).exists()
+    page = resp.content.decode()
+    assert "同一日期只能录入一行" in page and "请修改date" not in page  # no English field name
+    # a day of a year already in the calendar: named as another year's, not as "已存在"
+    resp = client.post("/admin/core/workdaycalendaryear/add/", year_form(2027, ("2026-10-01", "False", "国庆")))
+    assert "2026-10-01 不在 2027 年内，请在 2026 年的日历中录入" in resp.content.decode()
+    assert not WorkdayCalendarYear.objects.filter(year=2027).exists()
 
 
 def test_caseworkers_and_auditors_read_policy_admins_edit(client):
