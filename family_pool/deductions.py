@@ -27,7 +27,7 @@ from family_pool.models import AccountEntry, Network, Participation, PoolDeducti
 PROCESSING = "processing"
 
 
-def _results_on(region_id: str, year: int) -> date | None:
+def results_on(region_id: str, year: int) -> date | None:
     from policy.models import PolicyYear, Region
 
     region = Region.objects.filter(code=region_id).only("code", "policy_region").first()
@@ -54,8 +54,8 @@ def deduction_view(id_number: str, year: int, *, citizen: bool, today: date) -> 
         return None
     status = decision.status
     if citizen:
-        results_on = _results_on(decision.region_id, year)
-        if results_on is None or today < results_on:
+        results_on_day = results_on(decision.region_id, year)
+        if results_on_day is None or today < results_on_day:
             status = PROCESSING
     return {
         "status": status,

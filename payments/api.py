@@ -223,8 +223,18 @@ def payment_records_view(request):
     if q["name"].strip() != resident.name:
         raise ApiError(422, "name_mismatch", "姓名与身份证号码不符")
     today = clock.today()
-    records, pending, unknown = [], 0, set()
+    records, pending, unknown, pool_from, pool_pending = [], 0, set(), None, 0
     for p in Payment.objects.filter(id_number=number, year=year, kind=Payment.Kind.PAYMENT).order_by("paid_at"):
+        if p.channel == "family_pool":
+            # a pool deduction shows to the citizen from the region's results date (Shanghai 12-28,
+            # INTERFACES.md §6), as the member's pool view does ("processing" before); unset: hidden
+            from family_pool.deductions import results_on
+
+            shown_from = results_on(p.region_id, year)
+            if shown_from is None or today < shown_from:
+                pending, pool_pending = pending + 1, pool_pending + 1
+                pool_from = shown_from or "unset"
+                continue
         delay = None
         if p.channel == "bank":
             try:
@@ -245,7 +255,10 @@ def payment_records_view(request):
                 continue
         records.append({"channel": p.channel, "deposited_at": timezone.localtime(p.paid_at).isoformat(),
                         "status": _record_status(p)})
-    note = "银行渠道缴费成功五个工作日后方可查询到入库记录" if pending else ""
+    note = "银行渠道缴费成功五个工作日后方可查询到入库记录" if pending > pool_pending else ""
+    if pool_from is not None:
+        note += ("；" if note else "") + ("家庭共济扣款结果公布日未设定，暂不能查询扣款记录" if pool_from == "unset"
+                                         else f"家庭共济扣款结果自 {pool_from:%Y-%m-%d} 起可查询")
     if unknown:
         years = "、".join(str(y) for y in sorted(unknown))
         note += f"（{years} 年节假日安排尚未录入，暂无法确定可查询日期）"

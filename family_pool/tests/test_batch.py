@@ -174,6 +174,32 @@ def test_citizen_view_processing_before_results_date(policies, settings):
 
 
 @pytest.mark.django_db
+def test_payment_records_hold_a_pool_deduction_back_until_the_results_date(policies, settings, client,
+                                                                              channel_token):
+    """The resident's payment-records query shows a pool deduction from the results date, as the
+    member's pool view does — before it, counted as not yet visible with the date (hostile pass
+    2026-12-02: it showed as deposited on 12-22)."""
+    fam = families()
+    run_pool_batch(region="310000", year=YEAR, at=AT)
+    a1 = fam["A"][1][0]
+
+    def records():
+        resp = client.get("/api/v1/payment-records", {"id_number": a1.id_number, "name": a1.name, "year": YEAR},
+                          HTTP_AUTHORIZATION=f"Bearer {channel_token}")
+        assert resp.status_code == 200, resp.content
+        return resp.json()
+
+    settings.BUSINESS_DATE = date(2024, 12, 27)
+    body = records()
+    assert (body["records"], body["not_yet_visible"]) == ([], 1)
+    assert body["note"] == "家庭共济扣款结果自 2024-12-28 起可查询"
+    settings.BUSINESS_DATE = date(2024, 12, 28)
+    body = records()
+    assert body["not_yet_visible"] == 0 and body["note"] == ""
+    assert body["records"] == [{"channel": "family_pool", "deposited_at": AT.isoformat(), "status": "deposited"}]
+
+
+@pytest.mark.django_db
 def test_schedule_starts_once_from_the_start_date(policies):
     families()
     assert schedule_pool_batches("2024-12-20") == []
