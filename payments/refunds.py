@@ -179,10 +179,11 @@ def refund_decide(*, refund: Refund, approve: bool, actor, note: str = "") -> Re
         raise RefundError("four_eyes", "退费审核须由经办人员本人登录办理")
     with transaction.atomic(), audit_context(actor, action="refund_decide", approve=bool(approve)):
         r = Refund.objects.select_for_update().get(pk=refund.pk)
-        if r.requested_by_id == user.pk:
-            raise RefundError("four_eyes", f"退费申请 {r.pk} 由您本人申请，须由另一名经办人员审核（双人复核）")
+        # a request already decided says so first, whoever asks (its requester included)
         if r.status != Refund.Status.REQUESTED:
             raise RefundError("already_decided", f"退费申请 {r.pk} 当前为“{r.get_status_display()}”，不能重复审核")
+        if r.requested_by_id == user.pk:
+            raise RefundError("four_eyes", f"退费申请 {r.pk} 由您本人申请，须由另一名经办人员审核（双人复核）")
         r.status = Refund.Status.APPROVED if approve else Refund.Status.REJECTED
         r.decided_at = clock.now()
         r.decided_by = user

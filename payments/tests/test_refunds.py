@@ -120,6 +120,9 @@ def test_a_refund_is_never_approved_by_its_requester(li, a, b):
         refunds.refund_decide(refund=mine, approve=False, actor=caseworker("c", "141100"))
     assert exc.value.code == "already_decided"
     assert exc.value.message == f"退费申请 {mine.pk} 当前为“已审核（待退付）”，不能重复审核"  # not 已已审核
+    with pytest.raises(RefundError) as exc:  # its requester trying to reject it: told it is decided
+        refunds.refund_decide(refund=mine, approve=False, actor=a)
+    assert exc.value.code == "already_decided"
     # a second request for a payment already in the queue is refused
     with pytest.raises(RefundError) as exc:
         refunds.refund_request(enrollment=dup.enrollment, reason="duplicate", amount=Decimal("400.00"),
