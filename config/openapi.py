@@ -1,5 +1,7 @@
 """The OpenAPI 3.1 document served at /api/v1/openapi.json."""
 
+from django.views.decorators.csrf import csrf_exempt
+
 from core.api import error_response, json_response
 from family_pool import openapi as pool_openapi
 
@@ -404,7 +406,13 @@ def schema() -> dict:
     }
 
 
+@csrf_exempt  # a POST gets the API's 405, not the browser's CSRF page
 def openapi_view(request):
+    """The schema: GET (and HEAD) only, as every other endpoint answers 405 to a method it has not."""
+    if request.method not in ("GET", "HEAD"):
+        resp = error_response(405, "method_not_allowed", f"不支持 {request.method} 方法")
+        resp["Allow"] = "GET, HEAD"
+        return resp
     return json_response(schema())
 
 

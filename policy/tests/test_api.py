@@ -244,6 +244,11 @@ def test_quote_writes_nothing(policies, client, staff_token):
 def test_openapi_document(db, client):
     resp = client.get("/api/v1/openapi.json")
     assert resp.status_code == 200
+    assert client.head("/api/v1/openapi.json").status_code == 200
+    for method in ("post", "put", "delete", "patch"):  # 405 in the error object, as every endpoint
+        other = getattr(client, method)("/api/v1/openapi.json")
+        assert (other.status_code, other.json()["error"]["code"], other["Allow"]) == (
+            405, "method_not_allowed", "GET, HEAD"), method
     assert resp["Content-Type"] == "application/json"
     doc = json.loads(resp.content)
     assert doc["openapi"].startswith("3.")
