@@ -23,17 +23,9 @@ from django.db import connection
 from django.utils import timezone
 
 from family_pool.models import AccountEntry, Network, Participation, PoolDeduction
+from policy.selectors import pool_results_on
 
 PROCESSING = "processing"
-
-
-def results_on(region_id: str, year: int) -> date | None:
-    from policy.models import PolicyYear, Region
-
-    region = Region.objects.filter(code=region_id).only("code", "policy_region").first()
-    code = region.policy_code if region else region_id
-    return (PolicyYear.objects.filter(region_id=code, year=year)
-            .values_list("pool_results_on", flat=True).first())
 
 
 def deduction_decision(id_number: str, year: int) -> PoolDeduction | None:
@@ -54,7 +46,7 @@ def deduction_view(id_number: str, year: int, *, citizen: bool, today: date) -> 
         return None
     status = decision.status
     if citizen:
-        results_on_day = results_on(decision.region_id, year)
+        results_on_day = pool_results_on(decision.region_id, year)
         if results_on_day is None or today < results_on_day:
             status = PROCESSING
     return {

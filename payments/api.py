@@ -17,6 +17,7 @@ from enrollment.models import EnrollmentStatus, Resident
 from enrollment.selectors import quote_request_of, year_enrollment
 from enrollment.services import EnrollmentError, run_quote, spec_for
 from enrollment.spreadsheet import has_invisible
+from policy.selectors import pool_results_on
 
 from .schemes import RESIDENT, scheme_codes, scheme_handler
 from .services import API_CHANNELS, PaymentError, channel_code, check_channel_rules, parse_amount, parse_paid_at, \
@@ -228,9 +229,7 @@ def payment_records_view(request):
         if p.channel == "family_pool":
             # a pool deduction shows to the citizen from the region's results date (Shanghai 12-28,
             # INTERFACES.md §6), as the member's pool view does ("processing" before); unset: hidden
-            from family_pool.deductions import results_on
-
-            shown_from = results_on(p.region_id, year)
+            shown_from = pool_results_on(p.region_id, year)
             if shown_from is None or today < shown_from:
                 pending, pool_pending = pending + 1, pool_pending + 1
                 pool_from = shown_from or "unset"

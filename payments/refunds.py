@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -197,6 +197,12 @@ def refund_decide(*, refund: Refund, approve: bool, actor, note: str = "") -> Re
         return r
 
 
+# Where a refund goes back to when the money came from an account of a floor above this one
+# (ARCHITECTURE.md): channel -> receiver(paid, amount, *, refund_pk, actor) -> True when taken
+# back, in the refund's transaction.  family_pool registers its own (FamilyPoolConfig.ready).
+REFUND_RECEIVERS: dict[str, Callable[..., bool]] = {}
+
+
 def refund_pay(*, refund: Refund, actor, txn_id: str | None = None) -> Payment:
     """Pay out an approved refund: a ledger record (kind/outcome/channel ``refund``, amount
     −refund.amount, ``refund_of`` the source payment or the enrollment's applied payment);
@@ -251,9 +257,8 @@ def refund_pay(*, refund: Refund, actor, txn_id: str | None = None) -> Payment:
             recorded_at=now, recorded_by=user, actor=_actor_text(actor),
             note=(f"退费申请 {r.pk}：{r.get_reason_display()}" + ("；退回组建人职工医保历年账户" if to_pool else ""))[:200])
         if to_pool:
-            from family_pool.accounts import pool_refund_entry
-
-            if pool_refund_entry(paid, r.amount, refund_pk=r.pk, actor=_actor_text(actor)) is None:
+            give_back = REFUND_RECEIVERS.get(Channel.FAMILY_POOL)
+            if give_back is None or not give_back(paid, r.amount, refund_pk=r.pk, actor=_actor_text(actor)):
                 raise RefundError("not_paid", f"退费申请 {r.pk}：找不到该笔共济缴费的扣款记录，无法退回共济账户")
         r.status = Refund.Status.PAID
         r.payment = p

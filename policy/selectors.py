@@ -49,6 +49,14 @@ def policy_codes(region_codes) -> dict[str, str]:
     return {code: known.get(code, code) for code in codes}
 
 
+def pool_results_on(region_code: str, year: int):
+    """The day a region's family-pool deduction results show to the citizen (PolicyYear
+    ``pool_results_on``, Shanghai 12-28), by the policy region of ``region_code``; None unset."""
+    region = Region.objects.filter(code=region_code).only("code", "policy_region").first()
+    code = region.policy_code if region else region_code
+    return PolicyYear.objects.filter(region_id=code, year=year).values_list("pool_results_on", flat=True).first()
+
+
 def policy_members(region_code: str) -> list[str]:
     """The region and the counties that run its policy (吕梁 141100: also 孝义 141181)."""
     return [region_code, *Region.objects.filter(policy_region_id=region_code).order_by("code")
