@@ -38,18 +38,6 @@ def run_renewal(*, region: str, to_year: int, actor=None, progress=None, today: 
 REPORT_LINES = 2000  # a rejected file's first error lines kept on its BatchRun
 
 
-def resident_regions(id_numbers) -> set[str]:
-    """The regions of the residents with these ID numbers (one query)."""
-    from django.db import connection
-
-    numbers = sorted(set(id_numbers))
-    if not numbers:
-        return set()
-    with connection.cursor() as cur:  # one array parameter, not 100,000 placeholders
-        cur.execute("SELECT DISTINCT region_id FROM enrollment_resident WHERE id_number = ANY(%s)", [numbers])
-        return {code for (code,) in cur.fetchall()}
-
-
 def record_import(kind: str, work, *, source: str, actor=None, options: dict | None = None, regions_of=None):
     """Run an import (``work()`` returns an ImportResult) as a BatchRun: who, when, which
     file, the counts, and the error lines.  Dry runs change nothing and are not recorded:

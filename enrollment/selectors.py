@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -435,6 +435,27 @@ JOIN enrollment_resident r ON r.id_number = t.n WHERE r.region_id = ANY(%s)"""
 def resident_names(id_numbers, regions) -> dict[str, str]:
     """ID number -> name of the residents of ``regions`` holding these numbers (one query)."""
     return dict(_rows(_NAMES_IN, [joined(set(id_numbers)), list(regions)]))
+
+
+def resident_regions(id_numbers) -> set[str]:
+    """The regions of the residents holding these ID numbers (one query, one array parameter)."""
+    numbers = sorted(set(id_numbers))
+    if not numbers:
+        return set()
+    return {code for (code,) in _rows("SELECT DISTINCT region_id FROM enrollment_resident WHERE id_number = ANY(%s)",
+                                      [numbers])}
+
+
+def registrations_of(id_numbers, year: int, regions) -> dict[str, tuple[str, datetime]]:
+    """ID number -> (登记方式, registration time) of these people's live (not cancelled)
+    enrollments of ``year`` in ``regions`` — how each was registered (family pools' deadlines)."""
+    numbers = list(id_numbers)
+    if not numbers:
+        return {}
+    return {number: (via, at) for number, via, at in
+            Enrollment.objects.filter(resident__id_number__in=numbers, year=year, region_id__in=list(regions))
+            .exclude(status=EnrollmentStatus.CANCELLED)
+            .values_list("resident__id_number", "registered_via", "registered_at")}
 
 
 _OF_YEAR = """

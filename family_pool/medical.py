@@ -35,11 +35,10 @@ def _cost(value) -> Decimal:
     """A cost as the payments take an amount: a plain decimal string (or an integer) with at most
     two decimals, above zero and under 100,000,000 — never a float or an exponent ("1e30" was
     a 500 in ``quantize``)."""
-    text = value if isinstance(value, str) else str(value) if isinstance(value, int) and not isinstance(value, bool) \
-        else None
-    if text is None or not _COST.fullmatch(text.strip()):
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if not _COST.fullmatch(text):
         raise PoolError("invalid_input", f"cost 应为大于 0、最多两位小数的金额，如 \"120.50\"，收到 {str(value)[:30]!r}")
-    cost = Decimal(text.strip()).quantize(Decimal("0.01"))
+    cost = Decimal(text).quantize(Decimal("0.01"))
     if cost <= 0:
         raise PoolError("invalid_input", "cost 应为大于 0、最多两位小数的金额")
     return cost

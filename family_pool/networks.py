@@ -26,6 +26,7 @@ from core import clock
 from core.audit import audit_context
 from enrollment import idnumbers
 from enrollment.models import EmployeeCoverage, Enrollment, EnrollmentStatus, Resident
+from enrollment.selectors import registrations_of
 from policy.models import Region
 from policy.rules.types import RELATIONS
 from policy.selectors import policy_members, policy_region
@@ -266,21 +267,15 @@ def registrations_for_year(network: Network, year: int) -> dict[str, ChildRegist
                                                   relation__in=CHILD_RELATIONS).values_list("id_number", flat=True))
     if not numbers:
         return {}
-    rows = (Enrollment.objects.filter(resident__id_number__in=numbers, year=year,
-                                      region_id__in=policy_members(network.region_id))
-            .exclude(status=EnrollmentStatus.CANCELLED)
-            .values_list("resident__id_number", "registered_via", "registered_at"))
+    rows = registrations_of(numbers, year, policy_members(network.region_id))
     return {number: ChildRegistration(via if via in RegisteredVia.values else "", timezone.localtime(at).date())
-            for number, via, at in rows}
-
-
-def child_registrations(network: Network, rules: PoolRules) -> list[ChildRegistration]:
-    """The current children's registrations for the benefit year the rules are about."""
-    return list(registrations_for_year(network, rules.year).values())
+            for number, (via, at) in rows.items()}
 
 
 def premium_deadline(network: Network, rules: PoolRules) -> datetime | None:
-    return premium_cancel_deadline(rules, child_registrations(network, rules))
+    """The network's 共济缴费 cancellation deadline: its children's registrations for the
+    benefit year the rules are about."""
+    return premium_cancel_deadline(rules, list(registrations_for_year(network, rules.year).values()))
 
 
 def modes_set(*, network, medical: bool, premium: bool, actor, now: datetime | None = None) -> Network:

@@ -26,6 +26,7 @@ from enrollment.admin.common import MaskedIdColumnMixin, can_view_full_id, form_
 from enrollment.admin.enrollments import YearFilter
 from enrollment.models import Enrollment, EnrollmentStatus, Resident
 from policy.models import Region
+from policy.selectors import policy_region
 
 from . import refunds
 from .models import Channel, Payment, Refund
@@ -292,7 +293,7 @@ class RefundAdmin(MaskedIdColumnMixin, RegionScopedAdmin):
         if region:
             if codes is not None and region not in codes:
                 raise PermissionDenied
-            if not re.fullmatch(r"[0-9]{6}", region) or not Region.objects.filter(code=region).exists():
+            if not re.fullmatch(r"[0-9]{6}", region) or policy_region(region) is None:
                 raise Http404("未知地区")  # not a region code (a NUL, any text): nothing to export
             wanted = region
         else:

@@ -1,4 +1,4 @@
-from enrollment.batches import resident_regions
+from enrollment.selectors import resident_regions
 from enrollment.management.commands._import import ImportCommand
 from payments.imports import import_payments
 
